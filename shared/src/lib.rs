@@ -1,0 +1,18 @@
+//! What the isobatch supervisor and its workers must agree on.
+//!
+//! Everything that crosses the process boundary lives here: the IPC messages and
+//! their wire encoding ([`protocol`]), the task description a worker receives
+//! ([`task`]), the verdict vocabulary of summaries and journals ([`verdict`]),
+//! size and duration parsing ([`units`]), atomic file writes ([`atomic`]) and
+//! `/proc` memory readings ([`procfs`]).
+
+pub mod atomic;
+pub mod procfs;
+pub mod protocol;
+pub mod task;
+pub mod units;
+pub mod verdict;
+
+pub use protocol::{FromWorker, Outcome, ToWorker};
+pub use task::{Pipeline, TaskSpec};
+pub use verdict::Verdict;
