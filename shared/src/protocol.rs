@@ -76,6 +76,8 @@ pub enum Outcome {
     Error(String),
     /// The input is not what the pipeline needs (verdict `failed:invalid-input`).
     InvalidInput(String),
+    /// A program the task ran died of a signal (verdict `failed:crashed`).
+    Crashed(String),
 }
 
 /// A frame that could not be encoded or decoded.
