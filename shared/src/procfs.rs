@@ -90,9 +90,73 @@ pub fn descendants_in(snapshot: &[ProcStat], root: u32) -> Vec<u32> {
     out
 }
 
-/// Every live descendant of `root`, read now from `/proc`.
+/// Direct children of `pid` from `/proc/PID/task/*/children`; `None` when the
+/// kernel does not offer that file (then callers fall back to a full scan).
+pub fn children(pid: u32) -> Option<Vec<u32>> {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        let text = fs::read_to_string(task.path().join("children")).ok()?;
+        out.extend(
+            text.split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    Some(out)
+}
+
+/// Every live descendant of `root`, read now from `/proc`. Walks the
+/// per-process children lists (cheap: a few small files) and falls back to
+/// scanning every process when those lists are not available.
 pub fn descendants(root: u32) -> Vec<u32> {
-    descendants_in(&all_processes(), root)
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(pid) = stack.pop() {
+        match children(pid) {
+            Some(kids) => {
+                out.extend(&kids);
+                stack.extend(kids);
+            }
+            None if pid == root => return descendants_in(&all_processes(), root),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Resident set size of `root` plus all its descendants, bytes.
+pub fn tree_rss(root: u32) -> u64 {
+    rss_of(root).unwrap_or(0)
+        + descendants(root)
+            .into_iter()
+            .filter_map(rss_of)
+            .sum::<u64>()
+}
+
+/// The last `n` non-empty lines of a text file (reading at most its last 8 KiB),
+/// joined with newlines; empty when the file is missing. Used to show why a
+/// task failed without reading a whole log.
+pub fn tail_lines(path: &std::path::Path, n: usize) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = fs::File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(8192);
+    if file.seek(SeekFrom::Start(start)).is_err() {
+        return String::new();
+    }
+    let mut buf = Vec::new();
+    if file.read_to_end(&mut buf).is_err() {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 #[cfg(test)]
@@ -146,5 +210,23 @@ mod tests {
         let mut d = descendants_in(&snap, 2);
         d.sort();
         assert_eq!(d, vec![3, 4]);
+    }
+
+    #[test]
+    fn live_children_and_tail() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        assert!(descendants(me).contains(&child.id()));
+        assert!(tree_rss(me) >= self_rss());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let path = std::env::temp_dir().join(format!("isobatch-tail-{me}"));
+        fs::write(&path, "a\n\nb\nc\n\n").unwrap();
+        assert_eq!(tail_lines(&path, 2), "b\nc");
+        assert_eq!(tail_lines(&path.with_extension("missing"), 2), "");
+        fs::remove_file(&path).unwrap();
     }
 }

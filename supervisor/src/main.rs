@@ -1,1 +1,48 @@
-fn main() {}
+//! `isobatch`: the supervisor binary. Parses the command line, runs the
+//! subcommand, maps errors to the documented exit codes.
+
+mod cli;
+mod commands;
+mod config;
+mod discovery;
+mod error;
+mod exec_template;
+mod journal;
+mod layout;
+mod lock;
+mod preflight;
+mod report;
+mod resume;
+mod runner;
+mod sysmem;
+mod unix;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::{EXIT_USAGE, Error};
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => commands::run::run(*args),
+        Command::Status(args) => commands::status::run(args),
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Report(_) => Err(Error::NotAvailable("isobatch report".into())),
+        Command::Worker { args } => Ok(isobatch_worker::main_with_args(args.into_iter())),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("isobatch: {e}");
+            std::process::exit(e.exit_code());
+        }
+    }
+}

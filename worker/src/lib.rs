@@ -1,1 +1,39 @@
+//! The isobatch worker: the IPC loop and the pipelines it runs.
+//!
+//! A worker process connects to the supervisor's one-shot server ([`ipc::serve`]),
+//! then runs one [`isobatch_shared::TaskSpec`] after another through
+//! [`pipeline::run`], with its stdout and stderr sent to the attempt log
+//! ([`task_log`]). The supervisor's `--mode serial` calls [`pipeline::run`]
+//! in-process, so pipelines never touch the process's stdio descriptors.
 
+use std::path::PathBuf;
+
+use isobatch_shared::Outcome;
+
+pub mod cli;
+pub mod exec;
+pub mod ipc;
+pub mod pipeline;
+pub mod selftest;
+pub mod task_log;
+
+pub use cli::main_with_args;
+
+/// What one task attempt produced, as far as the pipeline can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskResult {
+    /// How the attempt ended.
+    pub outcome: Outcome,
+    /// Absolute paths of the task's final outputs.
+    pub outputs: Vec<PathBuf>,
+}
+
+impl TaskResult {
+    /// A result with the given outcome and no outputs.
+    pub fn from_outcome(outcome: Outcome) -> Self {
+        TaskResult {
+            outcome,
+            outputs: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The command line (DESIGN.md, "Command line"). Every `run` option is optional
+//! here so that `[run]` in a TOML config can supply it; [`crate::config`] merges
+//! the two (the command line wins) and applies the defaults.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+/// isobatch: run image-analysis batches unattended, each task in an isolated,
+/// supervised worker process, with timeouts, memory caps, a journal and resume.
+#[derive(Debug, Parser)]
+#[command(name = "isobatch", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a batch: discover tasks under --input and process them into --output.
+    Run(Box<RunArgs>),
+    /// Show what a running or finished batch has done, from its journal.
+    Status(StatusArgs),
+    /// Write synthetic demo input (and ground truth) into DIR.
+    Demo(DemoArgs),
+    /// Write a self-contained HTML report for OUTPUT_DIR.
+    Report(ReportArgs),
+    /// Internal: run as a worker process connected to a supervisor.
+    #[command(name = "__worker", hide = true)]
+    Worker {
+        /// Arguments passed through to the worker.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// How tasks are isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A fresh worker process per task (or per --batch-size tasks).
+    Subprocess,
+    /// --workers long-lived worker processes, recycled.
+    Pool,
+    /// In the supervisor process, one at a time (debugging; no isolation).
+    Serial,
+}
+
+/// How tasks are handed to workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// One task per dispatch.
+    Individual,
+    /// Fixed contiguous chunks of --batch-size assigned to workers up front.
+    Batched,
+    /// The next chunk of --batch-size goes to whichever worker is idle.
+    Chunked,
+}
+
+/// Which pipeline runs each task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PipelineArg {
+    /// Time-lapse field-of-view analysis.
+    Fov,
+    /// Pre/post-stain pairs.
+    Pair,
+    /// Scripted behaviour for testing the supervisor.
+    Selftest,
+    /// Any command, from --exec.
+    Exec,
+}
+
+/// Checkpoint file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckpointFormat {
+    /// numpy `.npy`.
+    Npy,
+    /// TIFF.
+    Tiff,
+    /// Both.
+    Both,
+}
+
+/// Where tasks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorArg {
+    /// On this machine.
+    Local,
+    /// As a Slurm job array.
+    Slurm,
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProgressArg {
+    /// A bar on a terminal, plain lines otherwise.
+    Auto,
+    /// Always a bar.
+    Bar,
+    /// One line per finished task.
+    Plain,
+    /// Nothing but the summary.
+    None,
+}
+
+/// `isobatch run` options; `None` means "not given on the command line".
+#[derive(Debug, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RunArgs {
+    /// TOML file whose [run] table supplies defaults for any option.
+    #[arg(long, value_name = "FILE.toml")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Folder holding the input files [default: raw].
+    #[arg(long, value_name = "DIR")]
+    pub input: Option<PathBuf>,
+    /// Folder for outputs, logs and the journal [default: processed].
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Pipeline to run [default: fov].
+    #[arg(long, value_enum)]
+    pub pipeline: Option<PipelineArg>,
+    /// Input file pattern relative to --input, e.g. '{sample}/{sample}_{dye}_*.tif'.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub pattern: Option<String>,
+    /// Values a pattern field must take: FIELD=V1,V2,... (repeatable).
+    #[arg(long, value_name = "FIELD=V1,V2,...")]
+    #[serde(default)]
+    pub grid: Vec<String>,
+    /// Skip (and list) missing grid combinations instead of refusing the batch.
+    #[arg(long)]
+    #[serde(default)]
+    pub lenient: bool,
+    /// Only run tasks whose id matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    #[serde(default)]
+    pub select: Vec<String>,
+    /// Run at most N tasks.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Isolation mode [default: subprocess].
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+    /// Concurrent workers: a number or 'auto' [default: auto].
+    #[arg(long, value_name = "N|auto")]
+    pub workers: Option<String>,
+    /// Dispatch strategy [default: individual].
+    #[arg(long, value_enum)]
+    pub strategy: Option<Strategy>,
+    /// Tasks per chunk (batched/chunked) or per fresh worker (subprocess).
+    #[arg(long, value_name = "K")]
+    pub batch_size: Option<usize>,
+    /// Per-attempt time limit, e.g. 3600, 90m, 1h30m [default: none].
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Time between SIGTERM and SIGKILL when stopping a task [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    pub kill_grace: Option<String>,
+    /// Extra attempts for a failed task, with backoff [default: 0].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Declared memory need of one task (for exec tasks), e.g. 2G.
+    #[arg(long, value_name = "SIZE")]
+    pub task_memory: Option<String>,
+    /// Kill a task whose process tree grows past SIZE.
+    #[arg(long, value_name = "SIZE")]
+    pub max_task_memory: Option<String>,
+    /// Replace a pool worker after N tasks.
+    #[arg(long, value_name = "N")]
+    pub max_tasks_per_worker: Option<usize>,
+    /// Replace a pool worker after a task if its RSS exceeds SIZE.
+    #[arg(long, value_name = "SIZE")]
+    pub max_worker_memory: Option<String>,
+    /// Record per-attempt worker memory in .isobatch/memory.csv.
+    #[arg(long)]
+    #[serde(default)]
+    pub memory_debug: bool,
+    /// Turn pre-flight refusals into warnings.
+    #[arg(long)]
+    #[serde(default)]
+    pub force_run: bool,
+    /// Print the task list and plan; run nothing.
+    #[arg(long)]
+    #[serde(default)]
+    pub dry_run: bool,
+    /// First pipeline stage to (re)compute.
+    #[arg(long, value_name = "STAGE")]
+    pub from_stage: Option<String>,
+    /// Last pipeline stage to compute.
+    #[arg(long, value_name = "STAGE")]
+    pub to_stage: Option<String>,
+    /// Recompute everything, ignoring earlier results.
+    #[arg(long)]
+    #[serde(default)]
+    pub force: bool,
+    /// Stage checkpoint format [default: npy].
+    #[arg(long, value_enum)]
+    pub checkpoint_format: Option<CheckpointFormat>,
+    /// Pipeline parameter KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    #[serde(default)]
+    pub param: Vec<String>,
+    /// Command template for --pipeline exec, e.g. 'python3 seg.py {input} {task_dir}'.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub exec: Option<String>,
+    /// Where tasks run [default: local].
+    #[arg(long, value_enum)]
+    pub executor: Option<ExecutorArg>,
+    /// Extra sbatch argument (repeatable).
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    #[serde(default)]
+    pub slurm_arg: Vec<String>,
+    /// Progress display [default: auto].
+    #[arg(long, value_enum)]
+    pub progress: Option<ProgressArg>,
+    /// Print the final summary as JSON on stdout.
+    #[arg(long)]
+    #[serde(default)]
+    pub json: bool,
+}
+
+/// `isobatch status` options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The batch's output folder.
+    pub output_dir: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `isobatch demo` options.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder to write the demo into (DIR/raw gets the inputs).
+    pub dir: PathBuf,
+    /// Number of fields of view (tasks).
+    #[arg(long, default_value_t = 8)]
+    pub fovs: usize,
+    /// Frames per field of view.
+    #[arg(long, default_value_t = 20)]
+    pub frames: usize,
+    /// Frame size in pixels.
+    #[arg(long, default_value_t = 256)]
+    pub size: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `isobatch report` options.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The batch's output folder.
+    pub output_dir: PathBuf,
+}

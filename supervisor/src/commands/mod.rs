@@ -1,0 +1,6 @@
+//! One file per subcommand.
+
+pub mod demo;
+pub mod plan;
+pub mod run;
+pub mod status;

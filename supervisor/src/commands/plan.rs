@@ -1,0 +1,95 @@
+//! The plan printed before a batch (and alone with `--dry-run`): tasks, mode,
+//! concurrency, limits.
+
+use std::io::{self, Write};
+
+use isobatch_shared::units::{format_bytes, format_duration};
+
+use crate::config::RunConfig;
+use crate::discovery::Discovery;
+
+/// Concurrency and chunking chosen for this batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Workers at once.
+    pub workers: usize,
+    /// Tasks per chunk.
+    pub chunk: usize,
+    /// Tasks to run (not skipped).
+    pub to_run: usize,
+    /// Tasks skipped as up to date.
+    pub skipped: usize,
+}
+
+/// Writes the plan; with `list_tasks`, every task and its inputs.
+pub fn write(
+    out: &mut dyn Write,
+    cfg: &RunConfig,
+    d: &Discovery,
+    shape: Shape,
+    list_tasks: bool,
+) -> io::Result<()> {
+    writeln!(out, "isobatch plan")?;
+    writeln!(
+        out,
+        "  input:     {} (pattern {})",
+        cfg.input.display(),
+        cfg.patterns.join(" | ")
+    )?;
+    writeln!(out, "  output:    {}", cfg.output.display())?;
+    writeln!(out, "  pipeline:  {}", cfg.pipeline)?;
+    writeln!(
+        out,
+        "  tasks:     {} found, {} to run, {} up to date{}",
+        d.tasks.len(),
+        shape.to_run,
+        shape.skipped,
+        if d.missing.is_empty() {
+            String::new()
+        } else {
+            format!(", {} missing (--lenient)", d.missing.len())
+        }
+    )?;
+    writeln!(
+        out,
+        "  mode:      {:?}, {} worker(s), strategy {:?}, chunk {}",
+        cfg.mode, shape.workers, cfg.strategy, shape.chunk
+    )?;
+    writeln!(
+        out,
+        "  limits:    timeout {}, kill grace {}, retries {}, max task memory {}",
+        cfg.timeout.map_or("none".into(), format_duration),
+        format_duration(cfg.kill_grace),
+        cfg.retries,
+        cfg.max_task_memory.map_or("none".into(), format_bytes)
+    )?;
+    if let Some(exec) = &cfg.exec {
+        writeln!(out, "  exec:      {exec}")?;
+    }
+    if list_tasks {
+        writeln!(out, "\ntasks:")?;
+        for t in &d.tasks {
+            let inputs: Vec<String> = t
+                .inputs
+                .iter()
+                .map(|p| {
+                    p.strip_prefix(&cfg.input)
+                        .unwrap_or(p)
+                        .display()
+                        .to_string()
+                })
+                .collect();
+            writeln!(
+                out,
+                "  {}  [{}]  {}",
+                t.id,
+                t.describe_fields(),
+                inputs.join(", ")
+            )?;
+        }
+        for t in &d.missing {
+            writeln!(out, "  {}  [{}]  (missing)", t.id, t.describe_fields())?;
+        }
+    }
+    Ok(())
+}

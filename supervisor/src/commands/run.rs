@@ -1,0 +1,262 @@
+//! `isobatch run`: discover, plan, lock, resume, dispatch, report.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime};
+
+use isobatch_shared::{Pipeline, Verdict};
+
+use super::plan::{self, Shape};
+use crate::cli::{Mode, RunArgs};
+use crate::config::{RunConfig, Workers};
+use crate::discovery::{DiscoveryOptions, discover};
+use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_TASKS_FAILED, Error};
+use crate::exec_template::{ExecTemplate, resolve_program};
+use crate::journal::{self, Journal, Record};
+use crate::report::{files, memory, progress::Progress, summary};
+use crate::runner::batch::{BatchResult, TaskRecord};
+use crate::runner::dispatcher::Dispatcher;
+use crate::runner::events::Event;
+use crate::runner::schedule::{Schedule, chunk_size};
+use crate::runner::spawn::WorkerLauncher;
+use crate::runner::{Context, serial};
+use crate::sysmem::SystemMemory;
+use crate::unix::{signals, subreaper};
+use crate::{layout, lock, preflight, resume};
+
+/// Memory assumed per task when nothing better is known, for `--workers auto`.
+fn default_task_memory(pipeline: Pipeline) -> u64 {
+    match pipeline {
+        Pipeline::Selftest => 64 << 20,
+        _ => 512 << 20,
+    }
+}
+
+/// `--workers auto`: min(cores, what available memory admits at the task estimate).
+fn auto_workers(cfg: &RunConfig) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_task = cfg
+        .task_memory
+        .unwrap_or_else(|| default_task_memory(cfg.pipeline))
+        .max(1);
+    let admitted = SystemMemory::new().read().map_or(cores, |m| {
+        (m.available.saturating_sub(m.total / 10) / per_task) as usize
+    });
+    cores.min(admitted).max(1)
+}
+
+/// Runs the command; returns the exit code.
+pub fn run(args: RunArgs) -> Result<i32, Error> {
+    let cfg = RunConfig::resolve(args)?;
+    let discovery = discover(&DiscoveryOptions {
+        input: cfg.input.clone(),
+        patterns: cfg.patterns.clone(),
+        grid: cfg.grid.clone(),
+        lenient: cfg.lenient,
+        select: cfg.select.clone(),
+        limit: cfg.limit,
+    })?;
+    let exec = match &cfg.exec {
+        Some(t) => {
+            let tpl = ExecTemplate::parse(t, &discovery.field_names)?;
+            resolve_program(tpl.program())?;
+            Some(tpl)
+        }
+        None => None,
+    };
+    let workers = match (cfg.mode, cfg.workers) {
+        (Mode::Serial, _) => 1,
+        (_, Workers::Fixed(n)) => n,
+        (_, Workers::Auto) => auto_workers(&cfg),
+    };
+    let param_hash = resume::param_hash(&cfg);
+    let journal_path = layout::journal(&cfg.output);
+    let (records, damaged) = if journal_path.exists() {
+        journal::read(&journal_path).map_err(|e| Error::io(&journal_path, e))?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let history = resume::history(&records);
+
+    let mut tasks: Vec<TaskRecord> = Vec::new();
+    let mut skipped = 0;
+    for t in &discovery.tasks {
+        let earlier = history.get(&t.id).cloned().unwrap_or_default();
+        let mut rec = TaskRecord::new(t.clone(), earlier.attempts);
+        if !cfg.force
+            && let Some(outputs) = resume::up_to_date(&earlier, &param_hash, &cfg.output)
+        {
+            rec.verdict = Some(Verdict::Skipped);
+            rec.earlier_outputs = outputs;
+            skipped += 1;
+        }
+        tasks.push(rec);
+    }
+    let to_run = tasks.len() - skipped;
+    let shape = Shape {
+        workers: workers.min(to_run.max(1)),
+        chunk: chunk_size(cfg.strategy, cfg.batch_size, to_run, workers),
+        to_run,
+        skipped,
+    };
+    let pending: Vec<&crate::discovery::Task> = tasks
+        .iter()
+        .filter(|t| t.verdict.is_none())
+        .map(|t| &t.task)
+        .collect();
+    let estimate = preflight::estimate(&cfg, &pending);
+    let warnings = preflight::check(
+        &cfg,
+        &estimate,
+        SystemMemory::new().read(),
+        preflight::free_space(&cfg.output),
+    )
+    .map_err(Error::Preflight)?;
+    if cfg.dry_run {
+        let mut out = std::io::stdout().lock();
+        plan::write(&mut out, &cfg, &discovery, shape, true)
+            .map_err(|e| Error::Internal(e.into()))?;
+        writeln!(out, "\n(dry run: nothing was started)").map_err(|e| Error::Internal(e.into()))?;
+        return Ok(EXIT_OK);
+    }
+
+    let state = layout::state_dir(&cfg.output);
+    fs::create_dir_all(state.join("logs")).map_err(|e| Error::io(&state, e))?;
+    let _lock = lock::acquire(&layout::lock(&cfg.output), &cfg.output)?;
+    let open_append = |p: &std::path::Path| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .map_err(|e| Error::io(p, e))
+    };
+    let run_log = open_append(&layout::run_log(&cfg.output))?;
+    let workers_log = open_append(&layout::workers_log(&cfg.output))?;
+    let journal = Journal::open(&journal_path).map_err(|e| Error::io(&journal_path, e))?;
+    let progress = Progress::new(cfg.progress, to_run, Some(run_log));
+    for d in damaged.iter().chain(&warnings) {
+        progress.note(d);
+    }
+    {
+        let mut err = std::io::stderr().lock();
+        let _ = plan::write(&mut err, &cfg, &discovery, shape, false);
+    }
+
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    journal.append(&Record::RunStart {
+        time: journal::now(),
+        pid: std::process::id(),
+        host: nix::unistd::gethostname()
+            .map_or_else(|_| "unknown".into(), |h| h.to_string_lossy().into_owned()),
+        pipeline: cfg.pipeline.to_string(),
+        tasks: to_run,
+        param_hash: param_hash.clone(),
+        mode: format!("{:?}", cfg.mode).to_lowercase(),
+        workers: shape.workers,
+    });
+    for t in tasks.iter().filter(|t| t.verdict == Some(Verdict::Skipped)) {
+        journal.append(&Record::Skipped {
+            time: journal::now(),
+            task: t.task.id.clone(),
+        });
+    }
+
+    let ctx = Context {
+        cfg: &cfg,
+        exec: exec.as_ref(),
+        journal: &journal,
+        progress: &progress,
+        param_hash,
+    };
+    let mut notes = Vec::new();
+    let (mut tasks, interrupted) = if cfg.mode == Mode::Serial {
+        notes.push("--mode serial: tasks ran inside the supervisor; timeouts and memory caps were not enforced".into());
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        signals::forward(move |_| flag.store(true, Ordering::SeqCst))
+            .map_err(|e| Error::Internal(e.into()))?;
+        let interrupted = serial::run(&ctx, &mut tasks, &|| stop.load(Ordering::SeqCst));
+        (tasks, interrupted)
+    } else {
+        if let Err(e) = subreaper::become_subreaper() {
+            notes.push(format!(
+                "could not become child subreaper ({e}); escaped grandchildren may survive"
+            ));
+        }
+        let indices: Vec<usize> = (0..tasks.len())
+            .filter(|&i| tasks[i].verdict.is_none())
+            .collect();
+        let schedule = Schedule::new(
+            cfg.mode,
+            cfg.strategy,
+            cfg.batch_size,
+            cfg.max_tasks_per_worker,
+            indices,
+            shape.workers,
+        );
+        let launcher = WorkerLauncher::new(workers_log).map_err(Error::Internal)?;
+        let (dispatcher, events) = Dispatcher::new(ctx, tasks, schedule, launcher)
+            .map_err(|e| Error::Internal(e.into()))?;
+        signals::forward(move |sig| {
+            let _ = events.send(Event::Signal(sig));
+        })
+        .map_err(|e| Error::Internal(e.into()))?;
+        let (tasks, fatal, interrupted) = dispatcher.run();
+        notes.extend(fatal);
+        (tasks, interrupted)
+    };
+    progress.finish();
+
+    for m in &discovery.missing {
+        let mut rec = TaskRecord::new(m.clone(), 0);
+        rec.verdict = Some(Verdict::Missing);
+        rec.cancel_reason = Some(format!("no input for {}", m.describe_fields()));
+        tasks.push(rec);
+    }
+    let result = BatchResult {
+        tasks,
+        interrupted,
+        started,
+        elapsed: clock.elapsed(),
+        notes,
+    };
+    journal.append(&Record::RunEnd {
+        time: journal::now(),
+        interrupted,
+        counts: summary::counts(&result),
+    });
+    journal.flush();
+    if let Some(e) = journal.error() {
+        progress.note(&format!("journal write failed: {e}"));
+    }
+    let write_err = |p: std::path::PathBuf| move |e: std::io::Error| Error::io(p, e);
+    files::write_summary_csv(&result, &cfg.output)
+        .map_err(write_err(layout::summary_csv(&cfg.output)))?;
+    files::write_results_json(&result, &cfg, &cfg.output)
+        .map_err(write_err(layout::results_json(&cfg.output)))?;
+    if cfg.memory_debug {
+        let mode = format!("{:?}", cfg.mode).to_lowercase();
+        memory::write_csv(&result, &mode, &cfg.output)
+            .map_err(write_err(layout::memory_csv(&cfg.output)))?;
+    }
+    let mut out = std::io::stdout().lock();
+    if cfg.json {
+        let text = fs::read_to_string(layout::results_json(&cfg.output)).unwrap_or_default();
+        let _ = out.write_all(text.as_bytes());
+    } else {
+        let _ = summary::write(&mut out, &result, &cfg.output);
+        if cfg.memory_debug {
+            let _ = memory::write_section(&mut out, &result);
+        }
+    }
+    Ok(if interrupted {
+        EXIT_INTERRUPTED
+    } else if result.all_ok() {
+        EXIT_OK
+    } else {
+        EXIT_TASKS_FAILED
+    })
+}

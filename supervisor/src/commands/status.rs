@@ -1,0 +1,173 @@
+//! `isobatch status OUTPUT_DIR`: what a running or finished batch has done,
+//! from the journal alone (no lock needed, safe while a run is going).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use isobatch_shared::Verdict;
+use isobatch_shared::units::format_duration;
+use serde_json::json;
+
+use crate::cli::StatusArgs;
+use crate::error::{EXIT_OK, Error};
+use crate::journal::{self, Record};
+use crate::layout;
+
+#[derive(Default)]
+struct TaskState {
+    verdict: Option<Verdict>,
+    message: String,
+    running_since: Option<f64>,
+    attempt: u32,
+}
+
+/// Prints the status of the batch in `args.output_dir`.
+pub fn run(args: StatusArgs) -> Result<i32, Error> {
+    let path = layout::journal(&args.output_dir);
+    if !path.exists() {
+        return Err(Error::Usage(format!(
+            "{}: no isobatch journal here — is this an isobatch output folder?",
+            args.output_dir.display()
+        )));
+    }
+    let (records, damaged) = journal::read(&path).map_err(|e| Error::io(&path, e))?;
+    let report = summarize(&records, journal::now(), &damaged, &args.output_dir);
+    let mut out = std::io::stdout().lock();
+    let text = if args.json {
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    } else {
+        render(&report)
+    };
+    let _ = writeln!(out, "{text}");
+    Ok(EXIT_OK)
+}
+
+/// The status as JSON (also the source of the text form).
+pub fn summarize(
+    records: &[Record],
+    now: f64,
+    damaged: &[String],
+    output: &Path,
+) -> serde_json::Value {
+    let mut tasks: BTreeMap<String, TaskState> = BTreeMap::new();
+    let (mut run_tasks, mut running_run, mut run_start) = (0usize, false, 0.0);
+    let mut durations = Vec::new();
+    for r in records {
+        match r {
+            Record::RunStart { tasks: n, time, .. } => {
+                run_tasks = *n;
+                running_run = true;
+                run_start = *time;
+                for t in tasks.values_mut() {
+                    t.running_since = None;
+                }
+            }
+            Record::RunEnd { .. } => running_run = false,
+            Record::AttemptStart {
+                task,
+                attempt,
+                time,
+                ..
+            } => {
+                let t = tasks.entry(task.clone()).or_default();
+                t.running_since = Some(*time);
+                t.attempt = *attempt;
+            }
+            Record::AttemptEnd {
+                task,
+                verdict,
+                message,
+                duration_s,
+                time,
+                ..
+            } => {
+                let t = tasks.entry(task.clone()).or_default();
+                t.running_since = None;
+                t.verdict = Some(*verdict);
+                t.message = message.clone();
+                if *time >= run_start && verdict.is_complete() {
+                    durations.push(*duration_s);
+                }
+            }
+            Record::Skipped { task, .. } => {
+                tasks.entry(task.clone()).or_default().verdict = Some(Verdict::Skipped)
+            }
+        }
+    }
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for t in tasks.values() {
+        if let Some(v) = t.verdict {
+            *counts.entry(v.to_string()).or_insert(0) += 1;
+        }
+    }
+    let running: Vec<_> = tasks
+        .iter()
+        .filter(|(_, t)| running_run && t.running_since.is_some())
+        .map(|(id, t)| json!({"task": id, "attempt": t.attempt, "elapsed_s": now - t.running_since.unwrap_or(now)}))
+        .collect();
+    let failures: Vec<_> = tasks
+        .iter()
+        .filter(|(_, t)| t.verdict.is_some_and(|v| v.is_failure()))
+        .map(|(id, t)| json!({"task": id, "verdict": t.verdict, "message": t.message}))
+        .collect();
+    let finished_this_run = durations.len();
+    let eta = (running_run && finished_this_run > 0).then(|| {
+        let left = run_tasks.saturating_sub(finished_this_run) as f64;
+        let rate = finished_this_run as f64 / (now - run_start).max(1e-3);
+        left / rate
+    });
+    json!({
+        "output": output,
+        "state": if running_run { "running or killed" } else { "finished" },
+        "counts": counts,
+        "running": running,
+        "failures": failures,
+        "eta_s": eta,
+        "journal_problems": damaged,
+    })
+}
+
+fn render(v: &serde_json::Value) -> String {
+    let mut s = format!(
+        "{}: {}\n",
+        v["output"].as_str().unwrap_or(""),
+        v["state"].as_str().unwrap_or("")
+    );
+    if let Some(counts) = v["counts"].as_object() {
+        let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        s += &format!("tasks: {}\n", parts.join(", "));
+    }
+    for r in v["running"].as_array().into_iter().flatten() {
+        let secs = r["elapsed_s"].as_f64().unwrap_or(0.0).max(0.0);
+        s += &format!(
+            "running: {} (attempt {}, {})\n",
+            r["task"].as_str().unwrap_or(""),
+            r["attempt"],
+            format_duration(std::time::Duration::from_secs_f64(secs))
+        );
+    }
+    for f in v["failures"].as_array().into_iter().flatten() {
+        let msg = f["message"]
+            .as_str()
+            .unwrap_or("")
+            .lines()
+            .next()
+            .unwrap_or("");
+        s += &format!(
+            "failed: {} [{}] {msg}\n",
+            f["task"].as_str().unwrap_or(""),
+            f["verdict"].as_str().unwrap_or("")
+        );
+    }
+    if let Some(eta) = v["eta_s"].as_f64() {
+        s += &format!(
+            "eta: {}\n",
+            format_duration(std::time::Duration::from_secs_f64(eta.max(0.0)))
+        );
+    }
+    for p in v["journal_problems"].as_array().into_iter().flatten() {
+        s += &format!("warning: {}\n", p.as_str().unwrap_or(""));
+    }
+    s.trim_end().to_string()
+}

@@ -1,0 +1,362 @@
+//! The resolved run configuration: command line merged over `[run]` of the
+//! TOML config, defaults applied, every value parsed and checked once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use isobatch_shared::Pipeline;
+use isobatch_shared::units::{parse_duration, parse_size};
+use serde::Deserialize;
+
+use crate::cli::{
+    CheckpointFormat, ExecutorArg, Mode, PipelineArg, ProgressArg, RunArgs, Strategy,
+};
+use crate::discovery::GridSpec;
+use crate::error::Error;
+
+/// How many workers run at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workers {
+    /// min(cores, what RAM admits).
+    Auto,
+    /// Exactly this many.
+    Fixed(usize),
+}
+
+/// Everything `isobatch run` needs, validated.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Absolute input folder.
+    pub input: PathBuf,
+    /// Absolute output folder.
+    pub output: PathBuf,
+    /// The pipeline.
+    pub pipeline: Pipeline,
+    /// Input patterns (the pipeline default, or --pattern).
+    pub patterns: Vec<String>,
+    /// --grid specs.
+    pub grid: Vec<GridSpec>,
+    /// Skip missing grid combinations.
+    pub lenient: bool,
+    /// --select globs.
+    pub select: Vec<String>,
+    /// --limit.
+    pub limit: Option<usize>,
+    /// Isolation mode.
+    pub mode: Mode,
+    /// Concurrency.
+    pub workers: Workers,
+    /// Dispatch strategy.
+    pub strategy: Strategy,
+    /// Chunk size (None: the strategy's default).
+    pub batch_size: Option<usize>,
+    /// Per-attempt time limit.
+    pub timeout: Option<Duration>,
+    /// SIGTERM → SIGKILL grace.
+    pub kill_grace: Duration,
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// Declared per-task memory.
+    pub task_memory: Option<u64>,
+    /// Per-task memory cap.
+    pub max_task_memory: Option<u64>,
+    /// Pool recycling after N tasks.
+    pub max_tasks_per_worker: Option<usize>,
+    /// Pool recycling above this RSS.
+    pub max_worker_memory: Option<u64>,
+    /// Write memory.csv and the Memory section.
+    pub memory_debug: bool,
+    /// Pre-flight refusals become warnings.
+    pub force_run: bool,
+    /// Plan only.
+    pub dry_run: bool,
+    /// Recompute everything.
+    pub force: bool,
+    /// --from-stage.
+    pub from_stage: Option<String>,
+    /// --to-stage.
+    pub to_stage: Option<String>,
+    /// Checkpoint format.
+    pub checkpoint_format: CheckpointFormat,
+    /// --param pairs.
+    pub params: BTreeMap<String, String>,
+    /// --exec template.
+    pub exec: Option<String>,
+    /// Progress display.
+    pub progress: ProgressArg,
+    /// JSON summary on stdout.
+    pub json: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    run: Option<RunArgs>,
+}
+
+/// Reads `[run]` from a TOML config file.
+fn load_file(path: &Path) -> Result<RunArgs, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(file.run.unwrap_or_default())
+}
+
+/// Command-line values win; lists from the command line replace the file's.
+fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
+    fn list(a: Vec<String>, b: Vec<String>) -> Vec<String> {
+        if a.is_empty() { b } else { a }
+    }
+    RunArgs {
+        config: cli.config,
+        input: cli.input.or(file.input),
+        output: cli.output.or(file.output),
+        pipeline: cli.pipeline.or(file.pipeline),
+        pattern: cli.pattern.or(file.pattern),
+        grid: list(cli.grid, file.grid),
+        lenient: cli.lenient || file.lenient,
+        select: list(cli.select, file.select),
+        limit: cli.limit.or(file.limit),
+        mode: cli.mode.or(file.mode),
+        workers: cli.workers.or(file.workers),
+        strategy: cli.strategy.or(file.strategy),
+        batch_size: cli.batch_size.or(file.batch_size),
+        timeout: cli.timeout.or(file.timeout),
+        kill_grace: cli.kill_grace.or(file.kill_grace),
+        retries: cli.retries.or(file.retries),
+        task_memory: cli.task_memory.or(file.task_memory),
+        max_task_memory: cli.max_task_memory.or(file.max_task_memory),
+        max_tasks_per_worker: cli.max_tasks_per_worker.or(file.max_tasks_per_worker),
+        max_worker_memory: cli.max_worker_memory.or(file.max_worker_memory),
+        memory_debug: cli.memory_debug || file.memory_debug,
+        force_run: cli.force_run || file.force_run,
+        dry_run: cli.dry_run || file.dry_run,
+        from_stage: cli.from_stage.or(file.from_stage),
+        to_stage: cli.to_stage.or(file.to_stage),
+        force: cli.force || file.force,
+        checkpoint_format: cli.checkpoint_format.or(file.checkpoint_format),
+        param: list(cli.param, file.param),
+        exec: cli.exec.or(file.exec),
+        executor: cli.executor.or(file.executor),
+        slurm_arg: list(cli.slurm_arg, file.slurm_arg),
+        progress: cli.progress.or(file.progress),
+        json: cli.json || file.json,
+    }
+}
+
+fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}
+
+fn size(flag: &str, value: Option<String>) -> Result<Option<u64>, Error> {
+    value
+        .map(|v| parse_size(&v).map_err(|e| usage(format!("--{flag}: {e}"))))
+        .transpose()
+}
+
+fn duration(flag: &str, value: Option<String>) -> Result<Option<Duration>, Error> {
+    value
+        .map(|v| parse_duration(&v).map_err(|e| usage(format!("--{flag}: {e}"))))
+        .transpose()
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, Error> {
+    std::path::absolute(path).map_err(|e| Error::io(path, e))
+}
+
+/// The default input patterns of each pipeline.
+pub fn default_patterns(pipeline: Pipeline) -> Vec<String> {
+    match pipeline {
+        Pipeline::Fov | Pipeline::Pair => vec!["{fov}.tif".into(), "{fov}.tiff".into()],
+        Pipeline::Selftest => vec!["{task}.txt".into()],
+        Pipeline::Exec => vec!["{name}".into()],
+    }
+}
+
+impl RunConfig {
+    /// Merges the command line over the config file and validates everything.
+    pub fn resolve(cli: RunArgs) -> Result<RunConfig, Error> {
+        let file = match &cli.config {
+            Some(path) => load_file(path)?,
+            None => RunArgs::default(),
+        };
+        let a = merge(cli, file);
+        let pipeline = match a.pipeline.unwrap_or(PipelineArg::Fov) {
+            PipelineArg::Fov => {
+                return Err(Error::NotAvailable(
+                    "--pipeline fov (native time-lapse analysis)".into(),
+                ));
+            }
+            PipelineArg::Pair => return Err(Error::NotAvailable("--pipeline pair".into())),
+            PipelineArg::Selftest => Pipeline::Selftest,
+            PipelineArg::Exec => Pipeline::Exec,
+        };
+        if a.executor == Some(ExecutorArg::Slurm) || !a.slurm_arg.is_empty() {
+            return Err(Error::NotAvailable("--executor slurm".into()));
+        }
+        match (pipeline, &a.exec) {
+            (Pipeline::Exec, None) => {
+                return Err(usage(
+                    "--pipeline exec needs --exec 'PROGRAM ARG {input} ...'",
+                ));
+            }
+            (p, Some(_)) if p != Pipeline::Exec => {
+                return Err(usage(format!(
+                    "--exec only applies to --pipeline exec, not {p}"
+                )));
+            }
+            _ => {}
+        }
+        let workers = match a.workers.as_deref() {
+            None | Some("auto") => Workers::Auto,
+            Some(n) => match n.parse::<usize>() {
+                Ok(n) if n > 0 => Workers::Fixed(n),
+                _ => {
+                    return Err(usage(format!(
+                        "--workers: expected a positive number or 'auto', got {n:?}"
+                    )));
+                }
+            },
+        };
+        if a.batch_size == Some(0) {
+            return Err(usage("--batch-size must be at least 1"));
+        }
+        if a.max_tasks_per_worker == Some(0) {
+            return Err(usage("--max-tasks-per-worker must be at least 1"));
+        }
+        let grid = a
+            .grid
+            .iter()
+            .map(|g| {
+                g.parse::<GridSpec>()
+                    .map_err(|e| usage(format!("--grid {g:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut params = BTreeMap::new();
+        for p in &a.param {
+            let Some((k, v)) = p.split_once('=') else {
+                return Err(usage(format!("--param {p:?}: expected KEY=VALUE")));
+            };
+            if k.trim().is_empty() {
+                return Err(usage(format!("--param {p:?}: empty key")));
+            }
+            params.insert(k.trim().to_string(), v.to_string());
+        }
+        let patterns = match &a.pattern {
+            Some(p) => vec![p.clone()],
+            None => default_patterns(pipeline),
+        };
+        Ok(RunConfig {
+            input: absolute(&a.input.unwrap_or_else(|| "raw".into()))?,
+            output: absolute(&a.output.unwrap_or_else(|| "processed".into()))?,
+            pipeline,
+            patterns,
+            grid,
+            lenient: a.lenient,
+            select: a.select,
+            limit: a.limit,
+            mode: a.mode.unwrap_or(Mode::Subprocess),
+            workers,
+            strategy: a.strategy.unwrap_or(Strategy::Individual),
+            batch_size: a.batch_size,
+            timeout: duration("timeout", a.timeout)?,
+            kill_grace: duration("kill-grace", a.kill_grace)?.unwrap_or(Duration::from_secs(10)),
+            retries: a.retries.unwrap_or(0),
+            task_memory: size("task-memory", a.task_memory)?,
+            max_task_memory: size("max-task-memory", a.max_task_memory)?,
+            max_tasks_per_worker: a.max_tasks_per_worker,
+            max_worker_memory: size("max-worker-memory", a.max_worker_memory)?,
+            memory_debug: a.memory_debug,
+            force_run: a.force_run,
+            dry_run: a.dry_run,
+            force: a.force,
+            from_stage: a.from_stage,
+            to_stage: a.to_stage,
+            checkpoint_format: a.checkpoint_format.unwrap_or(CheckpointFormat::Npy),
+            params,
+            exec: a.exec,
+            progress: a.progress.unwrap_or(ProgressArg::Auto),
+            json: a.json,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pipeline: PipelineArg) -> RunArgs {
+        RunArgs {
+            pipeline: Some(pipeline),
+            ..RunArgs::default()
+        }
+    }
+
+    #[test]
+    fn command_line_wins_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[run]\npipeline = \"selftest\"\ntimeout = \"90m\"\nretries = 2\nparam = [\"a=1\"]\n",
+        )
+        .unwrap();
+        let cli = RunArgs {
+            config: Some(path),
+            retries: Some(5),
+            ..RunArgs::default()
+        };
+        let c = RunConfig::resolve(cli).unwrap();
+        assert_eq!(c.pipeline, Pipeline::Selftest);
+        assert_eq!(c.timeout, Some(Duration::from_secs(5400)));
+        assert_eq!(c.retries, 5);
+        assert_eq!(c.params.get("a").map(String::as_str), Some("1"));
+        assert_eq!(c.kill_grace, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn bad_config_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[run]\ntimeot = 3\n").unwrap();
+        let err = RunConfig::resolve(RunArgs {
+            config: Some(path.clone()),
+            ..RunArgs::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains(&path.display().to_string()));
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn later_features_are_refused_clearly() {
+        for p in [PipelineArg::Pair, PipelineArg::Fov] {
+            let err = RunConfig::resolve(args(p)).unwrap_err();
+            assert!(err.to_string().contains("not available yet"), "{err}");
+        }
+        let err = RunConfig::resolve(RunArgs {
+            executor: Some(ExecutorArg::Slurm),
+            ..args(PipelineArg::Selftest)
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("not available yet"));
+        assert!(RunConfig::resolve(args(PipelineArg::Exec)).is_err());
+        let bad = RunArgs {
+            timeout: Some("soon".into()),
+            ..args(PipelineArg::Selftest)
+        };
+        assert!(
+            RunConfig::resolve(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("--timeout")
+        );
+    }
+}

@@ -1,0 +1,256 @@
+//! Where a journal line is written: `.isobatch/journal.jsonl`, append-only,
+//! one JSON object a line, the source of truth for resume and `status`.
+//!
+//! A writer thread does group commit: it takes every line queued since its
+//! last write, appends them in one `write`, then one `fdatasync`, so thousands
+//! of short tasks cost a handful of syncs, not one each. `flush` waits until
+//! everything queued so far is on disk.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use isobatch_shared::Verdict;
+use serde::{Deserialize, Serialize};
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Record {
+    /// A run started.
+    RunStart {
+        /// Seconds since the Unix epoch.
+        time: f64,
+        /// Supervisor pid.
+        pid: u32,
+        /// Host name.
+        host: String,
+        /// Pipeline name.
+        pipeline: String,
+        /// Number of tasks in this run (selected, not missing).
+        tasks: usize,
+        /// Hash of everything that decides a task's outputs.
+        param_hash: String,
+        /// Isolation mode.
+        mode: String,
+        /// Concurrency.
+        workers: usize,
+    },
+    /// An attempt was handed to a worker.
+    AttemptStart {
+        /// Seconds since the Unix epoch.
+        time: f64,
+        /// Task id.
+        task: String,
+        /// Attempt number.
+        attempt: u32,
+        /// Worker pid (absent in serial mode).
+        worker_pid: Option<u32>,
+    },
+    /// An attempt ended.
+    AttemptEnd {
+        /// Seconds since the Unix epoch.
+        time: f64,
+        /// Task id.
+        task: String,
+        /// Attempt number.
+        attempt: u32,
+        /// The verdict.
+        verdict: Verdict,
+        /// Wall time, seconds.
+        duration_s: f64,
+        /// Peak tree RSS, bytes.
+        peak_rss_bytes: u64,
+        /// Why it failed.
+        message: String,
+        /// Outputs relative to the output folder, with their sizes.
+        outputs: Vec<OutputRecord>,
+        /// Hash of the parameters it ran with.
+        param_hash: String,
+    },
+    /// A task was up to date and not run.
+    Skipped {
+        /// Seconds since the Unix epoch.
+        time: f64,
+        /// Task id.
+        task: String,
+    },
+    /// A run ended (absent when the supervisor was killed).
+    RunEnd {
+        /// Seconds since the Unix epoch.
+        time: f64,
+        /// Ctrl-C or SIGTERM stopped it.
+        interrupted: bool,
+        /// Final verdict counts.
+        counts: BTreeMap<String, usize>,
+    },
+}
+
+/// An output file as the journal records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    /// Path relative to the output folder.
+    pub path: PathBuf,
+    /// Size in bytes when the attempt ended.
+    pub bytes: u64,
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+enum Msg {
+    Line(Vec<u8>),
+    Flush(Sender<()>),
+}
+
+/// The journal writer.
+pub struct Journal {
+    tx: Option<Sender<Msg>>,
+    thread: Option<JoinHandle<()>>,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+fn commit(file: &mut File, batch: &[u8]) -> io::Result<()> {
+    file.write_all(batch)?;
+    file.sync_data()
+}
+
+fn writer(mut file: File, rx: Receiver<Msg>, error: Arc<Mutex<Option<String>>>, path: PathBuf) {
+    let mut batch = Vec::new();
+    let mut waiters = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                Msg::Line(line) => batch.extend_from_slice(&line),
+                Msg::Flush(done) => waiters.push(done),
+            }
+            next = rx.try_recv().ok();
+        }
+        if !batch.is_empty() {
+            if let Err(e) = commit(&mut file, &batch) {
+                let mut slot = error.lock().unwrap_or_else(|p| p.into_inner());
+                slot.get_or_insert_with(|| format!("{}: {e}", path.display()));
+            }
+            batch.clear();
+        }
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal for appending.
+    pub fn open(path: &Path) -> io::Result<Journal> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let (tx, rx) = mpsc::channel();
+        let error = Arc::new(Mutex::new(None));
+        let (e, p) = (error.clone(), path.to_path_buf());
+        let thread = thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || writer(file, rx, e, p))?;
+        Ok(Journal {
+            tx: Some(tx),
+            thread: Some(thread),
+            error,
+        })
+    }
+
+    /// Queues one record; it reaches the disk with the next group commit.
+    pub fn append(&self, record: &Record) {
+        let Ok(mut line) = serde_json::to_vec(record) else {
+            return;
+        };
+        line.push(b'\n');
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::Line(line));
+        }
+    }
+
+    /// Waits until every queued record is written and synced.
+    pub fn flush(&self) {
+        let (done_tx, done_rx) = mpsc::channel();
+        if let Some(tx) = &self.tx
+            && tx.send(Msg::Flush(done_tx)).is_ok()
+        {
+            let _ = done_rx.recv();
+        }
+    }
+
+    /// The first write error, if any (e.g. the disk is full).
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads every well-formed record; a torn or garbled line is skipped and
+/// reported (by line number) instead of failing the read.
+pub fn read(path: &Path) -> io::Result<(Vec<Record>, Vec<String>)> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
+        Err(e) => return Err(e),
+    };
+    let mut records = Vec::new();
+    let mut problems = Vec::new();
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Record>(line) {
+            Ok(r) => records.push(r),
+            Err(e) => problems.push(format!(
+                "{}: line {} is damaged and was ignored ({e})",
+                path.display(),
+                i + 1
+            )),
+        }
+    }
+    Ok((records, problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_commit_and_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let j = Journal::open(&path).unwrap();
+        for i in 0..100 {
+            j.append(&Record::Skipped {
+                time: 1.0,
+                task: format!("t{i}"),
+            });
+        }
+        j.flush();
+        drop(j);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(b"{\"event\":\"skipped\",\"ti");
+        std::fs::write(&path, bytes).unwrap();
+        let (records, problems) = read(&path).unwrap();
+        assert_eq!(records.len(), 100);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("line 101"), "{problems:?}");
+    }
+}

@@ -1,0 +1,51 @@
+//! Where everything lives in the output folder (DESIGN.md, "Output folder").
+
+use std::path::{Path, PathBuf};
+
+/// `OUTPUT/.isobatch`: isobatch's own state.
+pub fn state_dir(output: &Path) -> PathBuf {
+    output.join(".isobatch")
+}
+
+/// The run lock.
+pub fn lock(output: &Path) -> PathBuf {
+    state_dir(output).join("lock")
+}
+
+/// The journal, the source of truth.
+pub fn journal(output: &Path) -> PathBuf {
+    state_dir(output).join("journal.jsonl")
+}
+
+/// The supervisor's log.
+pub fn run_log(output: &Path) -> PathBuf {
+    state_dir(output).join("run.log")
+}
+
+/// Worker output outside of tasks (start-up problems).
+pub fn workers_log(output: &Path) -> PathBuf {
+    state_dir(output).join("logs").join("workers.log")
+}
+
+/// `OUTPUT/.isobatch/logs/TASK/attempt-N.log`.
+pub fn attempt_log(output: &Path, task: &str, attempt: u32) -> PathBuf {
+    state_dir(output)
+        .join("logs")
+        .join(task)
+        .join(format!("attempt-{attempt}.log"))
+}
+
+/// `--memory-debug` rows.
+pub fn memory_csv(output: &Path) -> PathBuf {
+    state_dir(output).join("memory.csv")
+}
+
+/// The per-task summary table.
+pub fn summary_csv(output: &Path) -> PathBuf {
+    output.join("summary.csv")
+}
+
+/// Run parameters and per-task outputs.
+pub fn results_json(output: &Path) -> PathBuf {
+    output.join("results.json")
+}

@@ -1,0 +1,104 @@
+//! `summary.csv` and `results.json`, each written atomically.
+
+use std::path::Path;
+
+use isobatch_shared::{Verdict, atomic};
+use serde_json::json;
+
+use crate::config::RunConfig;
+use crate::layout;
+use crate::runner::batch::{BatchResult, TaskRecord};
+
+fn verdict_of(t: &TaskRecord) -> Verdict {
+    t.verdict.unwrap_or(Verdict::Cancelled)
+}
+
+/// `summary.csv`: task,status,verdict,attempts,duration_s,peak_rss_bytes,message.
+pub fn write_summary_csv(result: &BatchResult, output: &Path) -> std::io::Result<()> {
+    atomic::write_with(&layout::summary_csv(output), |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        csv.write_record([
+            "task",
+            "status",
+            "verdict",
+            "attempts",
+            "duration_s",
+            "peak_rss_bytes",
+            "message",
+        ])?;
+        for t in &result.tasks {
+            let v = verdict_of(t);
+            csv.write_record([
+                t.task.id.as_str(),
+                v.status(),
+                v.as_str(),
+                &t.attempts.len().to_string(),
+                &format!("{:.3}", t.duration().as_secs_f64()),
+                &t.peak_rss().to_string(),
+                t.message(),
+            ])?;
+        }
+        csv.flush()
+    })
+}
+
+fn relative(output: &Path, p: &Path) -> String {
+    p.strip_prefix(output)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `results.json`: run parameters and, per task, status and outputs as paths
+/// relative to the output folder (so a moved folder stays valid).
+pub fn write_results_json(
+    result: &BatchResult,
+    cfg: &RunConfig,
+    output: &Path,
+) -> std::io::Result<()> {
+    let tasks: Vec<serde_json::Value> = result
+        .tasks
+        .iter()
+        .map(|t| {
+            let v = verdict_of(t);
+            json!({
+                "task": t.task.id,
+                "fields": t.task.fields.iter()
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect::<serde_json::Map<_, _>>(),
+                "status": v.status(),
+                "verdict": v.as_str(),
+                "attempts": t.attempts.len(),
+                "duration_s": t.duration().as_secs_f64(),
+                "peak_rss_bytes": t.peak_rss(),
+                "message": t.message(),
+                "inputs": t.task.inputs,
+                "outputs": t.outputs().iter().map(|p| relative(output, p)).collect::<Vec<_>>(),
+                "logs": t.attempts.iter()
+                    .map(|a| relative(output, &layout::attempt_log(output, &t.task.id, a.attempt)))
+                    .collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let doc = json!({
+        "isobatch_version": env!("CARGO_PKG_VERSION"),
+        "pipeline": cfg.pipeline.as_str(),
+        "input": cfg.input,
+        "patterns": cfg.patterns,
+        "mode": format!("{:?}", cfg.mode).to_lowercase(),
+        "strategy": format!("{:?}", cfg.strategy).to_lowercase(),
+        "params": cfg.params,
+        "exec": cfg.exec,
+        "timeout_s": cfg.timeout.map(|d| d.as_secs_f64()),
+        "retries": cfg.retries,
+        "started_unix_s": result.started.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+        "elapsed_s": result.elapsed.as_secs_f64(),
+        "interrupted": result.interrupted,
+        "counts": super::summary::counts(result),
+        "tasks": tasks,
+    });
+    atomic::write_with(&layout::results_json(output), |w| {
+        serde_json::to_writer_pretty(&mut *w, &doc)?;
+        std::io::Write::write_all(w, b"\n")
+    })
+}

@@ -1,0 +1,7 @@
+//! What a batch tells people and programs: live progress, the end-of-run
+//! summary, `summary.csv`, `results.json` and `memory.csv`.
+
+pub mod files;
+pub mod memory;
+pub mod progress;
+pub mod summary;

@@ -1,0 +1,81 @@
+//! Resume: what earlier runs in this output folder already did, from the journal.
+//!
+//! A task is skipped when its latest attempt was `done` with the same
+//! parameter hash and every output it recorded is still there with the size
+//! it had. Attempt numbers continue where earlier runs stopped, so attempt
+//! logs are never overwritten.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use isobatch_shared::Verdict;
+
+use crate::config::RunConfig;
+use crate::journal::{OutputRecord, Record};
+
+/// What the journal says about one task.
+#[derive(Debug, Default, Clone)]
+pub struct Earlier {
+    /// Highest attempt number seen.
+    pub attempts: u32,
+    /// The latest attempt's verdict, hash and outputs.
+    pub last: Option<(Verdict, String, Vec<OutputRecord>)>,
+}
+
+/// Folds journal records into per-task history.
+pub fn history(records: &[Record]) -> HashMap<String, Earlier> {
+    let mut map: HashMap<String, Earlier> = HashMap::new();
+    for r in records {
+        match r {
+            Record::AttemptStart { task, attempt, .. } => {
+                let e = map.entry(task.clone()).or_default();
+                e.attempts = e.attempts.max(*attempt);
+            }
+            Record::AttemptEnd {
+                task,
+                attempt,
+                verdict,
+                param_hash,
+                outputs,
+                ..
+            } => {
+                let e = map.entry(task.clone()).or_default();
+                e.attempts = e.attempts.max(*attempt);
+                e.last = Some((*verdict, param_hash.clone(), outputs.clone()));
+            }
+            _ => {}
+        }
+    }
+    map
+}
+
+/// The outputs of a task that is still complete and current, if it is.
+pub fn up_to_date(earlier: &Earlier, param_hash: &str, output: &Path) -> Option<Vec<PathBuf>> {
+    let (verdict, hash, outputs) = earlier.last.as_ref()?;
+    if *verdict != Verdict::Done || hash != param_hash {
+        return None;
+    }
+    let mut paths = Vec::new();
+    for o in outputs {
+        let p = output.join(&o.path);
+        if std::fs::metadata(&p).ok()?.len() != o.bytes {
+            return None;
+        }
+        paths.push(p);
+    }
+    Some(paths)
+}
+
+/// A stable hash (FNV-1a, 64 bit) of everything that decides a task's outputs.
+pub fn param_hash(cfg: &RunConfig) -> String {
+    let canonical = format!(
+        "{}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        cfg.pipeline, cfg.params, cfg.exec, cfg.checkpoint_format, cfg.from_stage, cfg.to_stage
+    );
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in canonical.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}

@@ -1,0 +1,216 @@
+//! Starting work: fill every worker slot — spawn a worker where one is
+//! needed, hand an idle worker its next task, retire workers that are done or
+//! due for recycling.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use isobatch_shared::atomic::is_temp_name;
+use isobatch_shared::{TaskSpec, ToWorker};
+
+use super::dispatcher::{Dispatcher, Phase};
+use super::events::WorkerId;
+use super::schedule::TaskIdx;
+use super::worker::{Running, Worker, WorkerState};
+use crate::journal::{self, Record};
+
+/// How long a new worker may take to say `Hello`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a worker may take to exit after `Shutdown` (at least).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Removes temporary files a killed attempt left in the task folder, so
+/// nothing partial survives into the retry.
+pub fn clean_leftovers(task_dir: &Path) {
+    let Ok(entries) = fs::read_dir(task_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if is_temp_name(&e.file_name().to_string_lossy()) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+impl Dispatcher<'_> {
+    fn dispatching(&self) -> bool {
+        self.phase == Phase::Running && self.fatal.is_none()
+    }
+
+    /// Brings every slot up to date; called before each wait for events.
+    pub(super) fn fill(&mut self, now: Instant) {
+        if let Some(e) = self.ctx.journal.error() {
+            self.fatal.get_or_insert(format!(
+                "cannot write the journal ({e}); stopped starting tasks"
+            ));
+        }
+        if self.fatal.is_some() && self.phase == Phase::Running {
+            self.phase = Phase::Draining;
+            let why = format!("not started: {}", self.fatal.clone().unwrap_or_default());
+            for t in self.schedule.drain() {
+                self.cancel_unstarted(t, &why);
+            }
+        }
+        for slot in 0..self.slots.len() {
+            if let Some(id) = self.slots[slot] {
+                self.serve_idle(slot, id, now);
+            }
+            if self.slots[slot].is_none()
+                && self.dispatching()
+                && self.schedule.has_work_now(slot, now)
+            {
+                self.spawn(slot, now);
+            }
+        }
+        if !self.dispatching() {
+            let idle: Vec<WorkerId> = self
+                .workers
+                .values()
+                .filter(|w| matches!(w.state, WorkerState::Idle | WorkerState::Connecting { .. }))
+                .map(|w| w.id)
+                .collect();
+            for id in idle {
+                self.retire(id, now);
+            }
+        }
+    }
+
+    fn serve_idle(&mut self, slot: usize, id: WorkerId, now: Instant) {
+        let Some(w) = self.workers.get(&id) else {
+            return;
+        };
+        if !matches!(w.state, WorkerState::Idle) || w.stop.is_some() {
+            return;
+        }
+        let worn_out = self
+            .schedule
+            .tasks_per_worker
+            .is_some_and(|n| w.tasks_done >= n);
+        let too_big = self
+            .ctx
+            .cfg
+            .max_worker_memory
+            .zip(w.rss_history.last())
+            .is_some_and(|(limit, &rss)| rss > limit);
+        if worn_out || too_big {
+            if too_big {
+                self.ctx.progress.note(&format!(
+                    "recycling worker {} (RSS over --max-worker-memory after {} task(s))",
+                    w.pid, w.tasks_done
+                ));
+            }
+            self.retire(id, now);
+            return;
+        }
+        if self.dispatching()
+            && let Some(t) = self.schedule.next(slot, now)
+        {
+            self.start(id, t, now);
+            return;
+        }
+        if !self.dispatching() || self.schedule.slot_finished(slot) {
+            self.retire(id, now);
+        }
+    }
+
+    fn spawn(&mut self, slot: usize, now: Instant) {
+        let id = self.next_id;
+        self.next_id += 1;
+        match self.launcher.spawn(id, &self.events) {
+            Ok(spawned) => {
+                self.workers.insert(
+                    id,
+                    Worker {
+                        id,
+                        slot,
+                        pid: spawned.pid,
+                        server_name: spawned.server_name,
+                        tx: None,
+                        state: WorkerState::Connecting {
+                            deadline: now + CONNECT_TIMEOUT,
+                        },
+                        tasks_done: 0,
+                        stop: None,
+                        hung_up_at: None,
+                        rss_history: Vec::new(),
+                    },
+                );
+                self.slots[slot] = Some(id);
+            }
+            Err(e) => {
+                self.fatal
+                    .get_or_insert(format!("cannot start a worker: {e:#}"));
+            }
+        }
+    }
+
+    /// Asks a worker to exit (it is killed if it has not by the deadline).
+    pub(super) fn retire(&mut self, id: WorkerId, now: Instant) {
+        let Some(w) = self.workers.get_mut(&id) else {
+            return;
+        };
+        if self.slots[w.slot] == Some(id) {
+            self.slots[w.slot] = None;
+        }
+        if !w.send(&ToWorker::Shutdown) {
+            w.hung_up_at.get_or_insert(now);
+        }
+        w.state = WorkerState::Retiring {
+            deadline: now + SHUTDOWN_GRACE.max(self.ctx.cfg.kill_grace),
+        };
+    }
+
+    /// The spec for the next attempt of task `t`.
+    pub(super) fn spec(&self, t: TaskIdx) -> TaskSpec {
+        let rec = &self.tasks[t];
+        let attempt = rec.next_attempt();
+        let cfg = self.ctx.cfg;
+        let task_dir = cfg.output.join(&rec.task.id);
+        let argv = self
+            .ctx
+            .exec
+            .map(|tpl| tpl.render(&rec.task, &task_dir, attempt))
+            .unwrap_or_default();
+        TaskSpec {
+            task: rec.task.id.clone(),
+            attempt,
+            pipeline: cfg.pipeline,
+            inputs: rec.task.inputs.clone(),
+            fields: rec.task.fields.clone(),
+            log_path: crate::layout::attempt_log(&cfg.output, &rec.task.id, attempt),
+            task_dir,
+            params: cfg.params.clone(),
+            argv,
+        }
+    }
+
+    fn start(&mut self, id: WorkerId, t: TaskIdx, now: Instant) {
+        let spec = self.spec(t);
+        clean_leftovers(&spec.task_dir);
+        let (task, attempt) = (spec.task.clone(), spec.attempt);
+        let Some(w) = self.workers.get_mut(&id) else {
+            return;
+        };
+        if !w.send(&ToWorker::Run(Box::new(spec))) {
+            // The worker is going away; its exit is handled elsewhere and the
+            // task goes back to the queue without counting an attempt.
+            w.hung_up_at.get_or_insert(now);
+            self.schedule.retry(t, now);
+            return;
+        }
+        w.state = WorkerState::Busy(Running {
+            task: t,
+            attempt,
+            started: now,
+            deadline: self.ctx.cfg.timeout.map(|d| now + d),
+        });
+        self.sampler.track(id, w.pid, self.ctx.cfg.max_task_memory);
+        self.ctx.journal.append(&Record::AttemptStart {
+            time: journal::now(),
+            task,
+            attempt,
+            worker_pid: Some(w.pid),
+        });
+    }
+}

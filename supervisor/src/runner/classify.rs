@@ -1,0 +1,154 @@
+//! Turn how a worker ended into a verdict and a message that says why.
+
+use std::path::Path;
+use std::process::ExitStatus;
+
+use isobatch_shared::units::format_bytes;
+use isobatch_shared::{Outcome, Verdict, procfs};
+use std::os::unix::process::ExitStatusExt;
+
+use super::terminate::{StopReason, Termination};
+
+/// The verdict for an attempt whose worker sent `Finished`.
+pub fn classify_outcome(outcome: &Outcome) -> (Verdict, String) {
+    match outcome {
+        Outcome::Done => (Verdict::Done, String::new()),
+        Outcome::Error(m) => (Verdict::FailedError, m.clone()),
+        Outcome::InvalidInput(m) => (Verdict::FailedInvalidInput, m.clone()),
+        Outcome::Crashed(m) => (Verdict::FailedCrashed, m.clone()),
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {sig}"))
+}
+
+fn with_log(mut msg: String, log: &Path) -> String {
+    let tail = procfs::tail_lines(log, 4);
+    if !tail.is_empty() {
+        msg.push_str(":\n");
+        msg.push_str(&tail);
+    }
+    msg
+}
+
+/// "worker panicked" with the panic's own lines from the attempt log (the
+/// `panicked at` line and the message after it), not the backtrace below.
+fn panic_message(log: &Path) -> String {
+    let tail = procfs::tail_lines(log, 200);
+    let lines: Vec<&str> = tail.lines().collect();
+    match lines.iter().rposition(|l| l.contains("panicked at")) {
+        Some(i) => format!(
+            "worker panicked:\n{}",
+            lines[i..lines.len().min(i + 2)].join("\n")
+        ),
+        None => with_log("worker panicked".into(), log),
+    }
+}
+
+/// The verdict for an attempt whose worker ended without `Finished`.
+///
+/// `stop` is set when isobatch itself stopped the worker; otherwise the exit
+/// status decides. `peak` is the last sampled tree RSS and `available` the
+/// machine's available memory now, both for the "likely out of memory" hint.
+pub fn classify_exit(
+    status: &Result<ExitStatus, String>,
+    stop: Option<&Termination>,
+    peak: u64,
+    available: Option<u64>,
+    log: &Path,
+) -> (Verdict, String) {
+    if let Some(stop) = stop {
+        let verdict = match stop.reason {
+            StopReason::Timeout(_) => Verdict::FailedTimeout,
+            StopReason::MemoryLimit { .. } => Verdict::FailedMemoryLimit,
+            StopReason::Cancelled => Verdict::Cancelled,
+            StopReason::Unresponsive(_) | StopReason::Retire => Verdict::FailedCrashed,
+        };
+        let mut msg = stop.describe();
+        if verdict == Verdict::FailedMemoryLimit {
+            msg.push_str(&format!("; peak {}", format_bytes(peak)));
+        }
+        return (verdict, msg);
+    }
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => return (Verdict::FailedCrashed, format!("worker vanished: {e}")),
+    };
+    if let Some(code) = status.code() {
+        if code == 101 {
+            return (Verdict::FailedCrashed, panic_message(log));
+        }
+        let msg = format!("worker exited with status {code} without a result");
+        return (Verdict::FailedCrashed, with_log(msg, log));
+    }
+    let sig = status.signal().unwrap_or(0);
+    let name = signal_name(sig);
+    match sig {
+        9 => {
+            let avail = available
+                .map(|a| format!(", {} available now", format_bytes(a)))
+                .unwrap_or_default();
+            (
+                Verdict::FailedKilled,
+                format!(
+                    "worker killed by SIGKILL that isobatch did not send — likely out of memory \
+                     (peak process-tree RSS {}{avail})",
+                    format_bytes(peak)
+                ),
+            )
+        }
+        4 | 6 | 7 | 8 | 11 | 31 => (
+            Verdict::FailedCrashed,
+            with_log(format!("worker crashed ({name})"), log),
+        ),
+        _ => (
+            Verdict::FailedKilled,
+            format!("worker killed by {name} from outside isobatch"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn raw(code: i32) -> Result<ExitStatus, String> {
+        Ok(ExitStatus::from_raw(code))
+    }
+
+    #[test]
+    fn exit_statuses() {
+        let log = Path::new("/nonexistent");
+        assert_eq!(
+            classify_exit(&raw(101 << 8), None, 0, None, log).0,
+            Verdict::FailedCrashed
+        );
+        assert_eq!(
+            classify_exit(&raw(6), None, 0, None, log).0,
+            Verdict::FailedCrashed
+        );
+        let (v, m) = classify_exit(&raw(9), None, 300 << 20, Some(1 << 30), log);
+        assert_eq!(v, Verdict::FailedKilled);
+        assert!(
+            m.contains("likely out of memory") && m.contains("300.0 MiB"),
+            "{m}"
+        );
+        assert_eq!(
+            classify_exit(&raw(15), None, 0, None, log).0,
+            Verdict::FailedKilled
+        );
+        let t = Termination {
+            reason: StopReason::Timeout(Duration::from_secs(2)),
+            term_at: Instant::now(),
+            killed: true,
+            escapees: 1,
+        };
+        let (v, m) = classify_exit(&raw(9), Some(&t), 0, None, log);
+        assert_eq!(v, Verdict::FailedTimeout);
+        assert!(m.contains("SIGKILL") && m.contains("left the group"), "{m}");
+    }
+}

@@ -1,0 +1,319 @@
+//! The dispatcher: owns every piece of batch state and reacts to events.
+//!
+//! Threads watching workers, signals and memory only send [`Event`]s; this
+//! loop alone decides what runs where, so there are no locks around state and
+//! every decision is made in one place. Starting work is in `assign.rs`,
+//! recording an attempt's end in `finish.rs`, timeouts in `timeout.rs`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use isobatch_shared::protocol::PROTOCOL_VERSION;
+use isobatch_shared::{FromWorker, Verdict};
+
+use super::Context;
+use super::batch::TaskRecord;
+use super::events::{Event, WorkerId};
+use super::sampler::Sampler;
+use super::schedule::Schedule;
+use super::spawn::{WorkerLauncher, abandon_accept};
+use super::terminate::{StopReason, Termination};
+use super::timeout;
+use super::worker::{Worker, WorkerState};
+use crate::sysmem::SystemMemory;
+use crate::unix::signals::StopSignal;
+use crate::unix::tree;
+
+/// How often tree RSS is sampled.
+const SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
+/// The longest the loop sleeps without an event.
+const MAX_WAIT: Duration = Duration::from_millis(200);
+/// Consecutive workers dying before `Hello` after which the batch gives up.
+const MAX_SPAWN_FAILURES: u32 = 3;
+
+/// Whether new tasks may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Normal operation.
+    Running,
+    /// Ctrl-C once: let running tasks finish, start nothing new.
+    Draining,
+    /// Ctrl-C twice or SIGTERM: stop running tasks too.
+    Terminating,
+}
+
+/// The batch's state machine.
+pub struct Dispatcher<'a> {
+    pub(super) ctx: Context<'a>,
+    pub(super) tasks: Vec<TaskRecord>,
+    pub(super) schedule: Schedule,
+    pub(super) slots: Vec<Option<WorkerId>>,
+    pub(super) workers: HashMap<WorkerId, Worker>,
+    pub(super) launcher: WorkerLauncher,
+    pub(super) events: Sender<Event>,
+    rx: Receiver<Event>,
+    pub(super) sampler: Sampler,
+    pub(super) sysmem: SystemMemory,
+    pub(super) next_id: WorkerId,
+    pub(super) phase: Phase,
+    pub(super) spawn_failures: u32,
+    /// Tasks without a final verdict.
+    pub(super) outstanding: usize,
+    /// Why the batch stopped early, if it did (shown in the summary).
+    pub(super) fatal: Option<String>,
+}
+
+impl<'a> Dispatcher<'a> {
+    /// Prepares a dispatcher for `tasks` (those to run) with `schedule`.
+    pub fn new(
+        ctx: Context<'a>,
+        tasks: Vec<TaskRecord>,
+        schedule: Schedule,
+        launcher: WorkerLauncher,
+    ) -> std::io::Result<(Self, Sender<Event>)> {
+        let (events, rx) = mpsc::channel();
+        let sampler = Sampler::start(SAMPLE_INTERVAL, events.clone())?;
+        let outstanding = tasks.iter().filter(|t| t.verdict.is_none()).count();
+        let slots = vec![None; schedule.slot_count()];
+        let d = Dispatcher {
+            ctx,
+            tasks,
+            schedule,
+            slots,
+            workers: HashMap::new(),
+            launcher,
+            events: events.clone(),
+            rx,
+            sampler,
+            sysmem: SystemMemory::new(),
+            next_id: 1,
+            phase: Phase::Running,
+            spawn_failures: 0,
+            outstanding,
+            fatal: None,
+        };
+        Ok((d, events))
+    }
+
+    /// Runs the batch to the end; returns the task records and whether it was interrupted.
+    pub fn run(mut self) -> (Vec<TaskRecord>, Option<String>, bool) {
+        loop {
+            let now = Instant::now();
+            self.fill(now);
+            if self.outstanding == 0 && self.workers.is_empty() {
+                break;
+            }
+            let next = timeout::enforce(
+                &mut self.workers,
+                self.ctx.cfg.timeout,
+                self.ctx.cfg.kill_grace,
+                now,
+            );
+            let mut wait = next.map_or(MAX_WAIT, |at| at.saturating_duration_since(now));
+            if let Some(at) = self.schedule.next_retry() {
+                wait = wait.min(at.saturating_duration_since(now));
+            }
+            match self.rx.recv_timeout(wait.min(MAX_WAIT)) {
+                Ok(event) => self.handle(event),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            while let Ok(event) = self.rx.try_recv() {
+                self.handle(event);
+            }
+        }
+        self.cleanup();
+        let interrupted = self.phase != Phase::Running;
+        (self.tasks, self.fatal, interrupted)
+    }
+
+    fn handle(&mut self, event: Event) {
+        let now = Instant::now();
+        match event {
+            Event::Connected { worker, tx } => {
+                if let Some(w) = self.workers.get_mut(&worker) {
+                    w.tx = Some(tx);
+                }
+            }
+            Event::ConnectFailed { worker, error } => self.stop_worker(
+                worker,
+                StopReason::Unresponsive(format!("worker could not connect: {error}")),
+            ),
+            Event::Message { worker, msg } => self.on_message(worker, msg, now),
+            Event::Disconnected { worker, error } => {
+                if let Some(w) = self.workers.get_mut(&worker) {
+                    w.hung_up_at.get_or_insert(now);
+                    if let Some(e) = error {
+                        self.ctx
+                            .progress
+                            .note(&format!("worker {} sent garbage: {e}", w.pid));
+                    }
+                }
+            }
+            Event::Exited { worker, status } => self.on_exit(worker, status, now),
+            Event::OverMemory { worker, rss } => {
+                if let (Some(w), Some(limit)) =
+                    (self.workers.get_mut(&worker), self.ctx.cfg.max_task_memory)
+                    && w.running().is_some()
+                    && w.stop.is_none()
+                {
+                    w.stop = Some(Termination::start(
+                        w.pid,
+                        StopReason::MemoryLimit { limit, rss },
+                        now,
+                    ));
+                }
+            }
+            Event::Signal(sig) => self.on_signal(sig),
+        }
+    }
+
+    fn on_message(&mut self, worker: WorkerId, msg: FromWorker, now: Instant) {
+        match msg {
+            FromWorker::Hello {
+                protocol, version, ..
+            } => {
+                if protocol != PROTOCOL_VERSION {
+                    self.fatal.get_or_insert(format!(
+                        "worker speaks protocol {protocol} (isobatch-worker {version}), this supervisor {PROTOCOL_VERSION}: \
+                         point ISOBATCH_WORKER at a matching build"
+                    ));
+                    self.stop_worker(worker, StopReason::Unresponsive("protocol mismatch".into()));
+                    return;
+                }
+                self.spawn_failures = 0;
+                if let Some(w) = self.workers.get_mut(&worker)
+                    && matches!(w.state, WorkerState::Connecting { .. })
+                {
+                    w.state = WorkerState::Idle;
+                }
+            }
+            FromWorker::Progress {
+                task,
+                stage,
+                fraction,
+                message,
+            } => {
+                self.ctx.progress.stage(&task, &stage, fraction, &message);
+            }
+            FromWorker::Finished {
+                task,
+                outcome,
+                outputs,
+                rss_before,
+                rss_after,
+            } => {
+                let expected = self
+                    .workers
+                    .get(&worker)
+                    .and_then(|w| w.running())
+                    .map(|r| r.task);
+                match expected {
+                    Some(t) if self.tasks[t].task.id == task => {
+                        self.on_finished(worker, &outcome, outputs, rss_before, rss_after, now);
+                    }
+                    _ => self.stop_worker(
+                        worker,
+                        StopReason::Unresponsive(format!(
+                            "worker reported a result for task {task:?} it was not running"
+                        )),
+                    ),
+                }
+            }
+        }
+    }
+
+    fn on_signal(&mut self, sig: StopSignal) {
+        if self.phase == Phase::Running {
+            self.phase = Phase::Draining;
+            for t in self.schedule.drain() {
+                self.cancel_unstarted(t, "not started: the batch was interrupted");
+            }
+            let busy = self
+                .workers
+                .values()
+                .filter(|w| w.running().is_some())
+                .count();
+            self.ctx.progress.note(&format!(
+                "interrupted: starting no new tasks; waiting for {busy} running task(s) — \
+                 press Ctrl-C again to stop them"
+            ));
+            if sig == StopSignal::Interrupt {
+                return;
+            }
+        }
+        if self.phase != Phase::Terminating {
+            self.phase = Phase::Terminating;
+            self.ctx.progress.note("stopping running tasks");
+            let now = Instant::now();
+            for w in self.workers.values_mut() {
+                if w.stop.is_none() && w.running().is_some() {
+                    w.stop = Some(Termination::start(w.pid, StopReason::Cancelled, now));
+                }
+            }
+        }
+    }
+
+    /// Starts stopping one worker's tree (no-op if already stopping).
+    pub(super) fn stop_worker(&mut self, worker: WorkerId, reason: StopReason) {
+        if let Some(w) = self.workers.get_mut(&worker)
+            && w.stop.is_none()
+        {
+            w.stop = Some(Termination::start(w.pid, reason, Instant::now()));
+        }
+    }
+
+    /// Records a final `cancelled` verdict for a task that never started.
+    pub(super) fn cancel_unstarted(&mut self, t: usize, why: &str) {
+        if self.tasks[t].verdict.is_none() {
+            self.tasks[t].verdict = Some(Verdict::Cancelled);
+            self.tasks[t].cancel_reason = Some(why.to_string());
+            self.outstanding -= 1;
+        }
+    }
+
+    fn on_exit(
+        &mut self,
+        worker: WorkerId,
+        status: Result<std::process::ExitStatus, String>,
+        now: Instant,
+    ) {
+        let Some(w) = self.workers.remove(&worker) else {
+            return;
+        };
+        if self.slots[w.slot] == Some(worker) {
+            self.slots[w.slot] = None;
+        }
+        if w.tx.is_none() {
+            abandon_accept(&w.server_name);
+        }
+        match &w.state {
+            WorkerState::Busy(_) => self.on_crash(&w, &status, now),
+            WorkerState::Connecting { .. } if w.stop.is_none() => {
+                self.spawn_failures += 1;
+                if self.spawn_failures >= MAX_SPAWN_FAILURES {
+                    self.fatal.get_or_insert(format!(
+                        "{MAX_SPAWN_FAILURES} workers in a row exited before connecting (last: {}); \
+                         see .isobatch/logs/workers.log",
+                        status.as_ref().map_or_else(|e| e.clone(), |s| s.to_string())
+                    ));
+                }
+            }
+            _ => {}
+        }
+        let live: HashSet<u32> = self.workers.values().map(|w| w.pid).collect();
+        tree::reap_orphans(&live);
+    }
+
+    fn cleanup(&mut self) {
+        for _ in 0..100 {
+            let killed =
+                tree::signal_descendants(std::process::id(), nix::sys::signal::Signal::SIGKILL);
+            let reaped = tree::reap_orphans(&HashSet::new());
+            if killed == 0 && reaped == 0 {
+                break;
+            }
+        }
+    }
+}

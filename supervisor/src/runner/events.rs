@@ -1,0 +1,61 @@
+//! Everything the dispatcher reacts to. Threads that watch workers, signals
+//! and memory only ever send one of these; the dispatcher owns all state.
+
+use std::process::ExitStatus;
+
+use ipc_channel::ipc::IpcBytesSender;
+use isobatch_shared::FromWorker;
+
+use crate::unix::signals::StopSignal;
+
+/// Identifies one worker process for its whole life (never reused in a run).
+pub type WorkerId = u64;
+
+/// An event for the dispatcher.
+#[derive(Debug)]
+pub enum Event {
+    /// The worker connected; this is how to send it messages.
+    Connected {
+        /// Which worker.
+        worker: WorkerId,
+        /// Supervisor → worker channel.
+        tx: IpcBytesSender,
+    },
+    /// The one-shot server failed before a worker connected.
+    ConnectFailed {
+        /// Which worker.
+        worker: WorkerId,
+        /// Why.
+        error: String,
+    },
+    /// A message from a worker.
+    Message {
+        /// Which worker.
+        worker: WorkerId,
+        /// The message.
+        msg: FromWorker,
+    },
+    /// The worker's channel closed (or carried garbage).
+    Disconnected {
+        /// Which worker.
+        worker: WorkerId,
+        /// A decode error, if that is why.
+        error: Option<String>,
+    },
+    /// The worker process ended (already reaped).
+    Exited {
+        /// Which worker.
+        worker: WorkerId,
+        /// Its exit status, or why waiting failed.
+        status: Result<ExitStatus, String>,
+    },
+    /// The worker's process tree went over --max-task-memory.
+    OverMemory {
+        /// Which worker.
+        worker: WorkerId,
+        /// The tree RSS that crossed the cap, bytes.
+        rss: u64,
+    },
+    /// Ctrl-C, SIGTERM or SIGHUP.
+    Signal(StopSignal),
+}

@@ -1,0 +1,149 @@
+//! Recording the end of an attempt: the verdict, the journal line, the
+//! clean-up of what the task left running, and the retry decision.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::time::Instant;
+
+use isobatch_shared::{Outcome, Verdict};
+use nix::sys::signal::Signal;
+
+use super::batch::Attempt;
+use super::classify::{classify_exit, classify_outcome};
+use super::dispatcher::{Dispatcher, Phase};
+use super::events::WorkerId;
+use super::schedule::{TaskIdx, backoff};
+use super::worker::{Worker, WorkerState};
+use crate::journal::{self, OutputRecord, Record};
+use crate::unix::tree;
+
+/// Outputs as the journal records them: relative to the output folder, with sizes.
+pub fn output_records(output: &Path, outputs: &[PathBuf]) -> Vec<OutputRecord> {
+    outputs
+        .iter()
+        .map(|p| OutputRecord {
+            path: p.strip_prefix(output).unwrap_or(p).to_path_buf(),
+            bytes: std::fs::metadata(p).map_or(0, |m| m.len()),
+        })
+        .collect()
+}
+
+impl Dispatcher<'_> {
+    /// The worker sent `Finished` for the task it was running.
+    pub(super) fn on_finished(
+        &mut self,
+        worker: WorkerId,
+        outcome: &Outcome,
+        outputs: Vec<PathBuf>,
+        rss_before: u64,
+        rss_after: u64,
+        now: Instant,
+    ) {
+        let sampled = self.sampler.untrack(worker);
+        let Some(w) = self.workers.get_mut(&worker) else {
+            return;
+        };
+        let WorkerState::Busy(run) = w.state.clone() else {
+            return;
+        };
+        if w.stop.is_some() {
+            // isobatch already decided to stop this attempt; its exit decides the verdict.
+            return;
+        }
+        // Whatever the task started and left running does not outlive it.
+        tree::signal_descendants(w.pid, Signal::SIGKILL);
+        w.tasks_done += 1;
+        w.rss_history.push(rss_after);
+        w.state = WorkerState::Idle;
+        let pid = w.pid;
+        let (verdict, message) = classify_outcome(outcome);
+        self.record(
+            run.task,
+            Attempt {
+                attempt: run.attempt,
+                verdict,
+                started_at: journal::now() - (now - run.started).as_secs_f64(),
+                duration: now - run.started,
+                peak_rss: sampled.max(rss_before).max(rss_after),
+                message,
+                worker_pid: Some(pid),
+                rss_before,
+                rss_after,
+                outputs,
+            },
+            now,
+        );
+    }
+
+    /// A busy worker exited without `Finished`: classify how, from what isobatch did and the exit status.
+    pub(super) fn on_crash(
+        &mut self,
+        w: &Worker,
+        status: &Result<ExitStatus, String>,
+        now: Instant,
+    ) {
+        let WorkerState::Busy(run) = &w.state else {
+            return;
+        };
+        let peak = self.sampler.untrack(w.id);
+        let available = self.sysmem.read().map(|m| m.available);
+        let log = crate::layout::attempt_log(
+            &self.ctx.cfg.output,
+            &self.tasks[run.task].task.id,
+            run.attempt,
+        );
+        let (verdict, message) = classify_exit(status, w.stop.as_ref(), peak, available, &log);
+        self.record(
+            run.task,
+            Attempt {
+                attempt: run.attempt,
+                verdict,
+                started_at: journal::now() - (now - run.started).as_secs_f64(),
+                duration: now - run.started,
+                peak_rss: peak,
+                message,
+                worker_pid: Some(w.pid),
+                rss_before: 0,
+                rss_after: 0,
+                outputs: Vec::new(),
+            },
+            now,
+        );
+    }
+
+    /// Journals an attempt and decides between a retry and a final verdict.
+    pub(super) fn record(&mut self, t: TaskIdx, attempt: Attempt, now: Instant) {
+        let outputs = output_records(&self.ctx.cfg.output, &attempt.outputs);
+        let rec = &mut self.tasks[t];
+        self.ctx.journal.append(&Record::AttemptEnd {
+            time: journal::now(),
+            task: rec.task.id.clone(),
+            attempt: attempt.attempt,
+            verdict: attempt.verdict,
+            duration_s: attempt.duration.as_secs_f64(),
+            peak_rss_bytes: attempt.peak_rss,
+            message: attempt.message.clone(),
+            outputs,
+            param_hash: self.ctx.param_hash.clone(),
+        });
+        self.ctx.progress.finished(&rec.task.id, &attempt);
+        let verdict = attempt.verdict;
+        rec.attempts.push(attempt);
+        let retryable = verdict.is_failure() && verdict != Verdict::FailedInvalidInput;
+        let tries = rec.attempts.len() as u32;
+        if retryable && tries <= self.ctx.cfg.retries && self.phase == Phase::Running {
+            let wait = backoff(tries);
+            self.ctx.progress.note(&format!(
+                "{}: retrying in {}s (attempt {} of {})",
+                rec.task.id,
+                wait.as_secs(),
+                tries + 1,
+                self.ctx.cfg.retries + 1
+            ));
+            self.schedule.retry(t, now + wait);
+        } else {
+            rec.verdict = Some(verdict);
+            self.outstanding -= 1;
+        }
+    }
+}

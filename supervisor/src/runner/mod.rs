@@ -1,0 +1,39 @@
+//! Running a batch: the dispatcher and its executors.
+//!
+//! `dispatcher` owns all state and reacts to events; `spawn` starts workers
+//! and the threads that watch them; `assign` hands out work; `finish` records
+//! results; `timeout` and `terminate` stop trees; `sampler` measures memory;
+//! `serial` runs tasks in-process for debugging.
+
+pub mod assign;
+pub mod batch;
+pub mod classify;
+pub mod dispatcher;
+pub mod events;
+pub mod finish;
+pub mod sampler;
+pub mod schedule;
+pub mod serial;
+pub mod spawn;
+pub mod terminate;
+pub mod timeout;
+pub mod worker;
+
+use crate::config::RunConfig;
+use crate::exec_template::ExecTemplate;
+use crate::journal::Journal;
+use crate::report::progress::Progress;
+
+/// What every part of a running batch may read.
+pub struct Context<'a> {
+    /// The run's configuration.
+    pub cfg: &'a RunConfig,
+    /// The parsed `--exec` template (exec pipeline only).
+    pub exec: Option<&'a ExecTemplate>,
+    /// The journal.
+    pub journal: &'a Journal,
+    /// Progress display and run log.
+    pub progress: &'a Progress,
+    /// Hash of everything that decides a task's outputs.
+    pub param_hash: String,
+}

@@ -1,0 +1,89 @@
+//! `--mode serial`: built-in pipelines inside the supervisor, one at a time.
+//!
+//! For debugging only: no isolation (a panic or abort takes the supervisor
+//! down), and timeouts and memory caps cannot be enforced — the summary says so.
+
+use std::time::Instant;
+
+use isobatch_shared::procfs;
+
+use super::Context;
+use super::batch::{Attempt, TaskRecord};
+use super::classify::classify_outcome;
+use crate::journal::{self, Record};
+
+/// Runs every task in order; `stop` is polled between tasks (Ctrl-C).
+pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool) -> bool {
+    let cfg = ctx.cfg;
+    for rec in tasks.iter_mut().filter(|t| t.verdict.is_none()) {
+        if stop() {
+            rec.verdict = Some(isobatch_shared::Verdict::Cancelled);
+            rec.cancel_reason = Some("not started: the batch was interrupted".into());
+            continue;
+        }
+        loop {
+            let attempt = rec.next_attempt();
+            let task_dir = cfg.output.join(&rec.task.id);
+            let spec = isobatch_shared::TaskSpec {
+                task: rec.task.id.clone(),
+                attempt,
+                pipeline: cfg.pipeline,
+                inputs: rec.task.inputs.clone(),
+                fields: rec.task.fields.clone(),
+                log_path: crate::layout::attempt_log(&cfg.output, &rec.task.id, attempt),
+                argv: ctx
+                    .exec
+                    .map(|t| t.render(&rec.task, &task_dir, attempt))
+                    .unwrap_or_default(),
+                task_dir,
+                params: cfg.params.clone(),
+            };
+            super::assign::clean_leftovers(&spec.task_dir);
+            ctx.journal.append(&Record::AttemptStart {
+                time: journal::now(),
+                task: spec.task.clone(),
+                attempt,
+                worker_pid: None,
+            });
+            let started = Instant::now();
+            let rss_before = procfs::self_rss();
+            let result = isobatch_worker::pipeline::run(&spec, &mut |_, _, _| {});
+            let rss_after = procfs::self_rss();
+            let (verdict, message) = classify_outcome(&result.outcome);
+            let a = Attempt {
+                attempt,
+                verdict,
+                started_at: journal::now() - started.elapsed().as_secs_f64(),
+                duration: started.elapsed(),
+                peak_rss: rss_before.max(rss_after),
+                message,
+                worker_pid: None,
+                rss_before,
+                rss_after,
+                outputs: result.outputs,
+            };
+            ctx.journal.append(&Record::AttemptEnd {
+                time: journal::now(),
+                task: rec.task.id.clone(),
+                attempt,
+                verdict,
+                duration_s: a.duration.as_secs_f64(),
+                peak_rss_bytes: a.peak_rss,
+                message: a.message.clone(),
+                outputs: crate::runner::finish::output_records(&cfg.output, &a.outputs),
+                param_hash: ctx.param_hash.clone(),
+            });
+            ctx.progress.finished(&rec.task.id, &a);
+            rec.attempts.push(a);
+            let retry = verdict.is_failure()
+                && verdict != isobatch_shared::Verdict::FailedInvalidInput
+                && rec.attempts.len() as u32 <= cfg.retries
+                && !stop();
+            if !retry {
+                rec.verdict = Some(verdict);
+                break;
+            }
+        }
+    }
+    stop()
+}
