@@ -9,7 +9,7 @@ use isobatch_shared::Pipeline;
 use isobatch_shared::units::{format_bytes, parse_size};
 
 use crate::config::RunConfig;
-use crate::discovery::Task;
+use crate::runner::batch::TaskRecord;
 use crate::sysmem::MemoryReading;
 
 /// A selftest worker's own footprint before a task allocates anything.
@@ -52,10 +52,15 @@ fn selftest_needs(path: &Path) -> (u64, u64) {
     (ram, disk)
 }
 
-/// Estimates the needs of `tasks` under `cfg`.
-pub fn estimate(cfg: &RunConfig, tasks: &[&Task]) -> Estimate {
+/// Estimates the needs of the tasks still to run (skipped ones get `None`).
+pub fn estimate(cfg: &RunConfig, tasks: &[TaskRecord]) -> Estimate {
     let mut est = Estimate::default();
-    for t in tasks {
+    for rec in tasks {
+        let t = &rec.task;
+        if rec.verdict.is_some() {
+            est.per_task.push(None);
+            continue;
+        }
         let ram = match cfg.pipeline {
             Pipeline::Selftest => {
                 let (ram, disk) = t

@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 
@@ -48,13 +49,21 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
         }
     };
     progress("exec", 0.0, &format!("starting {program}"));
-    let child = Command::new(program)
-        .args(args)
+    let mut cmd = Command::new(program);
+    cmd.args(args)
         .envs(spec.env())
         .stdin(Stdio::null())
         .stdout(stdout)
-        .stderr(stderr)
-        .spawn();
+        .stderr(stderr);
+    // SAFETY: prctl is async-signal-safe. If the worker dies (e.g. its
+    // supervisor was SIGKILLed and took it along), the command dies too
+    // instead of running on unsupervised.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
+    let child = cmd.spawn();
     let status = match child.and_then(|mut child| child.wait()) {
         Ok(status) => status,
         Err(err) => return fail(format!("cannot run {program:?}: {err}")),

@@ -19,6 +19,14 @@ pub struct Shape {
     pub to_run: usize,
     /// Tasks skipped as up to date.
     pub skipped: usize,
+    /// Largest per-task RAM estimate (None: unknown, e.g. exec without --task-memory).
+    pub task_ram: Option<u64>,
+    /// Expected output bytes.
+    pub disk: u64,
+    /// Available memory at planning time.
+    pub available: Option<u64>,
+    /// Free space for the outputs.
+    pub disk_free: Option<u64>,
 }
 
 /// Writes the plan; with `list_tasks`, every task and its inputs.
@@ -62,6 +70,15 @@ pub fn write(
         format_duration(cfg.kill_grace),
         cfg.retries,
         cfg.max_task_memory.map_or("none".into(), format_bytes)
+    )?;
+    let opt = |v: Option<u64>| v.map_or("unknown".to_string(), format_bytes);
+    writeln!(
+        out,
+        "  memory:    about {} per task, {} available; disk: about {} of outputs, {} free",
+        opt(shape.task_ram),
+        opt(shape.available),
+        format_bytes(shape.disk),
+        opt(shape.disk_free)
     )?;
     if let Some(exec) = &cfg.exec {
         writeln!(out, "  exec:      {exec}")?;

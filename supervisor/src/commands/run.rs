@@ -95,25 +95,21 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         tasks.push(rec);
     }
     let to_run = tasks.len() - skipped;
+    let estimate = preflight::estimate(&cfg, &tasks);
+    let memory = SystemMemory::new().read();
+    let disk_free = preflight::free_space(&cfg.output);
+    let warnings =
+        preflight::check(&cfg, &estimate, memory, disk_free).map_err(Error::Preflight)?;
     let shape = Shape {
         workers: workers.min(to_run.max(1)),
         chunk: chunk_size(cfg.strategy, cfg.batch_size, to_run, workers),
         to_run,
         skipped,
+        task_ram: estimate.max_task(),
+        disk: estimate.disk,
+        available: memory.map(|m| m.available),
+        disk_free,
     };
-    let pending: Vec<&crate::discovery::Task> = tasks
-        .iter()
-        .filter(|t| t.verdict.is_none())
-        .map(|t| &t.task)
-        .collect();
-    let estimate = preflight::estimate(&cfg, &pending);
-    let warnings = preflight::check(
-        &cfg,
-        &estimate,
-        SystemMemory::new().read(),
-        preflight::free_space(&cfg.output),
-    )
-    .map_err(Error::Preflight)?;
     if cfg.dry_run {
         let mut out = std::io::stdout().lock();
         plan::write(&mut out, &cfg, &discovery, shape, true)
@@ -198,8 +194,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             shape.workers,
         );
         let launcher = WorkerLauncher::new(workers_log).map_err(Error::Internal)?;
-        let (dispatcher, events) = Dispatcher::new(ctx, tasks, schedule, launcher)
-            .map_err(|e| Error::Internal(e.into()))?;
+        let (dispatcher, events) =
+            Dispatcher::new(ctx, tasks, schedule, launcher, estimate.per_task.clone())
+                .map_err(|e| Error::Internal(e.into()))?;
         signals::forward(move |sig| {
             let _ = events.send(Event::Signal(sig));
         })

@@ -106,12 +106,37 @@ impl Dispatcher<'_> {
         if self.dispatching()
             && let Some(t) = self.schedule.next(slot, now)
         {
-            self.start(id, t, now);
+            if self.admitted(t, now) {
+                self.start(id, t, now);
+            } else {
+                self.schedule.unget(slot, t);
+            }
             return;
         }
         if !self.dispatching() || self.schedule.slot_finished(slot) {
             self.retire(id, now);
         }
+    }
+
+    /// Memory-aware admission for task `t` (see `admission.rs`).
+    fn admitted(&mut self, t: TaskIdx, now: Instant) -> bool {
+        let running: Vec<(usize, u64)> = self
+            .workers
+            .values()
+            .filter_map(|w| w.running().map(|r| (r.task, self.sampler.peak(w.id))))
+            .collect();
+        if self.admission.admits(t, &running, now) {
+            return true;
+        }
+        if !self.held_for_memory {
+            self.held_for_memory = true;
+            let est = self.admission.estimate(t).unwrap_or(0);
+            self.ctx.progress.note(&format!(
+                "holding tasks back until memory frees up (next task needs about {})",
+                isobatch_shared::units::format_bytes(est)
+            ));
+        }
+        false
     }
 
     fn spawn(&mut self, slot: usize, now: Instant) {

@@ -13,6 +13,7 @@ use isobatch_shared::protocol::PROTOCOL_VERSION;
 use isobatch_shared::{FromWorker, Verdict};
 
 use super::Context;
+use super::admission::Admission;
 use super::batch::TaskRecord;
 use super::events::{Event, WorkerId};
 use super::sampler::Sampler;
@@ -21,7 +22,6 @@ use super::spawn::{WorkerLauncher, abandon_accept};
 use super::terminate::{StopReason, Termination};
 use super::timeout;
 use super::worker::{Worker, WorkerState};
-use crate::sysmem::SystemMemory;
 use crate::unix::signals::StopSignal;
 use crate::unix::tree;
 
@@ -54,7 +54,9 @@ pub struct Dispatcher<'a> {
     pub(super) events: Sender<Event>,
     rx: Receiver<Event>,
     pub(super) sampler: Sampler,
-    pub(super) sysmem: SystemMemory,
+    pub(super) admission: Admission,
+    /// Set once a task was held back for memory (the note is shown once).
+    pub(super) held_for_memory: bool,
     pub(super) next_id: WorkerId,
     pub(super) phase: Phase,
     pub(super) spawn_failures: u32,
@@ -65,12 +67,14 @@ pub struct Dispatcher<'a> {
 }
 
 impl<'a> Dispatcher<'a> {
-    /// Prepares a dispatcher for `tasks` (those to run) with `schedule`.
+    /// Prepares a dispatcher for `tasks` with `schedule`; `estimates[t]` is
+    /// pre-flight's RAM estimate for task `t`, used for admission.
     pub fn new(
         ctx: Context<'a>,
         tasks: Vec<TaskRecord>,
         schedule: Schedule,
         launcher: WorkerLauncher,
+        estimates: Vec<Option<u64>>,
     ) -> std::io::Result<(Self, Sender<Event>)> {
         let (events, rx) = mpsc::channel();
         let sampler = Sampler::start(SAMPLE_INTERVAL, events.clone())?;
@@ -86,7 +90,8 @@ impl<'a> Dispatcher<'a> {
             events: events.clone(),
             rx,
             sampler,
-            sysmem: SystemMemory::new(),
+            admission: Admission::new(estimates),
+            held_for_memory: false,
             next_id: 1,
             phase: Phase::Running,
             spawn_failures: 0,

@@ -86,7 +86,7 @@ impl Dispatcher<'_> {
             return;
         };
         let peak = self.sampler.untrack(w.id);
-        let available = self.sysmem.read().map(|m| m.available);
+        let available = self.admission.memory(now).map(|m| m.available);
         let log = crate::layout::attempt_log(
             &self.ctx.cfg.output,
             &self.tasks[run.task].task.id,
@@ -128,6 +128,9 @@ impl Dispatcher<'_> {
         });
         self.ctx.progress.finished(&rec.task.id, &attempt);
         let verdict = attempt.verdict;
+        if verdict == Verdict::Done {
+            self.admission.observe(attempt.peak_rss);
+        }
         rec.attempts.push(attempt);
         let retryable = verdict.is_failure() && verdict != Verdict::FailedInvalidInput;
         let tries = rec.attempts.len() as u32;

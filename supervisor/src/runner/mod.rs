@@ -5,6 +5,7 @@
 //! results; `timeout` and `terminate` stop trees; `sampler` measures memory;
 //! `serial` runs tasks in-process for debugging.
 
+pub mod admission;
 pub mod assign;
 pub mod batch;
 pub mod classify;

@@ -78,6 +78,11 @@ impl Sampler {
         );
     }
 
+    /// The peak so far, without ending the measurement.
+    pub fn peak(&self, worker: WorkerId) -> u64 {
+        lock(&self.tracked).get(&worker).map_or(0, |t| t.peak)
+    }
+
     /// Ends the measurement; returns the attempt's sampled peak.
     pub fn untrack(&self, worker: WorkerId) -> u64 {
         lock(&self.tracked).remove(&worker).map_or(0, |t| t.peak)

@@ -95,6 +95,11 @@ impl Schedule {
         self.slots[slot].pop_front()
     }
 
+    /// Puts a task taken with [`Schedule::next`] back at the front of `slot`'s queue.
+    pub fn unget(&mut self, slot: usize, task: TaskIdx) {
+        self.slots[slot].push_front(task);
+    }
+
     /// True when `slot` could start a task now.
     pub fn has_work_now(&self, slot: usize, now: Instant) -> bool {
         !self.slots[slot].is_empty()
