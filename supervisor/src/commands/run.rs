@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
-use isobatch_shared::{Pipeline, Verdict};
+use isobatch_shared::Verdict;
 
 use super::plan::{self, Shape};
 use crate::cli::{Mode, RunArgs};
@@ -16,33 +16,28 @@ use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_TASKS_FAILED, Error};
 use crate::exec_template::{ExecTemplate, resolve_program};
 use crate::journal::{self, Journal, Record};
 use crate::report::{files, memory, progress::Progress, summary};
+use crate::runner::admission;
 use crate::runner::batch::{BatchResult, TaskRecord};
 use crate::runner::dispatcher::Dispatcher;
 use crate::runner::events::Event;
 use crate::runner::schedule::{Schedule, chunk_size};
 use crate::runner::spawn::WorkerLauncher;
 use crate::runner::{Context, serial};
-use crate::sysmem::SystemMemory;
+use crate::sysmem::{MemoryReading, SystemMemory};
 use crate::unix::{signals, subreaper};
 use crate::{layout, lock, preflight, resume};
 
-/// Memory assumed per task when nothing better is known, for `--workers auto`.
-fn default_task_memory(pipeline: Pipeline) -> u64 {
-    match pipeline {
-        Pipeline::Selftest => 64 << 20,
-        _ => 512 << 20,
-    }
-}
+/// Memory assumed per task for `--workers auto` when nothing better is known
+/// (an exec command without `--task-memory`).
+const UNKNOWN_TASK_MEMORY: u64 = 512 << 20;
 
-/// `--workers auto`: min(cores, what available memory admits at the task estimate).
-fn auto_workers(cfg: &RunConfig) -> usize {
+/// `--workers auto`: min(cores, what available memory minus the reserve admits
+/// at the largest task estimate).
+fn auto_workers(max_task: Option<u64>, memory: Option<MemoryReading>) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_task = cfg
-        .task_memory
-        .unwrap_or_else(|| default_task_memory(cfg.pipeline))
-        .max(1);
-    let admitted = SystemMemory::new().read().map_or(cores, |m| {
-        (m.available.saturating_sub(m.total / 10) / per_task) as usize
+    let per_task = max_task.unwrap_or(UNKNOWN_TASK_MEMORY).max(1);
+    let admitted = memory.map_or(cores, |m| {
+        (m.available.saturating_sub(admission::reserve(m.total)) / per_task) as usize
     });
     cores.min(admitted).max(1)
 }
@@ -65,11 +60,6 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             Some(tpl)
         }
         None => None,
-    };
-    let workers = match (cfg.mode, cfg.workers) {
-        (Mode::Serial, _) => 1,
-        (_, Workers::Fixed(n)) => n,
-        (_, Workers::Auto) => auto_workers(&cfg),
     };
     let param_hash = resume::param_hash(&cfg);
     let journal_path = layout::journal(&cfg.output);
@@ -100,6 +90,14 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let disk_free = preflight::free_space(&cfg.output);
     let warnings =
         preflight::check(&cfg, &estimate, memory, disk_free).map_err(Error::Preflight)?;
+    for (rec, est) in tasks.iter_mut().zip(&estimate.per_task) {
+        rec.estimated_rss = *est;
+    }
+    let workers = match (cfg.mode, cfg.workers) {
+        (Mode::Serial, _) => 1,
+        (_, Workers::Fixed(n)) => n,
+        (_, Workers::Auto) => auto_workers(estimate.max_task(), memory),
+    };
     let shape = Shape {
         workers: workers.min(to_run.max(1)),
         chunk: chunk_size(cfg.strategy, cfg.batch_size, to_run, workers),

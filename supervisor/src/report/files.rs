@@ -71,6 +71,7 @@ pub fn write_results_json(
                 "attempts": t.attempts.len(),
                 "duration_s": t.duration().as_secs_f64(),
                 "peak_rss_bytes": t.peak_rss(),
+                "estimated_rss_bytes": t.estimated_rss,
                 "message": t.message(),
                 "inputs": t.task.inputs,
                 "outputs": t.outputs().iter().map(|p| relative(output, p)).collect::<Vec<_>>(),

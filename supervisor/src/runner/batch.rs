@@ -47,6 +47,8 @@ pub struct TaskRecord {
     pub earlier_outputs: Vec<PathBuf>,
     /// Why a task got a verdict without an attempt (cancelled before start, missing).
     pub cancel_reason: Option<String>,
+    /// Pre-flight's RAM estimate, bytes (None: unknown or not run).
+    pub estimated_rss: Option<u64>,
 }
 
 impl TaskRecord {
@@ -59,6 +61,7 @@ impl TaskRecord {
             verdict: None,
             earlier_outputs: Vec::new(),
             cancel_reason: None,
+            estimated_rss: None,
         }
     }
 

@@ -1,0 +1,32 @@
+//! Keeps pre-flight's RAM estimate honest: for the built-in selftest pipeline
+//! the estimate (results.json `estimated_rss_bytes`) must be within a sane
+//! factor of the peak the supervisor measured for the worker's tree.
+mod common;
+use common::*;
+
+#[test]
+fn selftest_estimate_tracks_measured_peak() {
+    let b = Batch::new();
+    for (name, mib) in [("a32", 32), ("b128", 128), ("c256", 256)] {
+        b.task(name, &format!("alloc={mib}M\nsleep=0.3\n"));
+    }
+    let out = b.run(&["--workers", "1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: serde_json::Value =
+        serde_json::from_slice(&read_all(&b.out().join("results.json"))).expect("results.json");
+    for t in results["tasks"].as_array().expect("tasks") {
+        let est = t["estimated_rss_bytes"].as_f64().expect("estimate");
+        let peak = t["peak_rss_bytes"].as_f64().expect("peak");
+        let ratio = est / peak;
+        assert!(
+            (0.9..=1.6).contains(&ratio),
+            "{}: estimate {est} vs measured peak {peak} (ratio {ratio:.2})",
+            t["task"]
+        );
+    }
+}
