@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use isobatch_shared::atomic::is_temp_name;
 use isobatch_shared::{TaskSpec, ToWorker};
 
+use super::Context;
+use super::batch::TaskRecord;
 use super::dispatcher::{Dispatcher, Phase};
 use super::events::WorkerId;
 use super::schedule::TaskIdx;
@@ -30,6 +32,28 @@ pub fn clean_leftovers(task_dir: &Path) {
         if is_temp_name(&e.file_name().to_string_lossy()) {
             let _ = fs::remove_file(e.path());
         }
+    }
+}
+
+/// The spec for the next attempt of `rec` (used by every mode).
+pub fn task_spec(ctx: &Context<'_>, rec: &TaskRecord) -> TaskSpec {
+    let attempt = rec.next_attempt();
+    let cfg = ctx.cfg;
+    let task_dir = cfg.output.join(&rec.task.id);
+    let argv = ctx
+        .exec
+        .map(|tpl| tpl.render(&rec.task, &task_dir, attempt))
+        .unwrap_or_default();
+    TaskSpec {
+        task: rec.task.id.clone(),
+        attempt,
+        pipeline: cfg.pipeline,
+        inputs: rec.task.inputs.clone(),
+        fields: rec.task.fields.clone(),
+        log_path: crate::layout::attempt_log(&cfg.output, &rec.task.id, attempt),
+        task_dir,
+        params: cfg.params.clone(),
+        argv,
     }
 }
 
@@ -186,32 +210,8 @@ impl Dispatcher<'_> {
         };
     }
 
-    /// The spec for the next attempt of task `t`.
-    pub(super) fn spec(&self, t: TaskIdx) -> TaskSpec {
-        let rec = &self.tasks[t];
-        let attempt = rec.next_attempt();
-        let cfg = self.ctx.cfg;
-        let task_dir = cfg.output.join(&rec.task.id);
-        let argv = self
-            .ctx
-            .exec
-            .map(|tpl| tpl.render(&rec.task, &task_dir, attempt))
-            .unwrap_or_default();
-        TaskSpec {
-            task: rec.task.id.clone(),
-            attempt,
-            pipeline: cfg.pipeline,
-            inputs: rec.task.inputs.clone(),
-            fields: rec.task.fields.clone(),
-            log_path: crate::layout::attempt_log(&cfg.output, &rec.task.id, attempt),
-            task_dir,
-            params: cfg.params.clone(),
-            argv,
-        }
-    }
-
     fn start(&mut self, id: WorkerId, t: TaskIdx, now: Instant) {
-        let spec = self.spec(t);
+        let spec = task_spec(&self.ctx, &self.tasks[t]);
         clean_leftovers(&spec.task_dir);
         let (task, attempt) = (spec.task.clone(), spec.attempt);
         let Some(w) = self.workers.get_mut(&id) else {

@@ -12,7 +12,7 @@ use super::batch::Attempt;
 use super::classify::{classify_exit, classify_outcome};
 use super::dispatcher::{Dispatcher, Phase};
 use super::events::WorkerId;
-use super::schedule::{TaskIdx, backoff};
+use super::schedule::{TaskIdx, backoff, should_retry};
 use super::worker::{Worker, WorkerState};
 use crate::journal::{self, OutputRecord, Record};
 use crate::unix::tree;
@@ -132,9 +132,8 @@ impl Dispatcher<'_> {
             self.admission.observe(attempt.peak_rss);
         }
         rec.attempts.push(attempt);
-        let retryable = verdict.is_failure() && verdict != Verdict::FailedInvalidInput;
         let tries = rec.attempts.len() as u32;
-        if retryable && tries <= self.ctx.cfg.retries && self.phase == Phase::Running {
+        if should_retry(verdict, tries, self.ctx.cfg.retries) && self.phase == Phase::Running {
             let wait = backoff(tries);
             self.ctx.progress.note(&format!(
                 "{}: retrying in {}s (attempt {} of {})",

@@ -8,6 +8,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use isobatch_shared::Verdict;
+
 use crate::cli::{Mode, Strategy};
 
 /// Index of a task in the batch's task list.
@@ -131,6 +133,13 @@ impl Schedule {
         out.extend(self.retries.drain(..).map(|(_, t)| t));
         out
     }
+}
+
+/// Whether a task whose `tries`-th attempt ended with `verdict` gets another
+/// attempt under `--retries retries`. Invalid input fails the same way every
+/// time, so it is never retried; neither is anything that did not fail.
+pub fn should_retry(verdict: Verdict, tries: u32, retries: u32) -> bool {
+    verdict.is_failure() && verdict != Verdict::FailedInvalidInput && tries <= retries
 }
 
 /// Exponential backoff before retry `attempt + 1`: 1 s, 2 s, 4 s … capped at 60 s.

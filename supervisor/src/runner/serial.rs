@@ -10,6 +10,7 @@ use isobatch_shared::procfs;
 use super::Context;
 use super::batch::{Attempt, TaskRecord};
 use super::classify::classify_outcome;
+use super::schedule::should_retry;
 use crate::journal::{self, Record};
 
 /// Runs every task in order; `stop` is polled between tasks (Ctrl-C).
@@ -22,22 +23,8 @@ pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool)
             continue;
         }
         loop {
-            let attempt = rec.next_attempt();
-            let task_dir = cfg.output.join(&rec.task.id);
-            let spec = isobatch_shared::TaskSpec {
-                task: rec.task.id.clone(),
-                attempt,
-                pipeline: cfg.pipeline,
-                inputs: rec.task.inputs.clone(),
-                fields: rec.task.fields.clone(),
-                log_path: crate::layout::attempt_log(&cfg.output, &rec.task.id, attempt),
-                argv: ctx
-                    .exec
-                    .map(|t| t.render(&rec.task, &task_dir, attempt))
-                    .unwrap_or_default(),
-                task_dir,
-                params: cfg.params.clone(),
-            };
+            let spec = super::assign::task_spec(ctx, rec);
+            let attempt = spec.attempt;
             super::assign::clean_leftovers(&spec.task_dir);
             ctx.journal.append(&Record::AttemptStart {
                 time: journal::now(),
@@ -75,10 +62,7 @@ pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool)
             });
             ctx.progress.finished(&rec.task.id, &a);
             rec.attempts.push(a);
-            let retry = verdict.is_failure()
-                && verdict != isobatch_shared::Verdict::FailedInvalidInput
-                && rec.attempts.len() as u32 <= cfg.retries
-                && !stop();
+            let retry = should_retry(verdict, rec.attempts.len() as u32, cfg.retries) && !stop();
             if !retry {
                 rec.verdict = Some(verdict);
                 break;
