@@ -26,6 +26,25 @@ pub fn self_rss() -> u64 {
     rss_of(std::process::id()).unwrap_or(0)
 }
 
+/// Resets this process's RSS high-water mark (`echo 5 > /proc/self/clear_refs`),
+/// so [`self_peak_rss`] measures from now. False where the kernel refuses.
+pub fn reset_self_peak() -> bool {
+    fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// This process's RSS high-water mark (`VmHWM`) in bytes, 0 if unreadable.
+/// Catches allocations too short-lived for any sampler to see.
+pub fn self_peak_rss() -> u64 {
+    let Ok(status) = fs::read_to_string("/proc/self/status") else {
+        return 0;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// One line of `/proc/PID/stat`, the fields the supervisor needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcStat {
@@ -181,6 +200,7 @@ mod tests {
     #[test]
     fn own_rss_is_positive_and_tree_walks() {
         assert!(self_rss() > 0);
+        assert!(self_peak_rss() >= self_rss() / 2);
         let snap = vec![
             ProcStat {
                 pid: 2,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::task::TaskSpec;
 
 /// Bumped whenever a message changes shape; `Hello` carries it so a mismatch is refused, not misread.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// What the worker sends through the one-shot server: the supervisor's sending
 /// end of the supervisor→worker channel and its receiving end of worker→supervisor.
@@ -64,6 +64,8 @@ pub enum FromWorker {
         rss_before: u64,
         /// The worker's own RSS after the task, bytes.
         rss_after: u64,
+        /// The worker's own RSS high-water mark during the task (VmHWM), bytes.
+        rss_peak: u64,
     },
 }
 
@@ -141,6 +143,7 @@ mod tests {
             outputs: vec![],
             rss_before: 1,
             rss_after: 2,
+            rss_peak: 3,
         };
         assert_eq!(decode::<FromWorker>(&encode(&fin).unwrap()).unwrap(), fin);
     }

@@ -151,8 +151,24 @@ fn writer(mut file: File, rx: Receiver<Msg>, error: Arc<Mutex<Option<String>>>, 
 
 impl Journal {
     /// Opens (creating if needed) the journal for appending.
+    /// A torn last line (a crash mid-write) is closed with a newline first, so
+    /// the next record starts on a line of its own instead of being glued to it.
     pub fn open(path: &Path) -> io::Result<Journal> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)?;
+        let len = file.metadata()?.len();
+        if len > 0 {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(len - 1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                commit(&mut file, b"\n")?;
+            }
+        }
         let (tx, rx) = mpsc::channel();
         let error = Arc::new(Mutex::new(None));
         let (e, p) = (error.clone(), path.to_path_buf());

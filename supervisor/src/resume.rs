@@ -18,6 +18,8 @@ use crate::journal::{OutputRecord, Record};
 pub struct Earlier {
     /// Highest attempt number seen.
     pub attempts: u32,
+    /// Attempt number of the latest `attempt_end`.
+    pub last_ended: u32,
     /// The latest attempt's verdict, hash and outputs.
     pub last: Option<(Verdict, String, Vec<OutputRecord>)>,
 }
@@ -42,6 +44,7 @@ pub fn history(records: &[Record]) -> HashMap<String, Earlier> {
                 let e = map.entry(task.clone()).or_default();
                 e.attempts = e.attempts.max(*attempt);
                 e.last = Some((*verdict, param_hash.clone(), outputs.clone()));
+                e.last_ended = *attempt;
             }
             _ => {}
         }
@@ -52,7 +55,10 @@ pub fn history(records: &[Record]) -> HashMap<String, Earlier> {
 /// The outputs of a task that is still complete and current, if it is.
 pub fn up_to_date(earlier: &Earlier, param_hash: &str, output: &Path) -> Option<Vec<PathBuf>> {
     let (verdict, hash, outputs) = earlier.last.as_ref()?;
-    if *verdict != Verdict::Done || hash != param_hash {
+    // A later attempt that started but never ended (its run was killed) may
+    // have rewritten the outputs: they are no longer the done attempt's.
+    let unfinished_later = earlier.attempts > earlier.last_ended;
+    if *verdict != Verdict::Done || hash != param_hash || unfinished_later {
         return None;
     }
     let mut paths = Vec::new();

@@ -53,6 +53,7 @@ pub fn serve(server_name: &str) -> Result<()> {
 /// Runs one task with stdio on its attempt log and answers with `Finished`.
 fn run_task(spec: &TaskSpec, tx: &IpcBytesSender) -> Result<()> {
     reap_stray_children();
+    procfs::reset_self_peak();
     let rss_before = procfs::self_rss();
     let result = match TaskLog::redirect(&spec.log_path) {
         Ok(guard) => {
@@ -68,6 +69,7 @@ fn run_task(spec: &TaskSpec, tx: &IpcBytesSender) -> Result<()> {
         Err(err) => TaskResult::from_outcome(Outcome::Error(err.to_string())),
     };
     let rss_after = procfs::self_rss();
+    let rss_peak = procfs::self_peak_rss().max(rss_after);
     send(
         tx,
         &FromWorker::Finished {
@@ -76,6 +78,7 @@ fn run_task(spec: &TaskSpec, tx: &IpcBytesSender) -> Result<()> {
             outputs: result.outputs,
             rss_before,
             rss_after,
+            rss_peak,
         },
     )
 }

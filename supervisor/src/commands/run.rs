@@ -61,6 +61,15 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         }
         None => None,
     };
+    // The lock comes before the journal is read, so no other run can append
+    // between what this run decides to skip and what it runs. A dry run only reads.
+    let _lock = if cfg.dry_run {
+        None
+    } else {
+        let state = layout::state_dir(&cfg.output);
+        fs::create_dir_all(state.join("logs")).map_err(|e| Error::io(&state, e))?;
+        Some(lock::acquire(&layout::lock(&cfg.output), &cfg.output)?)
+    };
     let param_hash = resume::param_hash(&cfg);
     let journal_path = layout::journal(&cfg.output);
     let (records, damaged) = if journal_path.exists() {
@@ -116,9 +125,6 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         return Ok(EXIT_OK);
     }
 
-    let state = layout::state_dir(&cfg.output);
-    fs::create_dir_all(state.join("logs")).map_err(|e| Error::io(&state, e))?;
-    let _lock = lock::acquire(&layout::lock(&cfg.output), &cfg.output)?;
     let open_append = |p: &std::path::Path| {
         OpenOptions::new()
             .create(true)

@@ -208,6 +208,7 @@ impl<'a> Dispatcher<'a> {
                 outputs,
                 rss_before,
                 rss_after,
+                rss_peak,
             } => {
                 let expected = self
                     .workers
@@ -216,7 +217,13 @@ impl<'a> Dispatcher<'a> {
                     .map(|r| r.task);
                 match expected {
                     Some(t) if self.tasks[t].task.id == task => {
-                        self.on_finished(worker, &outcome, outputs, rss_before, rss_after, now);
+                        self.on_finished(
+                            worker,
+                            &outcome,
+                            outputs,
+                            [rss_before, rss_after, rss_peak],
+                            now,
+                        );
                     }
                     _ => self.stop_worker(
                         worker,

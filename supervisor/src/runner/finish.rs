@@ -29,14 +29,14 @@ pub fn output_records(output: &Path, outputs: &[PathBuf]) -> Vec<OutputRecord> {
 }
 
 impl Dispatcher<'_> {
-    /// The worker sent `Finished` for the task it was running.
+    /// The worker sent `Finished` for the task it was running; its own RSS
+    /// figures come as `[before, after, high-water mark]`.
     pub(super) fn on_finished(
         &mut self,
         worker: WorkerId,
         outcome: &Outcome,
         outputs: Vec<PathBuf>,
-        rss_before: u64,
-        rss_after: u64,
+        [rss_before, rss_after, rss_peak]: [u64; 3],
         now: Instant,
     ) {
         let sampled = self.sampler.untrack(worker);
@@ -64,7 +64,7 @@ impl Dispatcher<'_> {
                 verdict,
                 started_at: journal::now() - (now - run.started).as_secs_f64(),
                 duration: now - run.started,
-                peak_rss: sampled.max(rss_before).max(rss_after),
+                peak_rss: sampled.max(rss_peak).max(rss_after),
                 message,
                 worker_pid: Some(pid),
                 rss_before,

@@ -17,6 +17,9 @@ use super::events::{Event, WorkerId};
 
 #[derive(Debug)]
 struct Tracked {
+    /// Bumped per attempt, so a sample taken for the previous attempt of a
+    /// pool worker is never credited to the next one.
+    epoch: u64,
     pid: u32,
     peak: u64,
     limit: Option<u64>,
@@ -27,6 +30,7 @@ struct Tracked {
 pub struct Sampler {
     tracked: Arc<Mutex<HashMap<WorkerId, Tracked>>>,
     stop: Arc<AtomicBool>,
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 fn lock(m: &Mutex<HashMap<WorkerId, Tracked>>) -> MutexGuard<'_, HashMap<WorkerId, Tracked>> {
@@ -44,12 +48,14 @@ impl Sampler {
             .spawn(move || {
                 while !s.load(Ordering::Relaxed) {
                     thread::sleep(interval);
-                    let pids: Vec<(WorkerId, u32)> =
-                        lock(&t).iter().map(|(w, tr)| (*w, tr.pid)).collect();
-                    for (worker, pid) in pids {
+                    let pids: Vec<(WorkerId, u32, u64)> = lock(&t)
+                        .iter()
+                        .map(|(w, tr)| (*w, tr.pid, tr.epoch))
+                        .collect();
+                    for (worker, pid, epoch) in pids {
                         let rss = procfs::tree_rss(pid);
                         let mut map = lock(&t);
-                        let Some(tr) = map.get_mut(&worker) else {
+                        let Some(tr) = map.get_mut(&worker).filter(|tr| tr.epoch == epoch) else {
                             continue;
                         };
                         tr.peak = tr.peak.max(rss);
@@ -61,7 +67,11 @@ impl Sampler {
                     }
                 }
             })?;
-        Ok(Sampler { tracked, stop })
+        Ok(Sampler {
+            tracked,
+            stop,
+            epoch: Default::default(),
+        })
     }
 
     /// Starts a new attempt's measurement for `worker` (peak reset). The first
@@ -70,6 +80,7 @@ impl Sampler {
         lock(&self.tracked).insert(
             worker,
             Tracked {
+                epoch: self.epoch.fetch_add(1, Ordering::Relaxed),
                 pid,
                 peak: 0,
                 limit,

@@ -21,7 +21,9 @@ pub struct Batch {
 
 impl Batch {
     pub fn new() -> Self {
-        Batch { dir: tempfile::tempdir().expect("tempdir") }
+        Batch {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
     pub fn raw(&self) -> PathBuf {
         self.dir.path().join("raw")
@@ -38,11 +40,18 @@ impl Batch {
     /// `isobatch run --pipeline selftest --input raw --output out --progress none` plus `extra`.
     pub fn run_cmd(&self, extra: &[&str]) -> Command {
         let mut cmd = isobatch();
-        cmd.args(["run", "--pipeline", "selftest", "--progress", "none", "--input"])
-            .arg(self.raw())
-            .arg("--output")
-            .arg(self.out())
-            .args(extra);
+        cmd.args([
+            "run",
+            "--pipeline",
+            "selftest",
+            "--progress",
+            "none",
+            "--input",
+        ])
+        .arg(self.raw())
+        .arg("--output")
+        .arg(self.out())
+        .args(extra);
         cmd
     }
     pub fn run(&self, extra: &[&str]) -> Output {
@@ -77,14 +86,21 @@ impl Batch {
         for r in rdr.records() {
             let r = r.expect("row");
             if &r[0] == task {
-                return headers.iter().map(String::from).zip(r.iter().map(String::from)).collect();
+                return headers
+                    .iter()
+                    .map(String::from)
+                    .zip(r.iter().map(String::from))
+                    .collect();
             }
         }
         panic!("no row for {task}");
     }
     pub fn journal(&self) -> Vec<serde_json::Value> {
-        let text = fs::read_to_string(self.out().join(".isobatch/journal.jsonl")).unwrap_or_default();
-        text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        let text =
+            fs::read_to_string(self.out().join(".isobatch/journal.jsonl")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 }
 
@@ -116,12 +132,20 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
 pub fn processes_with(needle: &str) -> Vec<u32> {
     let mut out = Vec::new();
     for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
         let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
-            .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().starts_with('Z')))
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with('Z'))
+            })
             .unwrap_or(true);
         if cmd.contains(needle) && !zombie && pid != std::process::id() {
             out.push(pid);
@@ -138,9 +162,184 @@ pub fn marker(base: u32) -> String {
 
 /// Spawns isobatch with stdout/stderr captured.
 pub fn spawn(mut cmd: Command) -> Child {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn isobatch")
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn isobatch")
 }
 
 pub fn read_all(p: &Path) -> Vec<u8> {
     fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Pids of live (non-zombie) processes whose environment contains `needle`
+/// (e.g. `ISOBATCH_TEST_TAG=...` set on the supervisor: workers, their
+/// children and setsid escapees all inherit it).
+pub fn processes_with_env(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        let found = env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes());
+        let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if found && !zombie && pid != std::process::id() {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// A spawned isobatch whose stdout and stderr are read continuously by
+/// threads (no pipe can fill up), so a test can wait on what it has printed.
+pub struct Captured {
+    pub child: Child,
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Captured {
+    pub fn spawn(mut cmd: Command) -> Captured {
+        use std::io::Read;
+        use std::sync::{Arc, Mutex};
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn isobatch");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
+        let pipes: [(Box<dyn Read + Send>, _); 2] = [
+            (
+                Box::new(child.stdout.take().expect("stdout")),
+                stdout.clone(),
+            ),
+            (
+                Box::new(child.stderr.take().expect("stderr")),
+                stderr.clone(),
+            ),
+        ];
+        for (mut pipe, buf) in pipes {
+            readers.push(std::thread::spawn(move || {
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match pipe.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.lock().unwrap().extend_from_slice(&chunk[..n]),
+                    }
+                }
+            }));
+        }
+        Captured {
+            child,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    /// What it has written to stderr so far.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+    /// What it has written to stdout so far.
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+    }
+    /// Waits for exit within `limit` (kills it and panics otherwise), then
+    /// for the pipes to close; returns the full output.
+    pub fn finish(mut self, limit: Duration) -> Output {
+        let status = wait_exit(&mut self.child, limit);
+        // A process that outlived isobatch and inherited its stdout/stderr
+        // would keep the pipes open; do not hang on it.
+        wait_until(
+            Duration::from_secs(5),
+            "isobatch's stdout/stderr to close",
+            || self.readers.iter().all(|r| r.is_finished()),
+        );
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        let stdout = std::mem::take(&mut *self.stdout.lock().unwrap());
+        let stderr = std::mem::take(&mut *self.stderr.lock().unwrap());
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Captured {
+    /// A test that fails half-way does not leave its isobatch running.
+    /// SIGTERM first, so that isobatch stops its own process tree; SIGKILL
+    /// only if it has not exited within 10 s.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let end = Instant::now() + Duration::from_secs(10);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `cmd` to completion within `limit` (never hangs the test suite).
+pub fn run_within(cmd: Command, limit: Duration) -> Output {
+    Captured::spawn(cmd).finish(limit)
+}
+
+/// Like [`marker`], but safe to pass to selftest `child=`/`escape=`: the
+/// worker prints the seconds as an `f64`, so `marker`'s `"41.1230"` (a pid
+/// ending in 0) becomes `sleep 41.123` and would never be found. This one
+/// never ends in 0; find it with [`processes_with_arg`] (whole arguments, so
+/// `41.1231` does not match another process's `41.12311`).
+pub fn sleep_marker(base: u32) -> String {
+    format!("{base}.{}1", std::process::id() % 100_000)
+}
+
+/// Pids of live (non-zombie) processes with an argument exactly equal to `arg`.
+pub fn processes_with_arg(arg: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let found = cmd.split(|&b| b == 0).any(|a| a == arg.as_bytes());
+        let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if found && !zombie && pid != std::process::id() {
+            out.push(pid);
+        }
+    }
+    out
 }
