@@ -188,7 +188,7 @@ fn sigkill_at_any_point_then_rerun_completes_every_task_exactly_once() {
         b.run_cmd(&args),
         &t,
         "the lock file to show the run's pid",
-        |b, pid| lock_shows(b, pid),
+        lock_shows,
     );
 
     // (b) Workers busy: three attempts have ended in this run.
