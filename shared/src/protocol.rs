@@ -16,6 +16,11 @@ use crate::task::TaskSpec;
 /// Bumped whenever a message changes shape; `Hello` carries it so a mismatch is refused, not misread.
 pub const PROTOCOL_VERSION: u32 = 2;
 
+/// The parent-death signal the supervisor arms for each worker. Not SIGKILL:
+/// the worker catches it and SIGKILLs its whole process group, so children a
+/// task started die with it (see the worker's `parent_death` module).
+pub const PARENT_DEATH_SIGNAL: nix::sys::signal::Signal = nix::sys::signal::Signal::SIGUSR2;
+
 /// What the worker sends through the one-shot server: the supervisor's sending
 /// end of the supervisor→worker channel and its receiving end of worker→supervisor.
 pub type Bootstrap = (IpcBytesSender, IpcBytesReceiver);

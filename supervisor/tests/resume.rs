@@ -726,10 +726,6 @@ fn an_attempt_killed_after_a_done_one_makes_the_task_run_again() {
 }
 
 #[test]
-#[ignore = "BUG: a task's child process outlives a SIGKILLed supervisor: the worker dies of its \
-            parent-death signal, but the child it started (worker/src/selftest.rs spawn_sleep; \
-            likewise grandchildren of --exec commands, worker/src/exec.rs sets PDEATHSIG on the \
-            direct command only) has none, is reparented to init and keeps running unsupervised"]
 fn a_tasks_child_does_not_outlive_a_sigkilled_supervisor() {
     let b = Batch::new();
     let secs = marker(40);

@@ -20,6 +20,8 @@ use crate::{TaskResult, pipeline};
 ///
 /// Errors when the connection cannot be made or a message cannot be encoded or decoded.
 pub fn serve(server_name: &str) -> Result<()> {
+    crate::parent_death::kill_group_on_parent_death()
+        .context("cannot install the parent-death handler")?;
     let bootstrap = IpcSender::<Bootstrap>::connect(server_name.to_string())
         .with_context(|| format!("cannot connect to the supervisor at {server_name:?}"))?;
     let (to_worker_tx, to_worker_rx) =

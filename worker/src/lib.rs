@@ -13,6 +13,7 @@ use isobatch_shared::Outcome;
 pub mod cli;
 pub mod exec;
 pub mod ipc;
+pub mod parent_death;
 pub mod pipeline;
 pub mod selftest;
 pub mod task_log;

@@ -90,9 +90,11 @@ impl Worker {
                     outputs,
                     rss_before,
                     rss_after,
+                    rss_peak,
                 } => {
                     assert_eq!(t, task);
                     assert!(rss_before > 0 && rss_after > 0);
+                    assert!(rss_peak >= rss_after, "high-water mark below current RSS");
                     return (outcome, outputs, (rss_before, rss_after));
                 }
                 other => panic!("unexpected {other:?}"),

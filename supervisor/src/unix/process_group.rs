@@ -2,17 +2,18 @@
 //!
 //! Its own group means Ctrl-C in the terminal reaches only the supervisor, and
 //! one `killpg` reaches the worker and every child it started. The parent-death
-//! signal means a supervisor killed with SIGKILL takes its workers with it.
+//! signal (SIGUSR2, which the worker answers by SIGKILLing its own group) means
+//! a supervisor killed with SIGKILL takes its workers and their tasks with it.
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+use isobatch_shared::protocol::PARENT_DEATH_SIGNAL;
 use nix::sys::prctl;
-use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getppid, setpgid};
 
-/// Configures `cmd` so the child leads a new process group and gets SIGKILL
-/// when the supervisor dies. Must be spawned from a thread that lives as long
+/// Configures `cmd` so the child leads a new process group and gets the
+/// parent-death signal when the supervisor dies. Must be spawned from a thread that lives as long
 /// as the child (the kernel sends the parent-death signal when the spawning
 /// *thread* exits).
 pub fn isolate(cmd: &mut Command) {
@@ -22,7 +23,7 @@ pub fn isolate(cmd: &mut Command) {
     unsafe {
         cmd.pre_exec(move || {
             setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
-            prctl::set_pdeathsig(Signal::SIGKILL)?;
+            prctl::set_pdeathsig(PARENT_DEATH_SIGNAL)?;
             if getppid() != parent {
                 // The supervisor died before the signal was armed.
                 nix::libc::_exit(1);
