@@ -128,17 +128,13 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
     }
 }
 
-/// Pids of live (non-zombie) processes whose command line contains `needle`.
-pub fn processes_with(needle: &str) -> Vec<u32> {
+/// Pids of live (non-zombie) processes other than this one for which `keep` holds.
+fn live_pids_where(mut keep: impl FnMut(u32) -> bool) -> Vec<u32> {
     let mut out = Vec::new();
     for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
         let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
             .and_then(|s| {
@@ -147,11 +143,22 @@ pub fn processes_with(needle: &str) -> Vec<u32> {
                     .map(|r| r.trim_start().starts_with('Z'))
             })
             .unwrap_or(true);
-        if cmd.contains(needle) && !zombie && pid != std::process::id() {
+        if !zombie && pid != std::process::id() && keep(pid) {
             out.push(pid);
         }
     }
     out
+}
+
+/// Pids of live (non-zombie) processes whose command line contains `needle`.
+pub fn processes_with(needle: &str) -> Vec<u32> {
+    live_pids_where(|pid| {
+        fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+            String::from_utf8_lossy(&c)
+                .replace('\0', " ")
+                .contains(needle)
+        })
+    })
 }
 
 /// A sleep duration unique to this test process, so leftover checks never
@@ -176,28 +183,10 @@ pub fn read_all(p: &Path) -> Vec<u8> {
 /// (e.g. `ISOBATCH_TEST_TAG=...` set on the supervisor: workers, their
 /// children and setsid escapees all inherit it).
 pub fn processes_with_env(needle: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else {
-            continue;
-        };
-        let found = env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes());
-        let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                s.rsplit(')')
-                    .next()
-                    .map(|r| r.trim_start().starts_with('Z'))
-            })
-            .unwrap_or(true);
-        if found && !zombie && pid != std::process::id() {
-            out.push(pid);
-        }
-    }
-    out
+    live_pids_where(|pid| {
+        fs::read(format!("/proc/{pid}/environ"))
+            .is_ok_and(|env| env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()))
+    })
 }
 
 /// A spawned isobatch whose stdout and stderr are read continuously by
@@ -320,26 +309,8 @@ pub fn sleep_marker(base: u32) -> String {
 
 /// Pids of live (non-zombie) processes with an argument exactly equal to `arg`.
 pub fn processes_with_arg(arg: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let found = cmd.split(|&b| b == 0).any(|a| a == arg.as_bytes());
-        let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                s.rsplit(')')
-                    .next()
-                    .map(|r| r.trim_start().starts_with('Z'))
-            })
-            .unwrap_or(true);
-        if found && !zombie && pid != std::process::id() {
-            out.push(pid);
-        }
-    }
-    out
+    live_pids_where(|pid| {
+        fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == arg.as_bytes()))
+    })
 }
