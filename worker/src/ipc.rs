@@ -5,6 +5,8 @@
 //! supervisor goes away. Panics are deliberately not caught: a panicking task
 //! crashes the worker, and the supervisor classifies it as `failed:crashed`.
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Context, Result};
 use ipc_channel::ipc::{self, IpcBytesSender, IpcSender};
 use isobatch_shared::TaskSpec;
@@ -52,6 +54,9 @@ pub fn serve(server_name: &str) -> Result<()> {
     }
 }
 
+/// Minimum time between two `Progress` frames of one task.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+
 /// Runs one task with stdio on its attempt log and answers with `Finished`.
 fn run_task(spec: &TaskSpec, tx: &IpcBytesSender) -> Result<()> {
     reap_stray_children();
@@ -59,11 +64,16 @@ fn run_task(spec: &TaskSpec, tx: &IpcBytesSender) -> Result<()> {
     let rss_before = procfs::self_rss();
     let result = match TaskLog::redirect(&spec.log_path) {
         Ok(guard) => {
+            let mut last_sent = Instant::now();
             let mut progress = |stage: &str, fraction: f32, message: &str| {
-                // Progress is advisory; a lost frame must not fail the task.
-                let _ = send(tx, &progress_msg(spec, stage, fraction, message));
+                // At most one frame per PROGRESS_INTERVAL, none in a task's first
+                // one: short tasks cost no extra IPC round trips. Progress is
+                // advisory; a lost frame must not fail the task.
+                if last_sent.elapsed() >= PROGRESS_INTERVAL {
+                    last_sent = Instant::now();
+                    let _ = send(tx, &progress_msg(spec, stage, fraction, message));
+                }
             };
-            progress("start", 0.0, &format!("attempt {}", spec.attempt));
             let result = pipeline::run(spec, &mut progress);
             drop(guard);
             result
