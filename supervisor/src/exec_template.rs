@@ -4,6 +4,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
+use crate::braces::{self, BraceError, Part};
 use crate::discovery::Task;
 
 /// The placeholders every template may use, besides the pattern's fields.
@@ -298,71 +299,43 @@ fn parse_argument(
     field_names: &[String],
     valid: &dyn Fn() -> String,
 ) -> Result<Vec<Piece>, ExecTemplateError> {
-    let mut pieces = Vec::new();
-    let mut literal = String::new();
-    let mut chars = word.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-                literal.push('{');
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-                literal.push('}');
-            }
-            '}' => {
-                return Err(ExecTemplateError::UnmatchedClose {
-                    template: template.to_string(),
-                    argument: word.to_string(),
-                });
-            }
-            '{' => {
-                let mut name = String::new();
-                let mut closed = false;
-                for c in chars.by_ref() {
-                    if c == '}' {
-                        closed = true;
-                        break;
-                    }
-                    name.push(c);
-                }
-                if !closed {
-                    return Err(ExecTemplateError::UnclosedBrace {
+    let parts = braces::tokenize(word, &[]).map_err(|e| match e {
+        BraceError::UnmatchedClose => ExecTemplateError::UnmatchedClose {
+            template: template.to_string(),
+            argument: word.to_string(),
+        },
+        BraceError::Unclosed(_) => ExecTemplateError::UnclosedBrace {
+            template: template.to_string(),
+            argument: word.to_string(),
+            valid: valid(),
+        },
+    })?;
+    parts
+        .into_iter()
+        .map(|part| {
+            let name = match part {
+                Part::Literal(text) => return Ok(Piece::Literal(text)),
+                // No specials were requested, so this never occurs; keep it literal.
+                Part::Special(c) => return Ok(Piece::Literal(c.to_string())),
+                Part::Name(name) => name,
+            };
+            Ok(match name.as_str() {
+                "input" => Piece::Input,
+                "inputs" => Piece::Inputs,
+                "task" => Piece::Task,
+                "task_dir" => Piece::TaskDir,
+                "attempt" => Piece::Attempt,
+                field if field_names.iter().any(|f| f == field) => Piece::Field(name),
+                _ => {
+                    return Err(ExecTemplateError::UnknownPlaceholder {
                         template: template.to_string(),
-                        argument: word.to_string(),
+                        name,
                         valid: valid(),
                     });
                 }
-                let piece = match name.as_str() {
-                    "input" => Piece::Input,
-                    "inputs" => Piece::Inputs,
-                    "task" => Piece::Task,
-                    "task_dir" => Piece::TaskDir,
-                    "attempt" => Piece::Attempt,
-                    field if field_names.iter().any(|f| f == field) => {
-                        Piece::Field(field.to_string())
-                    }
-                    _ => {
-                        return Err(ExecTemplateError::UnknownPlaceholder {
-                            template: template.to_string(),
-                            name,
-                            valid: valid(),
-                        });
-                    }
-                };
-                if !literal.is_empty() {
-                    pieces.push(Piece::Literal(std::mem::take(&mut literal)));
-                }
-                pieces.push(piece);
-            }
-            other => literal.push(other),
-        }
-    }
-    if !literal.is_empty() {
-        pieces.push(Piece::Literal(literal));
-    }
-    Ok(pieces)
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

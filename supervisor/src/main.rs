@@ -1,6 +1,7 @@
 //! `isobatch`: the supervisor binary. Parses the command line, runs the
 //! subcommand, maps errors to the documented exit codes.
 
+mod braces;
 mod cli;
 mod commands;
 mod config;

@@ -3,6 +3,7 @@
 use regex::Regex;
 
 use super::DiscoveryError;
+use crate::braces::{self, BraceError, Part};
 
 /// One piece of a pattern segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,39 +266,19 @@ fn parse_segment(
     fields: &mut Vec<String>,
     occurrences: &mut usize,
 ) -> Result<Vec<Token>, String> {
+    let parts = braces::tokenize(segment, &['*']).map_err(|e| match e {
+        BraceError::UnmatchedClose => {
+            "it has a `}` without a matching `{` (write `}}` for a literal brace)".to_string()
+        }
+        BraceError::Unclosed(name) => {
+            format!("`{{{name}` is not closed by `}}` within its path segment")
+        }
+    })?;
     let mut tokens = Vec::new();
-    let mut literal = String::new();
-    let mut chars = segment.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-                literal.push('{');
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-                literal.push('}');
-            }
-            '}' => {
-                return Err(
-                    "it has a `}` without a matching `{` (write `}}` for a literal brace)".into(),
-                );
-            }
-            '{' => {
-                let mut name = String::new();
-                let mut closed = false;
-                for c in chars.by_ref() {
-                    if c == '}' {
-                        closed = true;
-                        break;
-                    }
-                    name.push(c);
-                }
-                if !closed {
-                    return Err(format!(
-                        "`{{{name}` is not closed by `}}` within its path segment"
-                    ));
-                }
+    for part in parts {
+        match part {
+            Part::Literal(text) => tokens.push(Token::Literal(text)),
+            Part::Name(name) => {
                 if name.is_empty() {
                     return Err("it has an empty field name `{}`".into());
                 }
@@ -306,7 +287,6 @@ fn parse_segment(
                         "`{{{name}}}` is not a valid field name (letters, digits and `_`, not starting with a digit)"
                     ));
                 }
-                flush(&mut literal, &mut tokens);
                 let index = match fields.iter().position(|f| *f == name) {
                     Some(i) => i,
                     None => {
@@ -317,27 +297,18 @@ fn parse_segment(
                 *occurrences += 1;
                 tokens.push(Token::Field(index));
             }
-            '*' => {
-                if chars.peek() == Some(&'*') {
+            Part::Special(_) => {
+                // Two specials in a row can only come from two adjacent `*`.
+                if matches!(tokens.last(), Some(Token::Star)) {
                     return Err(
                         "`**` is not supported: each `*` matches within one path segment".into(),
                     );
                 }
-                flush(&mut literal, &mut tokens);
                 tokens.push(Token::Star);
             }
-            other => literal.push(other),
         }
     }
-    flush(&mut literal, &mut tokens);
     Ok(tokens)
-}
-
-/// Moves a pending literal into `tokens`.
-fn flush(literal: &mut String, tokens: &mut Vec<Token>) {
-    if !literal.is_empty() {
-        tokens.push(Token::Literal(std::mem::take(literal)));
-    }
 }
 
 /// Whether `name` is `[A-Za-z_][A-Za-z0-9_]*`.
