@@ -8,6 +8,7 @@ use std::time::Instant;
 use isobatch_shared::{Outcome, Verdict};
 use nix::sys::signal::Signal;
 
+use super::Context;
 use super::batch::Attempt;
 use super::classify::{classify_exit, classify_outcome};
 use super::dispatcher::{Dispatcher, Phase};
@@ -26,6 +27,22 @@ pub fn output_records(output: &Path, outputs: &[PathBuf]) -> Vec<OutputRecord> {
             bytes: std::fs::metadata(p).map_or(0, |m| m.len()),
         })
         .collect()
+}
+
+/// Journals an attempt's end and shows it; every mode reports attempts this way.
+pub fn report_attempt(ctx: &Context<'_>, task: &str, attempt: &Attempt) {
+    ctx.journal.append(&Record::AttemptEnd {
+        time: journal::now(),
+        task: task.to_string(),
+        attempt: attempt.attempt,
+        verdict: attempt.verdict,
+        duration_s: attempt.duration.as_secs_f64(),
+        peak_rss_bytes: attempt.peak_rss,
+        message: attempt.message.clone(),
+        outputs: output_records(&ctx.cfg.output, &attempt.outputs),
+        param_hash: ctx.param_hash.clone(),
+    });
+    ctx.progress.finished(task, attempt);
 }
 
 impl Dispatcher<'_> {
@@ -113,20 +130,8 @@ impl Dispatcher<'_> {
 
     /// Journals an attempt and decides between a retry and a final verdict.
     pub(super) fn record(&mut self, t: TaskIdx, attempt: Attempt, now: Instant) {
-        let outputs = output_records(&self.ctx.cfg.output, &attempt.outputs);
         let rec = &mut self.tasks[t];
-        self.ctx.journal.append(&Record::AttemptEnd {
-            time: journal::now(),
-            task: rec.task.id.clone(),
-            attempt: attempt.attempt,
-            verdict: attempt.verdict,
-            duration_s: attempt.duration.as_secs_f64(),
-            peak_rss_bytes: attempt.peak_rss,
-            message: attempt.message.clone(),
-            outputs,
-            param_hash: self.ctx.param_hash.clone(),
-        });
-        self.ctx.progress.finished(&rec.task.id, &attempt);
+        report_attempt(&self.ctx, &rec.task.id, &attempt);
         let verdict = attempt.verdict;
         if verdict == Verdict::Done {
             self.admission.observe(attempt.peak_rss);

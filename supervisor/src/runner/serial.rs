@@ -49,18 +49,7 @@ pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool)
                 rss_after,
                 outputs: result.outputs,
             };
-            ctx.journal.append(&Record::AttemptEnd {
-                time: journal::now(),
-                task: rec.task.id.clone(),
-                attempt,
-                verdict,
-                duration_s: a.duration.as_secs_f64(),
-                peak_rss_bytes: a.peak_rss,
-                message: a.message.clone(),
-                outputs: crate::runner::finish::output_records(&cfg.output, &a.outputs),
-                param_hash: ctx.param_hash.clone(),
-            });
-            ctx.progress.finished(&rec.task.id, &a);
+            super::finish::report_attempt(ctx, &rec.task.id, &a);
             rec.attempts.push(a);
             let retry = should_retry(verdict, rec.attempts.len() as u32, cfg.retries) && !stop();
             if !retry {
