@@ -3,16 +3,19 @@
 //! Everything that crosses the process boundary lives here: the IPC messages and
 //! their wire encoding ([`protocol`]), the task description a worker receives
 //! ([`task`]), the verdict vocabulary of summaries and journals ([`verdict`]),
+//! stage control and reports ([`stages`]),
 //! size and duration parsing ([`units`]), atomic file writes ([`atomic`]) and
 //! `/proc` memory readings ([`procfs`]).
 
 pub mod atomic;
 pub mod procfs;
 pub mod protocol;
+pub mod stages;
 pub mod task;
 pub mod units;
 pub mod verdict;
 
 pub use protocol::{FromWorker, Outcome, ToWorker};
+pub use stages::{CheckpointFormat, StageAction, StageControl, StageReport};
 pub use task::{Pipeline, TaskSpec};
 pub use verdict::Verdict;

@@ -11,10 +11,11 @@ use std::path::PathBuf;
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use crate::stages::StageReport;
 use crate::task::TaskSpec;
 
 /// Bumped whenever a message changes shape; `Hello` carries it so a mismatch is refused, not misread.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The parent-death signal the supervisor arms for each worker. Not SIGKILL:
 /// the worker catches it and SIGKILLs its whole process group, so children a
@@ -71,6 +72,8 @@ pub enum FromWorker {
         rss_after: u64,
         /// The worker's own RSS high-water mark during the task (VmHWM), bytes.
         rss_peak: u64,
+        /// One report per stage, for multi-stage pipelines (empty otherwise).
+        stages: Vec<StageReport>,
     },
 }
 
@@ -138,6 +141,7 @@ mod tests {
             log_path: "/out/.isobatch/logs/a_b/attempt-2.log".into(),
             params: [("k".to_string(), "v".to_string())].into(),
             argv: vec!["python3".into(), "x.py".into()],
+            stages: crate::StageControl::default(),
         };
         let msg = ToWorker::Run(Box::new(spec));
         let frame = encode(&msg).unwrap();
@@ -149,6 +153,13 @@ mod tests {
             rss_before: 1,
             rss_after: 2,
             rss_peak: 3,
+            stages: vec![StageReport {
+                name: "segment".into(),
+                action: crate::StageAction::Computed,
+                seconds: 1.5,
+                peak_rss_bytes: 4,
+                reason: "parameter threshold_k changed".into(),
+            }],
         };
         assert_eq!(decode::<FromWorker>(&encode(&fin).unwrap()).unwrap(), fin);
     }

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::stages::StageControl;
+
 /// Which pipeline a worker runs for a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Pipeline {
@@ -60,6 +62,8 @@ pub struct TaskSpec {
     pub params: BTreeMap<String, String>,
     /// For [`Pipeline::Exec`]: the program and its arguments, placeholders already substituted.
     pub argv: Vec<String>,
+    /// For multi-stage pipelines: which stages to run and how to checkpoint them.
+    pub stages: StageControl,
 }
 
 impl TaskSpec {

@@ -78,7 +78,7 @@ pub struct RunConfig {
     /// --to-stage.
     pub to_stage: Option<String>,
     /// Checkpoint format.
-    pub checkpoint_format: CheckpointFormat,
+    pub checkpoint_format: isobatch_shared::CheckpointFormat,
     /// --param pairs.
     pub params: BTreeMap<String, String>,
     /// --exec template.
@@ -279,7 +279,11 @@ impl RunConfig {
             force: a.force,
             from_stage: a.from_stage,
             to_stage: a.to_stage,
-            checkpoint_format: a.checkpoint_format.unwrap_or(CheckpointFormat::Npy),
+            checkpoint_format: match a.checkpoint_format.unwrap_or(CheckpointFormat::Npy) {
+                CheckpointFormat::Npy => isobatch_shared::CheckpointFormat::Npy,
+                CheckpointFormat::Tiff => isobatch_shared::CheckpointFormat::Tiff,
+                CheckpointFormat::Both => isobatch_shared::CheckpointFormat::Both,
+            },
             params,
             exec: a.exec,
             progress: a.progress.unwrap_or(ProgressArg::Auto),

@@ -13,6 +13,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
+
+use isobatch_shared::StageReport;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -73,6 +75,9 @@ pub enum Record {
         outputs: Vec<OutputRecord>,
         /// Hash of the parameters it ran with.
         param_hash: String,
+        /// What each stage of a multi-stage pipeline did (absent for single-step pipelines).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stages: Vec<StageReport>,
     },
     /// A task was up to date and not run.
     Skipped {

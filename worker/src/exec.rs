@@ -117,6 +117,7 @@ mod tests {
             log_path: dir.join(".isobatch/logs/t1/attempt-1.log"),
             params: Default::default(),
             argv: argv.iter().map(|s| s.to_string()).collect(),
+            stages: Default::default(),
         }
     }
 

@@ -91,6 +91,7 @@ fn run_task(spec: &TaskSpec, tx: &IpcBytesSender) -> Result<()> {
             rss_before,
             rss_after,
             rss_peak,
+            stages: result.stages,
         },
     )
 }

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use isobatch_shared::Outcome;
+use isobatch_shared::{Outcome, StageReport};
 
 pub mod cli;
 pub mod exec;
@@ -21,12 +21,14 @@ pub mod task_log;
 pub use cli::main_with_args;
 
 /// What one task attempt produced, as far as the pipeline can tell.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskResult {
     /// How the attempt ended.
     pub outcome: Outcome,
     /// Absolute paths of the task's final outputs.
     pub outputs: Vec<PathBuf>,
+    /// One report per stage for multi-stage pipelines (empty otherwise).
+    pub stages: Vec<StageReport>,
 }
 
 impl TaskResult {
@@ -35,6 +37,7 @@ impl TaskResult {
         TaskResult {
             outcome,
             outputs: Vec::new(),
+            stages: Vec::new(),
         }
     }
 }

@@ -91,6 +91,7 @@ impl Worker {
                     rss_before,
                     rss_after,
                     rss_peak,
+                    ..
                 } => {
                     assert_eq!(t, task);
                     assert!(rss_before > 0 && rss_after > 0);
@@ -140,6 +141,7 @@ fn spec(
         log_path: out.join(format!(".isobatch/logs/{task}/attempt-1.log")),
         params: Default::default(),
         argv: argv.iter().map(|s| s.to_string()).collect(),
+        stages: Default::default(),
     }
 }
 

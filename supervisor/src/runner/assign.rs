@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use isobatch_shared::atomic::is_temp_name;
-use isobatch_shared::{TaskSpec, ToWorker};
+use isobatch_shared::{StageControl, TaskSpec, ToWorker};
 
 use super::Context;
 use super::batch::TaskRecord;
@@ -54,6 +54,12 @@ pub fn task_spec(ctx: &Context<'_>, rec: &TaskRecord) -> TaskSpec {
         task_dir,
         params: cfg.params.clone(),
         argv,
+        stages: StageControl {
+            from: cfg.from_stage.clone(),
+            to: cfg.to_stage.clone(),
+            force: cfg.force,
+            format: cfg.checkpoint_format,
+        },
     }
 }
 

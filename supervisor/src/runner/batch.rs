@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use isobatch_shared::Verdict;
+use isobatch_shared::{StageReport, Verdict};
 
 use crate::discovery::Task;
 
@@ -30,6 +30,8 @@ pub struct Attempt {
     pub rss_after: u64,
     /// Final output files (absolute).
     pub outputs: Vec<PathBuf>,
+    /// Per-stage reports of multi-stage pipelines (empty otherwise).
+    pub stages: Vec<StageReport>,
 }
 
 /// One task's state in the batch.

@@ -209,6 +209,7 @@ impl<'a> Dispatcher<'a> {
                 rss_before,
                 rss_after,
                 rss_peak,
+                stages,
             } => {
                 let expected = self
                     .workers
@@ -220,7 +221,7 @@ impl<'a> Dispatcher<'a> {
                         self.on_finished(
                             worker,
                             &outcome,
-                            outputs,
+                            (outputs, stages),
                             [rss_before, rss_after, rss_peak],
                             now,
                         );

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Instant;
 
-use isobatch_shared::{Outcome, Verdict};
+use isobatch_shared::{Outcome, StageReport, Verdict};
 use nix::sys::signal::Signal;
 
 use super::Context;
@@ -41,6 +41,7 @@ pub fn report_attempt(ctx: &Context<'_>, task: &str, attempt: &Attempt) {
         message: attempt.message.clone(),
         outputs: output_records(&ctx.cfg.output, &attempt.outputs),
         param_hash: ctx.param_hash.clone(),
+        stages: attempt.stages.clone(),
     });
     ctx.progress.finished(task, attempt);
 }
@@ -52,7 +53,7 @@ impl Dispatcher<'_> {
         &mut self,
         worker: WorkerId,
         outcome: &Outcome,
-        outputs: Vec<PathBuf>,
+        (outputs, stages): (Vec<PathBuf>, Vec<StageReport>),
         [rss_before, rss_after, rss_peak]: [u64; 3],
         now: Instant,
     ) {
@@ -87,6 +88,7 @@ impl Dispatcher<'_> {
                 rss_before,
                 rss_after,
                 outputs,
+                stages,
             },
             now,
         );
@@ -123,6 +125,7 @@ impl Dispatcher<'_> {
                 rss_before: 0,
                 rss_after: 0,
                 outputs: Vec::new(),
+                stages: Vec::new(),
             },
             now,
         );

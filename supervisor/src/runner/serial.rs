@@ -48,6 +48,7 @@ pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool)
                 rss_before,
                 rss_after,
                 outputs: result.outputs,
+                stages: result.stages,
             };
             super::finish::report_attempt(ctx, &rec.task.id, &a);
             rec.attempts.push(a);

@@ -19,6 +19,7 @@ fn spec(dir: &Path, inputs: Vec<PathBuf>) -> TaskSpec {
         log_path: dir.join("out/.isobatch/logs/s1/attempt-1.log"),
         params: Default::default(),
         argv: vec![],
+        stages: Default::default(),
     }
 }
 
