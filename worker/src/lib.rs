@@ -16,6 +16,7 @@ pub mod ipc;
 pub mod parent_death;
 pub mod pipeline;
 pub mod selftest;
+pub mod stage;
 pub mod task_log;
 
 pub use cli::main_with_args;
