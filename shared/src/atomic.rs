@@ -17,7 +17,8 @@ pub fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.contains(TEMP_MARKER)
 }
 
-fn temp_path(path: &Path) -> io::Result<PathBuf> {
+/// The temporary name `.NAME.tmp-PID` beside `path` that a write goes to before its rename.
+pub fn temp_path(path: &Path) -> io::Result<PathBuf> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;

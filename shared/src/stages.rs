@@ -23,6 +23,15 @@ pub enum CheckpointFormat {
 }
 
 impl CheckpointFormat {
+    /// File extensions a checkpoint in this format gets, in the order they are written.
+    pub const fn extensions(self) -> &'static [&'static str] {
+        match self {
+            CheckpointFormat::Npy => &["npy"],
+            CheckpointFormat::Tiff => &["tif"],
+            CheckpointFormat::Both => &["npy", "tif"],
+        }
+    }
+
     /// The name used on the command line.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -12,6 +12,7 @@ use isobatch_shared::{Outcome, StageReport};
 
 pub mod cli;
 pub mod exec;
+pub mod image;
 pub mod ipc;
 pub mod parent_death;
 pub mod pipeline;

@@ -1,0 +1,221 @@
+//! Stage checkpoints: a (T,H,W) stack in the chosen [`Format`], so stage code
+//! writes and rereads frames without caring whether they live in `.npy`,
+//! `.tif` or both.
+//!
+//! TIFF checkpoints are uncompressed ImageJ time series (Fiji opens them
+//! natively). With [`Format::Both`] the `.npy` is committed first; a reader
+//! prefers `STEM.npy` and never falls back to the `.tif` when the `.npy` is
+//! present but invalid (e.g. truncated by a killed attempt): that is reported
+//! as [`ImageError::Invalid`] so the stage gets recomputed.
+
+use std::path::{Path, PathBuf};
+
+use super::imagej::ImageJLayout;
+use super::npy::{NpyStack, NpyWriter};
+use super::tiff_in::{InputStack, Limits};
+use super::tiff_out::{Compression, TiffWriter};
+use super::{Dtype, Format, ImageError, Pixel, Shape};
+
+fn checked_stem(dir: &Path, stem: &str) -> Result<(), ImageError> {
+    if stem.is_empty() || stem.contains(['/', '\\']) || stem == "." || stem == ".." {
+        return Err(ImageError::usage(
+            dir,
+            format!("invalid checkpoint stem {stem:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes one stack checkpoint frame by frame in one or both formats.
+#[derive(Debug)]
+pub struct StackSink<T: Pixel> {
+    npy: Option<NpyWriter<T>>,
+    tif: Option<TiffWriter<T>>,
+    outputs: Vec<PathBuf>,
+    shape: Shape,
+    next: usize,
+}
+
+impl<T: Pixel> StackSink<T> {
+    /// Starts `dir/stem.npy` and/or `dir/stem.tif` (temp files until [`Self::commit`]).
+    pub fn create(
+        dir: &Path,
+        stem: &str,
+        shape: Shape,
+        format: Format,
+    ) -> Result<Self, ImageError> {
+        checked_stem(dir, stem)?;
+        let mut sink = StackSink {
+            npy: None,
+            tif: None,
+            outputs: Vec::new(),
+            shape,
+            next: 0,
+        };
+        for ext in format.extensions() {
+            let path = dir.join(format!("{stem}.{ext}"));
+            if *ext == "npy" {
+                sink.npy = Some(NpyWriter::create(&path, shape)?);
+            } else {
+                let layout = ImageJLayout::time_series(shape.frames);
+                sink.tif = Some(TiffWriter::create(&path, shape, layout, Compression::None)?);
+            }
+            sink.outputs.push(path);
+        }
+        Ok(sink)
+    }
+
+    /// The final paths, in the order they are committed.
+    pub fn outputs(&self) -> &[PathBuf] {
+        &self.outputs
+    }
+
+    /// The stack being written.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// Writes frame `t`; frames must come in order 0, 1, 2, ...
+    pub fn write_frame(&mut self, t: usize, frame: &[T]) -> Result<(), ImageError> {
+        if t != self.next {
+            let at = self.outputs.first().map_or(Path::new(""), |p| p.as_path());
+            return Err(ImageError::usage(
+                at,
+                format!(
+                    "frame {t} written out of order (expected frame {})",
+                    self.next
+                ),
+            ));
+        }
+        if let Some(npy) = &mut self.npy {
+            npy.write_frame(t, frame)?;
+        }
+        if let Some(tif) = &mut self.tif {
+            tif.write_page(frame)?;
+        }
+        self.next += 1;
+        Ok(())
+    }
+
+    /// Commits every file; returns their final paths.
+    pub fn commit(self) -> Result<Vec<PathBuf>, ImageError> {
+        if let Some(npy) = self.npy {
+            npy.commit()?;
+        }
+        if let Some(tif) = self.tif {
+            tif.commit()?;
+        }
+        Ok(self.outputs)
+    }
+}
+
+#[derive(Debug)]
+enum Source {
+    Npy(NpyStack),
+    Tiff(Box<InputStack>),
+}
+
+/// Reads a checkpoint written by [`StackSink`]: `stem.npy` if present, else `stem.tif`.
+#[derive(Debug)]
+pub struct StackSource {
+    source: Source,
+    shape: Shape,
+    dtype: Dtype,
+}
+
+impl StackSource {
+    /// The checkpoint file that [`Self::open`] would read, if any exists.
+    pub fn find(dir: &Path, stem: &str) -> Result<Option<PathBuf>, ImageError> {
+        checked_stem(dir, stem)?;
+        for ext in ["npy", "tif"] {
+            let path = dir.join(format!("{stem}.{ext}"));
+            if path.try_exists().map_err(|e| ImageError::io(&path, e))? {
+                return Ok(Some(path));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Opens and validates the checkpoint `dir/stem.{npy,tif}`.
+    pub fn open(dir: &Path, stem: &str) -> Result<Self, ImageError> {
+        let Some(path) = Self::find(dir, stem)? else {
+            let missing = dir.join(format!("{stem}.npy"));
+            return Err(ImageError::io(
+                &missing,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no .npy or .tif checkpoint"),
+            ));
+        };
+        if path.extension().is_some_and(|e| e == "npy") {
+            let npy = NpyStack::open(&path)?;
+            let (shape, dtype) = (npy.shape(), npy.dtype());
+            return Ok(StackSource {
+                source: Source::Npy(npy),
+                shape,
+                dtype,
+            });
+        }
+        let tif = InputStack::open(&path, &Limits::default())?;
+        let info = tif.info();
+        let channels = info.imagej.as_ref().map_or(1, |m| m.channel_count());
+        if channels != 1 {
+            return Err(ImageError::invalid(
+                &path,
+                format!("checkpoint has {channels} channels; expected a single-channel stack"),
+            ));
+        }
+        let (shape, dtype) = (info.shape(), info.dtype);
+        Ok(StackSource {
+            source: Source::Tiff(Box::new(tif)),
+            shape,
+            dtype,
+        })
+    }
+
+    /// The file being read.
+    pub fn path(&self) -> &Path {
+        match &self.source {
+            Source::Npy(n) => n.path(),
+            Source::Tiff(t) => t.path(),
+        }
+    }
+
+    /// The stack's (frames, height, width).
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// The stack's sample type.
+    pub fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    /// Frame `t` as f32, whatever the stored dtype.
+    pub fn read_f32(&mut self, t: usize, out: &mut [f32]) -> Result<(), ImageError> {
+        match &mut self.source {
+            Source::Npy(n) => n.read_f32(t, out),
+            Source::Tiff(s) => s.read_page_f32(t, out),
+        }
+    }
+
+    /// Frame `t` in its stored type `T` (an error if the checkpoint holds another dtype).
+    pub fn read<T: Pixel>(&mut self, t: usize, out: &mut [T]) -> Result<(), ImageError> {
+        match &mut self.source {
+            Source::Npy(n) => {
+                let frame = n.frame::<T>(t)?;
+                if out.len() != frame.len() {
+                    return Err(ImageError::usage(
+                        n.path(),
+                        format!(
+                            "output holds {} pixels but a frame has {}",
+                            out.len(),
+                            frame.len()
+                        ),
+                    ));
+                }
+                out.copy_from_slice(frame);
+                Ok(())
+            }
+            Source::Tiff(s) => s.read_page(t, out),
+        }
+    }
+}
