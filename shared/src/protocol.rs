@@ -153,13 +153,22 @@ mod tests {
             rss_before: 1,
             rss_after: 2,
             rss_peak: 3,
-            stages: vec![StageReport {
-                name: "segment".into(),
-                action: crate::StageAction::Computed,
-                seconds: 1.5,
-                peak_rss_bytes: 4,
-                reason: "parameter threshold_k changed".into(),
-            }],
+            stages: vec![
+                StageReport {
+                    name: "copy".into(),
+                    action: crate::StageAction::Reused,
+                    seconds: 0.01,
+                    peak_rss_bytes: 4,
+                    reason: String::new(),
+                },
+                StageReport {
+                    name: "segment".into(),
+                    action: crate::StageAction::Computed,
+                    seconds: 1.5,
+                    peak_rss_bytes: 4,
+                    reason: "parameter threshold_k changed (3 → 4)".into(),
+                },
+            ],
         };
         assert_eq!(decode::<FromWorker>(&encode(&fin).unwrap()).unwrap(), fin);
     }

@@ -97,6 +97,7 @@ pub struct StageReport {
     /// The worker's RSS high-water mark during the stage, bytes (0 when not measured).
     pub peak_rss_bytes: u64,
     /// Why it was computed (e.g. "parameter threshold_k changed"), or empty.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// Always serialised: bincode frames have no field names, so a skipped
+    /// field would shift every byte after it.
     pub reason: String,
 }

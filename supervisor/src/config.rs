@@ -189,11 +189,7 @@ impl RunConfig {
         };
         let a = merge(cli, file);
         let pipeline = match a.pipeline.unwrap_or(PipelineArg::Fov) {
-            PipelineArg::Fov => {
-                return Err(Error::NotAvailable(
-                    "--pipeline fov (native time-lapse analysis)".into(),
-                ));
-            }
+            PipelineArg::Fov => Pipeline::Fov,
             PipelineArg::Pair => return Err(Error::NotAvailable("--pipeline pair".into())),
             PipelineArg::Selftest => Pipeline::Selftest,
             PipelineArg::Exec => Pipeline::Exec,
@@ -249,6 +245,7 @@ impl RunConfig {
             }
             params.insert(k.trim().to_string(), v.to_string());
         }
+        check_pipeline_options(pipeline, &params, &a.from_stage, &a.to_stage)?;
         let patterns = match &a.pattern {
             Some(p) => vec![p.clone()],
             None => default_patterns(pipeline),
@@ -290,6 +287,52 @@ impl RunConfig {
             json: a.json,
         })
     }
+}
+
+/// Refuses what the pipeline would only fail on later, task after task:
+/// unknown or malformed `--param`s and stage names it does not have.
+fn check_pipeline_options(
+    pipeline: Pipeline,
+    params: &BTreeMap<String, String>,
+    from: &Option<String>,
+    to: &Option<String>,
+) -> Result<(), Error> {
+    let stages: &[&str] = match pipeline {
+        Pipeline::Fov => {
+            isobatch_worker::fov::FovConfig::from_params(params).map_err(usage)?;
+            isobatch_worker::fov::STAGES
+        }
+        _ => &[],
+    };
+    let position = |flag: &str, name: &Option<String>| -> Result<Option<usize>, Error> {
+        let Some(name) = name else { return Ok(None) };
+        if stages.is_empty() {
+            return Err(usage(format!(
+                "{flag}: the {pipeline} pipeline has no stages"
+            )));
+        }
+        stages
+            .iter()
+            .position(|s| s == name)
+            .map(Some)
+            .ok_or_else(|| {
+                usage(format!(
+                    "{flag} {name}: the {pipeline} pipeline has no such stage (stages: {})",
+                    stages.join(", ")
+                ))
+            })
+    };
+    let from = position("--from-stage", from)?;
+    let to = position("--to-stage", to)?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(usage(format!(
+            "--from-stage {} comes after --to-stage {}",
+            stages[f], stages[t]
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -340,11 +383,52 @@ mod tests {
     }
 
     #[test]
-    fn later_features_are_refused_clearly() {
-        for p in [PipelineArg::Pair, PipelineArg::Fov] {
-            let err = RunConfig::resolve(args(p)).unwrap_err();
-            assert!(err.to_string().contains("not available yet"), "{err}");
+    fn fov_params_and_stage_names_are_checked_before_anything_runs() {
+        let with = |param: &[&str], from: Option<&str>, to: Option<&str>, p: PipelineArg| {
+            RunConfig::resolve(RunArgs {
+                param: param.iter().map(|s| s.to_string()).collect(),
+                from_stage: from.map(Into::into),
+                to_stage: to.map(Into::into),
+                ..args(p)
+            })
+        };
+        let fov = PipelineArg::Fov;
+        assert!(
+            with(
+                &["max_gap=3", "frame_interval=10m"],
+                Some("segment"),
+                Some("track"),
+                fov
+            )
+            .is_ok()
+        );
+        for (param, from, to, want) in [
+            (&["max_gapp=3"][..], None, None, "no such parameter"),
+            (&["max_gap=many"][..], None, None, "max_gap"),
+            (&["frame_interval=soon"][..], None, None, "frame_interval"),
+            (
+                &[][..],
+                Some("segmentation"),
+                None,
+                "copy, segment, background, track, extract",
+            ),
+            (&[][..], Some("track"), Some("segment"), "comes after"),
+        ] {
+            let err = with(param, from, to, fov).unwrap_err();
+            assert!(
+                err.to_string().contains(want),
+                "{param:?} {from:?} {to:?}: {err}"
+            );
+            assert_eq!(err.exit_code(), 2);
         }
+        let err = with(&[], Some("copy"), None, PipelineArg::Selftest).unwrap_err();
+        assert!(err.to_string().contains("no stages"), "{err}");
+    }
+
+    #[test]
+    fn later_features_are_refused_clearly() {
+        let err = RunConfig::resolve(args(PipelineArg::Pair)).unwrap_err();
+        assert!(err.to_string().contains("not available yet"), "{err}");
         let err = RunConfig::resolve(RunArgs {
             executor: Some(ExecutorArg::Slurm),
             ..args(PipelineArg::Selftest)

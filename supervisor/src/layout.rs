@@ -49,3 +49,13 @@ pub fn summary_csv(output: &Path) -> PathBuf {
 pub fn results_json(output: &Path) -> PathBuf {
     output.join("results.json")
 }
+
+/// `OUTPUT/traces.csv`: every FOV's per-cell traces, combined at the end of a fov batch.
+pub fn combined_traces(output: &Path) -> PathBuf {
+    output.join("traces.csv")
+}
+
+/// `OUTPUT/TASK/traces.csv`: one FOV's per-cell traces (the fov pipeline's extract stage).
+pub fn task_traces(output: &Path, task: &str) -> PathBuf {
+    output.join(task).join("traces.csv")
+}

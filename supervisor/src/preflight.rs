@@ -7,6 +7,7 @@ use std::path::Path;
 
 use isobatch_shared::Pipeline;
 use isobatch_shared::units::{format_bytes, parse_size};
+use isobatch_worker::fov::{FovConfig, estimate};
 
 use crate::config::RunConfig;
 use crate::runner::batch::TaskRecord;
@@ -55,6 +56,9 @@ fn selftest_needs(path: &Path) -> (u64, u64) {
 /// Estimates the needs of the tasks still to run (skipped ones get `None`).
 pub fn estimate(cfg: &RunConfig, tasks: &[TaskRecord]) -> Estimate {
     let mut est = Estimate::default();
+    let fov = (cfg.pipeline == Pipeline::Fov)
+        .then(|| FovConfig::from_params(&cfg.params).ok())
+        .flatten();
     for rec in tasks {
         let t = &rec.task;
         if rec.verdict.is_some() {
@@ -70,6 +74,14 @@ pub fn estimate(cfg: &RunConfig, tasks: &[TaskRecord]) -> Estimate {
                     .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
                 est.disk += disk;
                 Some(cfg.task_memory.unwrap_or(SELFTEST_BASE + ram))
+            }
+            Pipeline::Fov => {
+                let needs = fov.as_ref().and_then(|c| {
+                    let input = t.inputs.first()?;
+                    estimate::estimate(input, c, cfg.checkpoint_format).ok()
+                });
+                est.disk += needs.map_or(0, |n| n.disk);
+                cfg.task_memory.or(needs.map(|n| n.ram))
             }
             _ => cfg.task_memory,
         };

@@ -12,12 +12,14 @@ use isobatch_shared::{Outcome, StageReport};
 
 pub mod cli;
 pub mod exec;
+pub mod fov;
 pub mod image;
 pub mod ipc;
 pub mod parent_death;
 pub mod pipeline;
 pub mod selftest;
 pub mod stage;
+pub mod synth;
 pub mod task_log;
 
 pub use cli::main_with_args;

@@ -2,7 +2,7 @@
 
 use isobatch_shared::{Outcome, Pipeline, TaskSpec};
 
-use crate::{TaskResult, exec, selftest};
+use crate::{TaskResult, exec, fov, selftest};
 
 /// Runs one task attempt with the pipeline its spec names.
 ///
@@ -14,7 +14,8 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
     match spec.pipeline {
         Pipeline::Selftest => selftest::run(spec, progress),
         Pipeline::Exec => exec::run(spec, progress),
-        Pipeline::Fov | Pipeline::Pair => TaskResult::from_outcome(Outcome::Error(format!(
+        Pipeline::Fov => fov::run(spec, progress),
+        Pipeline::Pair => TaskResult::from_outcome(Outcome::Error(format!(
             "the {} pipeline is not available yet",
             spec.pipeline
         ))),

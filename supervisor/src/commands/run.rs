@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
-use isobatch_shared::Verdict;
+use isobatch_shared::{Pipeline, Verdict};
 
 use super::plan::{self, Shape};
 use crate::cli::{Mode, RunArgs};
@@ -15,7 +15,7 @@ use crate::discovery::{DiscoveryOptions, discover};
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_TASKS_FAILED, Error};
 use crate::exec_template::{ExecTemplate, resolve_program};
 use crate::journal::{self, Journal, Record};
-use crate::report::{files, memory, progress::Progress, summary};
+use crate::report::{files, memory, progress::Progress, summary, traces};
 use crate::runner::admission;
 use crate::runner::batch::{BatchResult, TaskRecord};
 use crate::runner::dispatcher::Dispatcher;
@@ -216,6 +216,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         rec.verdict = Some(Verdict::Missing);
         rec.cancel_reason = Some(format!("no input for {}", m.describe_fields()));
         tasks.push(rec);
+    }
+    if cfg.pipeline == Pipeline::Fov {
+        notes.push(traces::combine(&tasks, &cfg.output).unwrap_or_else(|e| e));
     }
     let result = BatchResult {
         tasks,

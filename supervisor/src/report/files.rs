@@ -75,6 +75,7 @@ pub fn write_results_json(
                 "message": t.message(),
                 "inputs": t.task.inputs,
                 "outputs": t.outputs().iter().map(|p| relative(output, p)).collect::<Vec<_>>(),
+                "stages": t.attempts.last().map_or(&[][..], |a| &a.stages[..]),
                 "logs": t.attempts.iter()
                     .map(|a| relative(output, &layout::attempt_log(output, &t.task.id, a.attempt)))
                     .collect::<Vec<_>>(),

@@ -1,7 +1,9 @@
 //! What a batch tells people and programs: live progress, the end-of-run
-//! summary, `summary.csv`, `results.json` and `memory.csv`.
+//! summary, `summary.csv`, `results.json`, `memory.csv` and a fov batch's
+//! combined `traces.csv`.
 
 pub mod files;
 pub mod memory;
 pub mod progress;
 pub mod summary;
+pub mod traces;

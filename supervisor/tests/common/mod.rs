@@ -39,11 +39,15 @@ impl Batch {
     }
     /// `isobatch run --pipeline selftest --input raw --output out --progress none` plus `extra`.
     pub fn run_cmd(&self, extra: &[&str]) -> Command {
+        self.pipeline_cmd("selftest", extra)
+    }
+    /// `isobatch run --pipeline PIPELINE --input raw --output out --progress none` plus `extra`.
+    pub fn pipeline_cmd(&self, pipeline: &str, extra: &[&str]) -> Command {
         let mut cmd = isobatch();
         cmd.args([
             "run",
             "--pipeline",
-            "selftest",
+            pipeline,
             "--progress",
             "none",
             "--input",

@@ -36,6 +36,15 @@ pub struct StackSink<T: Pixel> {
     next: usize,
 }
 
+/// The files a checkpoint `stem` in `format` consists of, in commit order.
+pub fn checkpoint_paths(dir: &Path, stem: &str, format: Format) -> Vec<PathBuf> {
+    format
+        .extensions()
+        .iter()
+        .map(|ext| dir.join(format!("{stem}.{ext}")))
+        .collect()
+}
+
 impl<T: Pixel> StackSink<T> {
     /// Starts `dir/stem.npy` and/or `dir/stem.tif` (temp files until [`Self::commit`]).
     pub fn create(
@@ -52,9 +61,8 @@ impl<T: Pixel> StackSink<T> {
             shape,
             next: 0,
         };
-        for ext in format.extensions() {
-            let path = dir.join(format!("{stem}.{ext}"));
-            if *ext == "npy" {
+        for path in checkpoint_paths(dir, stem, format) {
+            if path.extension().is_some_and(|e| e == "npy") {
                 sink.npy = Some(NpyWriter::create(&path, shape)?);
             } else {
                 let layout = ImageJLayout::time_series(shape.frames);

@@ -1,0 +1,55 @@
+//! What one fov task needs, from its TIFF header alone: the pre-flight check
+//! and the admission control use this before any task has been measured.
+//!
+//! Every stage streams frame by frame, so RAM depends on the frame size, not
+//! on the frame count: a fixed base (the worker itself) plus a number of
+//! bytes per pixel of one frame that covers the largest stage's buffers
+//! (float frames, integral images, morphology scratch) and the pages of the
+//! memory-mapped checkpoints in flight. Disk is every checkpoint's size.
+
+use std::path::Path;
+
+use isobatch_shared::CheckpointFormat;
+
+use super::{FovConfig, inspect};
+use crate::image::Dtype;
+
+/// The worker's own footprint before a task touches any image.
+const BASE: u64 = 24 << 20;
+/// Bytes of working memory per pixel of one frame, in the hungriest stage.
+const PER_PIXEL: u64 = 48;
+
+/// RAM and disk one fov task needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// Peak RSS of the worker, bytes.
+    pub ram: u64,
+    /// Bytes of checkpoints and traces written to the task folder.
+    pub disk: u64,
+}
+
+/// Estimates from the header of `path`; the error is why the header cannot be read.
+pub fn estimate(
+    path: &Path,
+    config: &FovConfig,
+    format: CheckpointFormat,
+) -> Result<Needs, String> {
+    let (info, layout) = inspect(path, config)?;
+    let pixels = (info.width as u64).saturating_mul(info.height as u64);
+    let stack = pixels.saturating_mul(layout.frames as u64);
+    let input_bytes = match info.dtype {
+        Dtype::U8 => 1,
+        Dtype::U16 => 2,
+        Dtype::U32 | Dtype::F32 => 4,
+    };
+    let copies = match format {
+        CheckpointFormat::Both => 2,
+        CheckpointFormat::Npy | CheckpointFormat::Tiff => 1,
+    };
+    // copy (every channel) + mask (u8) + background (f32 per fl channel) + labels (u32).
+    let per_pixel = layout.channels as u64 * input_bytes + 1 + 4 * layout.fl.len() as u64 + 4;
+    Ok(Needs {
+        ram: BASE + PER_PIXEL * pixels,
+        disk: stack * per_pixel * copies,
+    })
+}

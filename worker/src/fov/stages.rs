@@ -1,0 +1,325 @@
+//! The fov pipeline's five stages as [`Stage`]s: each opens its inputs
+//! (the previous stages' checkpoints), streams them frame by frame through
+//! the algorithm of its own module, and writes its checkpoint atomically.
+//!
+//! Checkpoints in `TASK/` (`.npy`, `.tif` or both, per `--checkpoint-format`):
+//! `copy_cN` (each channel, input dtype), `segment_mask` (u8 0/1),
+//! `background_cN` (f32, each fluorescence channel), `track_labels` (u32,
+//! 0 = background) and `traces.csv`.
+
+use std::path::PathBuf;
+
+use isobatch_shared::CheckpointFormat;
+
+use super::background::BackgroundEstimator;
+use super::layout::Layout;
+use super::segment::Segmenter;
+use super::track::Tracker;
+use super::{FovConfig, traces};
+use crate::image::checkpoint::{StackSink, StackSource, checkpoint_paths};
+use crate::image::tiff_in::{InputStack, Limits};
+use crate::image::{Dtype, ImageError, Pixel, Shape};
+use crate::stage::{Stage, StageError};
+
+/// What every fov stage knows about its task.
+pub struct Fov<'a> {
+    /// The input TIFF.
+    pub input: PathBuf,
+    /// `OUTPUT/TASK`.
+    pub dir: PathBuf,
+    /// The task id (the `fov` column of traces.csv).
+    pub task: String,
+    /// Channels and frames.
+    pub layout: Layout,
+    /// Frame size and count.
+    pub shape: Shape,
+    /// The input's pixel type.
+    pub dtype: Dtype,
+    /// `--checkpoint-format`.
+    pub format: CheckpointFormat,
+    /// Every stage's parameters.
+    pub config: &'a FovConfig,
+}
+
+impl Fov<'_> {
+    /// The checkpoint files of `stem` in the task folder.
+    pub fn files(&self, stem: &str) -> Vec<PathBuf> {
+        checkpoint_paths(&self.dir, stem, self.format)
+    }
+    /// Opens the checkpoint `stem`, checking its shape.
+    pub fn source(&self, stem: &str) -> Result<StackSource, StageError> {
+        let s = StackSource::open(&self.dir, stem).map_err(image_error)?;
+        if s.shape() != self.shape {
+            return Err(StageError::Failed(format!(
+                "checkpoint {stem} has shape {:?}, expected {:?}",
+                s.shape(),
+                self.shape
+            )));
+        }
+        Ok(s)
+    }
+    fn sink<T: Pixel>(&self, stem: &str) -> Result<StackSink<T>, StageError> {
+        StackSink::create(&self.dir, stem, self.shape, self.format).map_err(image_error)
+    }
+    /// Pixels per frame.
+    pub fn frame_len(&self) -> usize {
+        self.shape.height * self.shape.width
+    }
+}
+
+/// Image errors: an unreadable input is the input's fault, anything else is a failure.
+pub fn image_error(e: ImageError) -> StageError {
+    if e.is_invalid_input() {
+        StageError::InvalidInput(e.to_string())
+    } else {
+        StageError::Failed(e.to_string())
+    }
+}
+
+fn params(list: Vec<(&'static str, String)>) -> Vec<(String, String)> {
+    list.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// Commits every sink (each file atomically).
+fn commit_all<T: Pixel>(sinks: Vec<StackSink<T>>) -> Result<(), StageError> {
+    for s in sinks {
+        s.commit().map_err(image_error)?;
+    }
+    Ok(())
+}
+
+/// Reports progress every few frames (and on the last one).
+fn tick(progress: &mut dyn FnMut(f32, &str), t: usize, frames: usize) {
+    if t % 8 == 7 || t + 1 == frames {
+        progress(
+            (t + 1) as f32 / frames.max(1) as f32,
+            &format!("frame {}/{frames}", t + 1),
+        );
+    }
+}
+
+/// Stage 1: every channel of the input TIFF to its own (T,H,W) stack, page by page.
+pub struct Copy<'a>(pub &'a Fov<'a>);
+
+impl Copy<'_> {
+    fn copy_as<T: Pixel>(&self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
+        let f = self.0;
+        let mut stack = InputStack::open(&f.input, &Limits::default()).map_err(image_error)?;
+        let mut sinks = (0..f.layout.channels)
+            .map(|c| f.sink::<T>(&format!("copy_c{c}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut page = vec![T::default(); f.frame_len()];
+        for t in 0..f.layout.frames {
+            for (c, sink) in sinks.iter_mut().enumerate() {
+                stack
+                    .read_page(f.layout.page(t, c), &mut page)
+                    .map_err(image_error)?;
+                sink.write_frame(t, &page).map_err(image_error)?;
+            }
+            tick(progress, t, f.layout.frames);
+        }
+        commit_all(sinks)
+    }
+}
+
+impl Stage for Copy<'_> {
+    fn name(&self) -> &'static str {
+        "copy"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn params(&self) -> Vec<(String, String)> {
+        vec![
+            ("channels".into(), self.0.layout.channels.to_string()),
+            ("format".into(), self.0.format.to_string()),
+        ]
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.0.input.clone()]
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        (0..self.0.layout.channels)
+            .flat_map(|c| self.0.files(&format!("copy_c{c}")))
+            .collect()
+    }
+    fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
+        match self.0.dtype {
+            Dtype::U8 => self.copy_as::<u8>(progress),
+            Dtype::U16 => self.copy_as::<u16>(progress),
+            Dtype::U32 => self.copy_as::<u32>(progress),
+            Dtype::F32 => self.copy_as::<f32>(progress),
+        }
+    }
+}
+
+/// Stage 2: the phase-contrast channel to a cell mask.
+pub struct Segment<'a>(pub &'a Fov<'a>);
+
+impl Stage for Segment<'_> {
+    fn name(&self) -> &'static str {
+        "segment"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn params(&self) -> Vec<(String, String)> {
+        let mut p = params(self.0.config.segment.describe());
+        p.push(("pc".into(), self.0.layout.pc.to_string()));
+        p
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        self.0.files(&format!("copy_c{}", self.0.layout.pc))
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        self.0.files("segment_mask")
+    }
+    fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
+        let f = self.0;
+        let (h, w) = (f.shape.height, f.shape.width);
+        let mut phase_src = f.source(&format!("copy_c{}", f.layout.pc))?;
+        let mut sink = f.sink::<u8>("segment_mask")?;
+        let mut seg = Segmenter::new(h, w, &f.config.segment);
+        let (mut phase, mut mask) = (vec![0f32; h * w], vec![0u8; h * w]);
+        for t in 0..f.shape.frames {
+            phase_src.read_f32(t, &mut phase).map_err(image_error)?;
+            seg.segment(&phase, &mut mask);
+            sink.write_frame(t, &mask).map_err(image_error)?;
+            tick(progress, t, f.shape.frames);
+        }
+        commit_all(vec![sink])
+    }
+}
+
+/// Stage 3: a smooth background per fluorescence channel, cells masked out.
+pub struct Background<'a>(pub &'a Fov<'a>);
+
+impl Stage for Background<'_> {
+    fn name(&self) -> &'static str {
+        "background"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn params(&self) -> Vec<(String, String)> {
+        let mut p = params(self.0.config.background.describe());
+        p.push(("fl".into(), format!("{:?}", self.0.layout.fl)));
+        p
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        let f = self.0;
+        let mut v: Vec<PathBuf> = f
+            .layout
+            .fl
+            .iter()
+            .flat_map(|c| f.files(&format!("copy_c{c}")))
+            .collect();
+        v.extend(f.files("segment_mask"));
+        v
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        let f = self.0;
+        f.layout
+            .fl
+            .iter()
+            .flat_map(|c| f.files(&format!("background_c{c}")))
+            .collect()
+    }
+    fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
+        let f = self.0;
+        let (h, w) = (f.shape.height, f.shape.width);
+        let mut masks = f.source("segment_mask")?;
+        let mut fl_src = f
+            .layout
+            .fl
+            .iter()
+            .map(|c| f.source(&format!("copy_c{c}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut sinks = f
+            .layout
+            .fl
+            .iter()
+            .map(|c| f.sink::<f32>(&format!("background_c{c}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut est = BackgroundEstimator::new(h, w, &f.config.background);
+        let (mut mask, mut fl, mut bg) = (vec![0u8; h * w], vec![0f32; h * w], vec![0f32; h * w]);
+        for t in 0..f.shape.frames {
+            masks.read(t, &mut mask).map_err(image_error)?;
+            for (src, sink) in fl_src.iter_mut().zip(&mut sinks) {
+                src.read_f32(t, &mut fl).map_err(image_error)?;
+                est.estimate(&fl, &mask, &mut bg);
+                sink.write_frame(t, &bg).map_err(image_error)?;
+            }
+            tick(progress, t, f.shape.frames);
+        }
+        commit_all(sinks)
+    }
+}
+
+/// Stage 4: masks to labels with one id per cell for its whole life.
+pub struct Track<'a>(pub &'a Fov<'a>);
+
+impl Stage for Track<'_> {
+    fn name(&self) -> &'static str {
+        "track"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn params(&self) -> Vec<(String, String)> {
+        params(self.0.config.track.describe())
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        self.0.files("segment_mask")
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        self.0.files("track_labels")
+    }
+    fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
+        let f = self.0;
+        let (h, w) = (f.shape.height, f.shape.width);
+        let mut masks = f.source("segment_mask")?;
+        let mut sink = f.sink::<u32>("track_labels")?;
+        let mut tracker = Tracker::new(h, w, &f.config.track);
+        let (mut mask, mut labels) = (vec![0u8; h * w], vec![0u32; h * w]);
+        for t in 0..f.shape.frames {
+            masks.read(t, &mut mask).map_err(image_error)?;
+            tracker.push(&mask, &mut labels);
+            sink.write_frame(t, &labels).map_err(image_error)?;
+            tick(progress, t, f.shape.frames);
+        }
+        commit_all(vec![sink])
+    }
+}
+
+/// Stage 5: per cell per frame measurements to `traces.csv`.
+pub struct Extract<'a>(pub &'a Fov<'a>);
+
+impl Stage for Extract<'_> {
+    fn name(&self) -> &'static str {
+        "extract"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn params(&self) -> Vec<(String, String)> {
+        let mut p = params(self.0.config.extract.describe());
+        p.push(("time".into(), self.0.layout.time_comment()));
+        p
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        let f = self.0;
+        let mut v = f.files("track_labels");
+        for c in &f.layout.fl {
+            v.extend(f.files(&format!("copy_c{c}")));
+            v.extend(f.files(&format!("background_c{c}")));
+        }
+        v
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        vec![traces::path(&self.0.dir)]
+    }
+    fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
+        traces::extract(self.0, progress)
+    }
+}

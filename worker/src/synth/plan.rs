@@ -1,0 +1,371 @@
+//! Planning of a synthetic scene: every cell's pose in every frame, and the events.
+//!
+//! Cells live in the slots of a 32-pixel grid (so density scales with the field's
+//! area and neighbours never collide), each wandering a little around its slot
+//! centre and slowly rotating. Special cells: one vanishes for exactly one frame;
+//! some appear late; some divide (the parent elongates, then two daughters separate
+//! along its long axis); some in edge slots drift out of the field; in fields of at
+//! least 4×4 slots, some pairs of cells close in, touch for two frames and part.
+
+use std::f64::consts::PI;
+
+use crate::synth::rng::SplitMix64;
+use crate::synth::{Event, SceneConfig};
+
+/// Slot pitch in pixels.
+const PITCH: f64 = 32.0;
+
+/// A cell's ellipse in one frame: centre, angle of the long axis, semi-axes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Pose {
+    pub cy: f32,
+    pub cx: f32,
+    pub angle: f32,
+    pub a: f32,
+    pub b: f32,
+}
+
+impl Pose {
+    /// Semi-axes as drawn (never below half a pixel).
+    pub fn axes(&self) -> (f32, f32) {
+        (self.a.max(0.5), self.b.max(0.5))
+    }
+
+    /// Coordinates of the point `(dy, dx)` (relative to the centre) along the long
+    /// and the short axis, given `(sin, cos)` of the angle.
+    pub fn local(&self, (s, c): (f32, f32), dy: f32, dx: f32) -> (f32, f32) {
+        (dx * c + dy * s, -dx * s + dy * c)
+    }
+
+    /// True if the centre of some pixel of a `size × size` field lies in the ellipse.
+    pub fn has_pixel(&self, size: usize) -> bool {
+        let (a, b) = self.axes();
+        let trig = self.angle.sin_cos();
+        let reach = a.max(b) + 1.0;
+        let y0 = ((self.cy - reach).floor() as i64).max(0);
+        let y1 = ((self.cy + reach).ceil() as i64 + 1).min(size as i64);
+        let x0 = ((self.cx - reach).floor() as i64).max(0);
+        let x1 = ((self.cx + reach).ceil() as i64 + 1).min(size as i64);
+        // The same arithmetic as the renderer's labels.
+        let (ia2, ib2) = (1.0 / (a * a), 1.0 / (b * b));
+        (y0..y1).any(|y| {
+            (x0..x1).any(|x| {
+                let (u, v) = self.local(trig, y as f32 - self.cy, x as f32 - self.cx);
+                u * u * ia2 + v * v * ib2 <= 1.0
+            })
+        })
+    }
+}
+
+/// Everything needed to render one cell in any frame.
+#[derive(Debug, Clone)]
+pub(crate) struct CellPlan {
+    pub id: u32,
+    pub first: usize,
+    pub poses: Vec<Pose>,
+    pub hidden: Option<usize>,
+    /// Phase darkening at the centre (fraction of the background).
+    pub dark: f32,
+    /// Phase halo strength (fraction of the background).
+    pub halo: f32,
+    /// Texture wave numbers and phases.
+    pub tex: [f32; 4],
+    /// Fluorescence per pixel above background, per channel.
+    pub amp: Vec<f32>,
+}
+
+impl CellPlan {
+    /// The pose in frame `t`, if the cell is visible then.
+    pub fn pose(&self, t: usize) -> Option<Pose> {
+        if self.hidden == Some(t) {
+            return None;
+        }
+        t.checked_sub(self.first)
+            .and_then(|i| self.poses.get(i))
+            .copied()
+    }
+}
+
+/// Smooth wandering around a centre with slow rotation.
+struct Motion {
+    cy: f64,
+    cx: f64,
+    amp: f64,
+    period: [f64; 2],
+    phase: [f64; 2],
+    angle: f64,
+    spin: f64,
+}
+
+impl Motion {
+    fn at(&self, t: usize) -> (f64, f64, f64) {
+        let t = t as f64;
+        let oy = self.amp * (2.0 * PI * t / self.period[0] + self.phase[0]).sin();
+        let ox = self.amp * (2.0 * PI * t / self.period[1] + self.phase[1]).sin();
+        (self.cy + oy, self.cx + ox, self.angle + self.spin * t)
+    }
+}
+
+struct Planner<'a> {
+    cfg: &'a SceneConfig,
+    rng: SplitMix64,
+    cells: Vec<CellPlan>,
+    events: Vec<Event>,
+}
+
+impl Planner<'_> {
+    fn motion(&mut self, cy: f64, cx: f64, jitter: f64) -> Motion {
+        let r = &mut self.rng;
+        Motion {
+            cy: cy + r.range(-jitter, jitter),
+            cx: cx + r.range(-jitter, jitter),
+            amp: 1.5,
+            period: [r.range(12.0, 30.0), r.range(12.0, 30.0)],
+            phase: [r.range(0.0, 2.0 * PI), r.range(0.0, 2.0 * PI)],
+            angle: r.range(0.0, PI),
+            spin: r.range(-0.03, 0.03),
+        }
+    }
+
+    fn cell(&mut self, first: usize, poses: Vec<Pose>) -> u32 {
+        let id = self.cells.len() as u32 + 1;
+        let r = &mut self.rng;
+        let (dark, halo) = (r.range(0.38, 0.55) as f32, r.range(0.15, 0.3) as f32);
+        let tex = [
+            r.range(0.8, 1.5) as f32,
+            r.range(0.8, 1.5) as f32,
+            r.range(0.0, 2.0 * PI) as f32,
+            r.range(0.0, 2.0 * PI) as f32,
+        ];
+        let amp = (0..self.cfg.fl_channels)
+            .map(|_| r.range(150f64.ln(), 900f64.ln()).exp() as f32)
+            .collect();
+        self.cells.push(CellPlan {
+            id,
+            first,
+            poses,
+            hidden: None,
+            dark,
+            halo,
+            tex,
+            amp,
+        });
+        id
+    }
+
+    fn pose(m: &Motion, t: usize, a: f64, b: f64) -> Pose {
+        let (cy, cx, angle) = m.at(t);
+        Pose {
+            cy: cy as f32,
+            cx: cx as f32,
+            angle: angle as f32,
+            a: a as f32,
+            b: b as f32,
+        }
+    }
+
+    /// A plain cell in the slot centred at `(cy, cx)`, alive in `first..frames`.
+    fn plain(&mut self, cy: f64, cx: f64, first: usize) -> u32 {
+        let m = self.motion(cy, cx, 2.0);
+        let a = self.rng.range(6.5, 9.5);
+        let b = self.rng.range(4.5, 6.0);
+        let poses = (first..self.cfg.frames)
+            .map(|t| Self::pose(&m, t, a, b))
+            .collect();
+        self.cell(first, poses)
+    }
+
+    fn divider(&mut self, cy: f64, cx: f64) {
+        let frames = self.cfg.frames;
+        let td = self
+            .rng
+            .range(frames as f64 / 3.0, 2.0 * frames as f64 / 3.0) as usize;
+        let td = td.clamp(1, frames - 1);
+        let m = self.motion(cy, cx, 0.0);
+        let a0 = self.rng.range(6.5, 8.0);
+        let b = self.rng.range(4.5, 5.5);
+        let grow = |t: usize| a0 * (1.0 + 0.5 * t as f64 / td as f64);
+        let poses = (0..td).map(|t| Self::pose(&m, t, grow(t), b)).collect();
+        let parent = self.cell(0, poses);
+        let ad0 = (2.0 * grow(td) - 3.0) / 4.0;
+        let mut ids = [0u32; 2];
+        for (k, sign) in [-1.0f64, 1.0].into_iter().enumerate() {
+            let poses = (td..frames)
+                .map(|t| {
+                    let dt = (t - td) as f64;
+                    let ad = ad0 * (1.0 + 0.03 * dt).min(1.1);
+                    let off = sign * (ad + (3.0 + dt).min(5.0) / 2.0);
+                    let p = Self::pose(&m, t, ad, b);
+                    let (s, c) = (p.angle as f64).sin_cos();
+                    Pose {
+                        cy: p.cy + (off * s) as f32,
+                        cx: p.cx + (off * c) as f32,
+                        ..p
+                    }
+                })
+                .collect();
+            ids[k] = self.cell(td, poses);
+        }
+        self.cells[ids[1] as usize - 1].amp = self.cells[parent as usize - 1].amp.clone();
+        self.cells[ids[0] as usize - 1].amp = self.cells[parent as usize - 1].amp.clone();
+        self.events.push(Event::Divide {
+            parent,
+            daughters: ids,
+            frame: td,
+        });
+    }
+
+    /// Two parallel cells side by side that close in, touch in two frames and part.
+    fn toucher(&mut self, cy: f64, cx: f64) {
+        let frames = self.cfg.frames;
+        let m = self.motion(cy, cx, 0.0);
+        let contact = (frames / 2).saturating_sub(1);
+        let last = (contact + 1).min(frames - 1);
+        let apart = |t: usize| {
+            let d = contact.saturating_sub(t).max(t.saturating_sub(last)) as f64;
+            (1.2 * d).min(4.0)
+        };
+        let mut ids = [0u32; 2];
+        for (k, sign) in [-1.0f64, 1.0].into_iter().enumerate() {
+            let a = self.rng.range(6.5, 8.5);
+            let b = self.rng.range(4.0, 5.0);
+            let poses = (0..frames)
+                .map(|t| {
+                    let off = sign * (b + 0.4 + apart(t) / 2.0);
+                    let p = Self::pose(&m, t, a, b);
+                    let (s, c) = (p.angle as f64).sin_cos();
+                    Pose {
+                        cy: p.cy + (off * c) as f32,
+                        cx: p.cx - (off * s) as f32,
+                        ..p
+                    }
+                })
+                .collect();
+            ids[k] = self.cell(0, poses);
+        }
+        self.events.push(Event::Touch {
+            cells: ids,
+            first: contact,
+            last,
+        });
+    }
+
+    /// A cell in an edge slot that drifts out through that edge near the end.
+    fn leaver(&mut self, cy: f64, cx: f64, dir: (f64, f64)) {
+        let (size, frames) = (self.cfg.size as f64, self.cfg.frames);
+        let m = self.motion(cy, cx, 0.0);
+        let a = self.rng.range(6.5, 9.0);
+        let b = self.rng.range(4.5, 6.0);
+        let to_edge = match dir {
+            (dy, _) if dy < 0.0 => cy,
+            (dy, _) if dy > 0.0 => size - cy,
+            (_, dx) if dx < 0.0 => cx,
+            _ => size - cx,
+        };
+        let speed = 2.0;
+        let needed = ((to_edge + a + 3.0) / speed).ceil() as usize;
+        let start = frames.saturating_sub(needed + 3);
+        let mut poses = Vec::new();
+        let mut gone = None;
+        for t in 0..frames {
+            let mut p = Self::pose(&m, t, a, b);
+            let shift = speed * t.saturating_sub(start) as f64;
+            p.cy += (shift * dir.0) as f32;
+            p.cx += (shift * dir.1) as f32;
+            if t > start && !p.has_pixel(self.cfg.size) {
+                gone = Some(t);
+                break;
+            }
+            poses.push(p);
+        }
+        let cell = self.cell(0, poses);
+        if let Some(frame) = gone {
+            self.events.push(Event::Leave { cell, frame });
+        }
+    }
+}
+
+/// Plans all cells and events of a scene.
+pub(crate) fn plan(cfg: &SceneConfig) -> (Vec<CellPlan>, Vec<Event>) {
+    let mut p = Planner {
+        cfg,
+        rng: SplitMix64::new(crate::synth::rng::mix(cfg.seed, 0x5CE7E)),
+        cells: Vec::new(),
+        events: Vec::new(),
+    };
+    let g = if cfg.size >= 24 {
+        (cfg.size / PITCH as usize).max(1)
+    } else {
+        0
+    };
+    if g == 0 || cfg.frames == 0 {
+        return (p.cells, p.events);
+    }
+    let margin = (cfg.size as f64 - g as f64 * PITCH).max(0.0) / 2.0;
+    let centre = |i: usize| margin + (i as f64 + 0.5) * PITCH.min(cfg.size as f64);
+    let mut slots: Vec<(usize, usize)> = (0..g).flat_map(|i| (0..g).map(move |j| (i, j))).collect();
+    p.rng.shuffle(&mut slots);
+    let edge = |&(i, j): &(usize, usize)| i == 0 || j == 0 || i + 1 == g || j + 1 == g;
+    let n = g * g;
+    let frames = cfg.frames;
+    let mut take = |edge_only: bool| -> Option<(usize, usize)> {
+        let k = slots.iter().position(|s| !edge_only || edge(s))?;
+        Some(slots.remove(k))
+    };
+    if frames >= 3
+        && let Some((i, j)) = take(false)
+    {
+        let id = p.plain(centre(i), centre(j), 0);
+        let hidden = (frames / 2).clamp(1, frames - 2);
+        p.cells[id as usize - 1].hidden = Some(hidden);
+        p.events.push(Event::Dropout {
+            cell: id,
+            frame: hidden,
+        });
+    }
+    for _ in 0..if frames >= 2 { (n / 64).max(1) } else { 0 } {
+        if let Some((i, j)) = take(false) {
+            let first = 1 + p.rng.below((frames / 2).max(1));
+            let id = p.plain(centre(i), centre(j), first.min(frames - 1));
+            p.events.push(Event::Appear {
+                cell: id,
+                frame: first.min(frames - 1),
+            });
+        }
+    }
+    for _ in 0..if frames >= 3 { (n / 128).max(1) } else { 0 } {
+        if let Some((i, j)) = take(true) {
+            let mut dirs = Vec::new();
+            if i == 0 {
+                dirs.push((-1.0, 0.0))
+            }
+            if i + 1 == g {
+                dirs.push((1.0, 0.0))
+            }
+            if j == 0 {
+                dirs.push((0.0, -1.0))
+            }
+            if j + 1 == g {
+                dirs.push((0.0, 1.0))
+            }
+            let d = dirs[p.rng.below(dirs.len())];
+            p.leaver(centre(i), centre(j), d);
+        }
+    }
+    for _ in 0..if frames >= 4 { (n / 25).max(1) } else { 0 } {
+        if let Some((i, j)) = take(false) {
+            p.divider(centre(i), centre(j));
+        }
+    }
+    for _ in 0..if g >= 4 { (n / 200).max(1) } else { 0 } {
+        if let Some((i, j)) = take(false) {
+            p.toucher(centre(i), centre(j));
+        }
+    }
+    while let Some((i, j)) = take(false) {
+        if p.rng.uniform() < 0.6 {
+            p.plain(centre(i), centre(j), 0);
+        }
+    }
+    (p.cells, p.events)
+}
