@@ -42,7 +42,11 @@ pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool)
                 verdict,
                 started_at: journal::now() - started.elapsed().as_secs_f64(),
                 duration: started.elapsed(),
-                peak_rss: rss_before.max(rss_after),
+                peak_rss: result
+                    .stages
+                    .iter()
+                    .map(|s| s.peak_rss_bytes)
+                    .fold(rss_before.max(rss_after), u64::max),
                 message,
                 worker_pid: None,
                 rss_before,

@@ -15,9 +15,11 @@ use super::{FovConfig, inspect};
 use crate::image::Dtype;
 
 /// The worker's own footprint before a task touches any image.
-const BASE: u64 = 24 << 20;
+const BASE: u64 = 8 << 20;
 /// Bytes of working memory per pixel of one frame, in the hungriest stage.
-const PER_PIXEL: u64 = 48;
+/// Measured peaks (docs/benchmarks.md): 7.6 MiB at 256², 37.4 MiB at 1024²,
+/// i.e. ~5.6 MiB + 32 B/px; this keeps a margin of 10–35 %.
+const PER_PIXEL: u64 = 36;
 
 /// RAM and disk one fov task needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
