@@ -30,3 +30,39 @@ fn selftest_estimate_tracks_measured_peak() {
         );
     }
 }
+
+/// The fov estimate comes from TIFF headers alone (frame size, channels,
+/// dtype); it must hold for small and large frames.
+#[test]
+fn fov_estimate_from_headers_tracks_measured_peak() {
+    for size in ["256", "1024"] {
+        let b = Batch::new();
+        let demo = isobatch()
+            .arg("demo")
+            .arg(b.dir.path())
+            .args(["--fovs", "1", "--frames", "4", "--size", size])
+            .output()
+            .expect("demo");
+        assert!(demo.status.success());
+        let out = b
+            .pipeline_cmd("fov", &["--workers", "1"])
+            .output()
+            .expect("run");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let results: serde_json::Value =
+            serde_json::from_slice(&read_all(&b.out().join("results.json"))).expect("results.json");
+        let t = &results["tasks"][0];
+        let est = t["estimated_rss_bytes"].as_f64().expect("estimate");
+        let peak = t["peak_rss_bytes"].as_f64().expect("peak");
+        let ratio = est / peak;
+        assert!(
+            (0.9..=1.6).contains(&ratio),
+            "{size} px: estimate {est} vs measured peak {peak} (ratio {ratio:.2})"
+        );
+    }
+}
