@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::process::Output;
+use std::time::Duration;
 
 /// `isobatch demo` into the batch folder (writes `raw/` and `truth/`).
 fn demo(b: &Batch, args: &[&str]) {
@@ -372,4 +373,61 @@ fn small_and_odd_frame_sizes_work() {
         let traces = fs::read_to_string(b.out().join("fov01/traces.csv")).expect("traces");
         assert!(traces.lines().count() > 2, "size {size}: no cells measured");
     }
+}
+
+#[test]
+fn sigkill_mid_pipeline_then_rerun_gives_identical_outputs() {
+    let args = [
+        "--fovs", "2", "--frames", "40", "--size", "512", "--seed", "4",
+    ];
+    let reference = Batch::new();
+    demo(&reference, &args);
+    ok(&fov(&reference, &["--workers", "1"]));
+
+    let b = Batch::new();
+    demo(&b, &args);
+    let tag = format!("ISOBATCH_TEST_TAG=fov-kill-{}", std::process::id());
+    let mut cmd = b.pipeline_cmd("fov", &["--workers", "1"]);
+    cmd.env("ISOBATCH_TEST_TAG", &tag["ISOBATCH_TEST_TAG=".len()..]);
+    let mut run = Captured::spawn(cmd);
+    let copied = b.out().join("fov01/copy.stage.json");
+    wait_until(Duration::from_secs(60), "fov01's copy checkpoint", || {
+        copied.exists() || run.child.try_wait().ok().flatten().is_some()
+    });
+    assert!(
+        run.child.try_wait().ok().flatten().is_none(),
+        "the run ended before the kill"
+    );
+    run.child.kill().expect("SIGKILL the supervisor");
+    run.finish(Duration::from_secs(20));
+    wait_until(
+        Duration::from_secs(20),
+        "the killed run's workers to die",
+        || processes_with_env(&tag).is_empty(),
+    );
+
+    ok(&fov(&b, &["--workers", "1"]));
+    assert_eq!(b.verdict("fov02"), "done");
+    // fov01 was killed mid-pipeline (unless a very slow poll let it finish first):
+    // its complete copy checkpoint is reused, the rest recomputed.
+    if b.verdict("fov01") == "done" {
+        assert_eq!(
+            stages(&b, "fov01")[0],
+            ("copy".to_string(), "reused".to_string())
+        );
+    } else {
+        assert_eq!(b.verdict("fov01"), "skipped");
+    }
+    let (got, want) = (task_files(&b.out()), task_files(&reference.out()));
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in &want {
+        assert!(got[k] == *v, "{k} differs from an uninterrupted run");
+    }
+    assert_eq!(
+        read_all(&b.out().join("traces.csv")),
+        read_all(&reference.out().join("traces.csv"))
+    );
 }
