@@ -72,6 +72,8 @@ pub enum StageAction {
     Reused,
     /// Not run: after `--to-stage`.
     NotRun,
+    /// Started and failed; the attempt ends here.
+    Failed,
 }
 
 impl StageAction {
@@ -81,6 +83,7 @@ impl StageAction {
             StageAction::Computed => "computed",
             StageAction::Reused => "reused",
             StageAction::NotRun => "not_run",
+            StageAction::Failed => "failed",
         }
     }
 }

@@ -280,6 +280,23 @@ fn to_stage_stops_early_and_from_stage_recomputes_from_there() {
     assert_eq!(computed(&b, "fov01"), ["background", "track", "extract"]);
     ok(&fov(&b, &["--from-stage", "track"]));
     assert_eq!(computed(&b, "fov01"), ["track", "extract"]);
+    assert!(b.out().join("traces.csv").is_file());
+
+    // Stopping early after a change: the later checkpoints were made from what
+    // was replaced, so they go, and no traces.csv claims to be current.
+    ok(&fov(
+        &b,
+        &["--to-stage", "segment", "--param", "threshold_k=3.5"],
+    ));
+    assert_eq!(computed(&b, "fov01"), ["segment"]);
+    for stale in [
+        "traces.csv",
+        "fov01/traces.csv",
+        "fov01/track_labels.npy",
+        "fov01/extract.stage.json",
+    ] {
+        assert!(!b.out().join(stale).exists(), "{stale} left behind");
+    }
 
     let bad = fov(&b, &["--from-stage", "segmentation"]);
     assert_eq!(bad.status.code(), Some(2));

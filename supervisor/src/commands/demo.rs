@@ -15,7 +15,7 @@ use std::path::Path;
 use isobatch_shared::atomic;
 use isobatch_worker::image::imagej::ImageJLayout;
 use isobatch_worker::image::tiff_out::{Compression, TiffWriter};
-use isobatch_worker::image::{ImageError, Shape};
+use isobatch_worker::image::{ImageError, Limits, Shape};
 use isobatch_worker::synth::{Event, Scene, SceneConfig};
 
 use crate::cli::DemoArgs;
@@ -61,33 +61,43 @@ fn write_fov(raw: &Path, truth: &Path, name: &str, scene: &Scene) -> Result<(), 
         Compression::Deflate,
     )
     .map_err(image_error)?;
-    let mut cells = String::from("cell,frame,area,centroid_y,centroid_x");
-    for c in 1..=cfg.fl_channels {
-        cells.push_str(&format!(",signal_c{c}"));
-    }
-    cells.push('\n');
-    for t in 0..cfg.frames {
-        let frame = scene.render(t);
-        stack.write_page(&frame.phase).map_err(image_error)?;
-        for fl in &frame.fl {
-            stack.write_page(fl).map_err(image_error)?;
+    // Frame by frame: the stack, the true labels and the truth rows are
+    // streamed together, so memory does not grow with the frame count.
+    let cells_path = truth.join(format!("{name}_cells.csv"));
+    atomic::write_with(&cells_path, |w| {
+        write!(w, "cell,frame,area,centroid_y,centroid_x")?;
+        for c in 1..=cfg.fl_channels {
+            write!(w, ",signal_c{c}")?;
         }
-        labels.write_page(&frame.labels).map_err(image_error)?;
-        for r in &frame.truth {
-            cells.push_str(&format!(
-                "{},{},{},{:.3},{:.3}",
-                r.cell, r.frame, r.area, r.centroid_y, r.centroid_x
-            ));
-            for s in &r.signal {
-                cells.push_str(&format!(",{s:.3}"));
+        writeln!(w)?;
+        for t in 0..cfg.frames {
+            let frame = scene.render(t);
+            stack
+                .write_page(&frame.phase)
+                .map_err(std::io::Error::other)?;
+            for fl in &frame.fl {
+                stack.write_page(fl).map_err(std::io::Error::other)?;
             }
-            cells.push('\n');
+            labels
+                .write_page(&frame.labels)
+                .map_err(std::io::Error::other)?;
+            for r in &frame.truth {
+                write!(
+                    w,
+                    "{},{},{},{:.3},{:.3}",
+                    r.cell, r.frame, r.area, r.centroid_y, r.centroid_x
+                )?;
+                for s in &r.signal {
+                    write!(w, ",{s:.3}")?;
+                }
+                writeln!(w)?;
+            }
         }
-    }
+        Ok(())
+    })
+    .map_err(|e| Error::io(&cells_path, e))?;
     stack.commit().map_err(image_error)?;
     labels.commit().map_err(image_error)?;
-    let cells_path = truth.join(format!("{name}_cells.csv"));
-    atomic::write(&cells_path, cells.as_bytes()).map_err(|e| Error::io(&cells_path, e))?;
     let events_path = truth.join(format!("{name}_events.csv"));
     atomic::write(&events_path, events_csv(&scene.events()).as_bytes())
         .map_err(|e| Error::io(&events_path, e))
@@ -126,6 +136,13 @@ pub fn run(args: DemoArgs) -> Result<i32, Error> {
         return Err(Error::Usage(
             "--fovs and --frames must be at least 1".into(),
         ));
+    }
+    let max_frames = Limits::default().max_pages / 2;
+    if args.frames > max_frames {
+        return Err(Error::Usage(format!(
+            "--frames {}: at most {max_frames} (the TIFF reader's page limit for 2 channels)",
+            args.frames
+        )));
     }
     if !(MIN_SIZE..=MAX_SIZE).contains(&args.size) {
         return Err(Error::Usage(format!(

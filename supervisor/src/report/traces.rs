@@ -35,35 +35,58 @@ fn preamble(path: &Path) -> io::Result<(Vec<String>, String, BufReader<File>)> {
     }
 }
 
-/// Writes `OUTPUT/traces.csv` from every task that ended done or skipped and
-/// has a traces file. Returns a note for the summary, or an error message
+/// Writes `OUTPUT/traces.csv` from every task that ended done or skipped with
+/// a traces file among its outputs (a `--to-stage` run that stopped before
+/// extract has none, and an older traces.csv of that task is not current). Returns a note for the summary, or an error message
 /// when the files disagree (another time unit, another header) and nothing
 /// was written.
 pub fn combine(records: &[TaskRecord], output: &Path) -> Result<String, String> {
     let tasks: Vec<_> = records
         .iter()
         .filter(|t| t.verdict.is_some_and(Verdict::is_complete))
-        .map(|t| (t.task.id.as_str(), layout::task_traces(output, &t.task.id)))
-        .filter(|(_, p)| p.exists())
+        .map(|t| (t, layout::task_traces(output, &t.task.id)))
+        .filter(|(t, p)| t.outputs().contains(p))
+        .map(|(t, p)| (t.task.id.as_str(), p))
         .collect();
     let total = records.len();
+    let target = layout::combined_traces(output);
     let Some((first_id, first)) = tasks.first() else {
-        return Ok("traces.csv: no FOV produced traces".into());
+        // An older combined file would describe results this run replaced.
+        return match std::fs::remove_file(&target) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(format!("cannot remove the stale {}: {e}", target.display()))
+            }
+            _ => Ok("traces.csv: no FOV produced traces".into()),
+        };
     };
     let name = |id: &str| format!("{id}/traces.csv");
-    let (comments, header, _) =
+    let (mut comments, header, _) =
         preamble(first).map_err(|e| format!("cannot read {}: {e}", name(first_id)))?;
+    // "# time: minutes since the first frame (10 minutes per frame, from …)":
+    // FOVs may differ in interval, never in unit or columns.
+    let unit = |c: &[String]| -> Vec<String> {
+        c.iter()
+            .map(|l| l.split(" (").next().unwrap_or("").to_string())
+            .collect()
+    };
+    let mut same_interval = true;
     for (id, path) in &tasks[1..] {
         let (c, h, _) = preamble(path).map_err(|e| format!("cannot read {}: {e}", name(id)))?;
-        if c != comments || h != header {
+        if unit(&c) != unit(&comments) || h != header {
             return Err(format!(
                 "traces.csv not combined: {} and {} disagree on the time unit or columns",
                 name(first_id),
                 name(id)
             ));
         }
+        same_interval &= c == comments;
     }
-    let target = layout::combined_traces(output);
+    if !same_interval {
+        comments = unit(&comments)
+            .into_iter()
+            .map(|u| format!("{u} (frame intervals differ between FOVs; each FOV's traces.csv states its own)"))
+            .collect();
+    }
     atomic::write_with(&target, |w| {
         for c in &comments {
             writeln!(w, "{c}")?;

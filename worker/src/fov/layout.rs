@@ -47,12 +47,19 @@ impl LayoutParams {
             }
             "pc" => self.pc = Some(index(value)?),
             "fl" => {
-                let list: Result<Vec<usize>, String> = value
+                let list: Vec<usize> = value
                     .split(',')
                     .filter(|s| !s.trim().is_empty())
                     .map(index)
-                    .collect();
-                self.fl = Some(list?);
+                    .collect::<Result<_, _>>()?;
+                if let Some(c) = list
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, c)| list[..i].contains(c).then_some(c))
+                {
+                    return Err(format!("--param fl={value}: channel {c} is listed twice"));
+                }
+                self.fl = Some(list);
             }
             "frame_interval" => self.interval = Some(Interval::parse(value)?),
             _ => return Ok(false),
@@ -109,6 +116,35 @@ impl Interval {
     }
 }
 
+/// The frame interval an ImageJ header states (`finterval=` in `tunit=`, seconds
+/// when absent); a unit it cannot convert is an error, never a silent frame index.
+fn imagej_interval(
+    name: &str,
+    finterval: Option<f64>,
+    tunit: Option<&str>,
+) -> Result<Option<Interval>, String> {
+    let Some(value) = finterval.filter(|v| *v > 0.0 && v.is_finite()) else {
+        return Ok(None);
+    };
+    let unit = match tunit.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("s" | "sec" | "second" | "seconds") => "seconds",
+        Some("ms" | "msec" | "millisecond" | "milliseconds") => "milliseconds",
+        Some("min" | "minute" | "minutes") => "minutes",
+        Some("h" | "hr" | "hour" | "hours") => "hours",
+        Some(other) => {
+            return Err(format!(
+                "{name}: the ImageJ frame interval is in unit {other:?}, which isobatch cannot convert; \
+                 pass --param frame_interval (e.g. 10m)"
+            ));
+        }
+    };
+    Ok(Some(Interval {
+        value,
+        unit,
+        source: IntervalSource::ImageJ,
+    }))
+}
+
 /// The resolved layout of one FOV stack.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
@@ -131,6 +167,12 @@ impl Layout {
         let name = path.display();
         let meta = info.imagej.as_ref();
         let channels = match (p.channels, meta.and_then(|m| m.channels)) {
+            (Some(n), Some(m)) if n != m => {
+                return Err(format!(
+                    "{name}: --param channels={n} but the file's ImageJ metadata says channels={m}; \
+                     drop the parameter or fix the file"
+                ));
+            }
             (Some(n), _) => n,
             (None, Some(n)) => n,
             (None, None) if info.pages == 1 => 1,
@@ -148,14 +190,20 @@ impl Layout {
             ));
         }
         let frames = info.pages / channels;
-        if let Some(f) = meta
-            .and_then(|m| m.frames)
-            .filter(|&f| f != frames && p.channels.is_none())
-        {
-            return Err(format!(
-                "{name}: ImageJ metadata says {f} frames × {channels} channels but the file has {} pages",
-                info.pages
-            ));
+        if let Some(m) = meta {
+            let (f, z) = (m.frames.unwrap_or(1), m.slices.unwrap_or(1));
+            if f > 1 && z > 1 {
+                return Err(format!(
+                    "{name}: a time series of z-stacks ({f} frames × {z} slices); the fov pipeline takes one plane per frame"
+                ));
+            }
+            if (m.frames.is_some() || m.slices.is_some()) && f * z != frames {
+                return Err(format!(
+                    "{name}: ImageJ metadata says {} frames × {channels} channels but the file has {} pages",
+                    f * z,
+                    info.pages
+                ));
+            }
         }
         let pc = p.pc.unwrap_or(0);
         let fl =
@@ -171,21 +219,12 @@ impl Layout {
                 "--param fl lists channel {pc}, which is the phase-contrast channel"
             ));
         }
-        let from_imagej = meta.and_then(|m| {
-            let value = m.finterval.filter(|v| *v > 0.0 && v.is_finite())?;
-            let unit = match m.tunit.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                None | Some("s" | "sec" | "second" | "seconds") => "seconds",
-                Some("ms" | "msec" | "millisecond" | "milliseconds") => "milliseconds",
-                Some("min" | "minute" | "minutes") => "minutes",
-                Some("h" | "hr" | "hour" | "hours") => "hours",
-                Some(_) => return None,
-            };
-            Some(Interval {
-                value,
-                unit,
-                source: IntervalSource::ImageJ,
-            })
-        });
+        let from_imagej = match meta {
+            Some(m) if p.interval.is_none() => {
+                imagej_interval(&name.to_string(), m.finterval, m.tunit.as_deref())?
+            }
+            _ => None,
+        };
         Ok(Layout {
             channels,
             frames,
@@ -223,5 +262,122 @@ impl Layout {
     /// The time of frame `t` in the comment's unit.
     pub fn time(&self, t: usize) -> f64 {
         self.interval.map_or(t as f64, |i| t as f64 * i.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::{Dtype, ImageJMeta};
+
+    fn info(pages: usize, meta: Option<ImageJMeta>) -> StackInfo {
+        StackInfo {
+            width: 64,
+            height: 64,
+            pages,
+            dtype: Dtype::U16,
+            bigtiff: false,
+            compression: "none".into(),
+            imagej: meta,
+        }
+    }
+
+    fn meta(channels: usize, frames: usize) -> ImageJMeta {
+        ImageJMeta {
+            channels: Some(channels),
+            frames: Some(frames),
+            ..ImageJMeta::default()
+        }
+    }
+
+    fn params(kv: &[(&str, &str)]) -> Result<LayoutParams, String> {
+        let mut p = LayoutParams::default();
+        for (k, v) in kv {
+            assert!(p.set(k, v)?, "{k} is a layout key");
+        }
+        Ok(p)
+    }
+
+    fn resolve(pages: usize, m: Option<ImageJMeta>, kv: &[(&str, &str)]) -> Result<Layout, String> {
+        Layout::resolve(Path::new("raw/f.tif"), &info(pages, m), &params(kv)?)
+    }
+
+    #[test]
+    fn channels_and_roles_come_from_metadata_or_parameters() {
+        let l = resolve(20, Some(meta(2, 10)), &[]).unwrap();
+        assert_eq!(
+            (l.channels, l.frames, l.pc, l.fl.clone()),
+            (2, 10, 0, vec![1])
+        );
+        assert_eq!(l.page(3, 1), 7);
+        let l = resolve(30, None, &[("channels", "3"), ("pc", "2"), ("fl", "0")]).unwrap();
+        assert_eq!((l.channels, l.frames, l.pc, l.fl), (3, 10, 2, vec![0]));
+        assert_eq!(resolve(1, None, &[]).unwrap().channels, 1);
+    }
+
+    #[test]
+    fn contradictions_are_refused_by_name_never_guessed() {
+        for (pages, m, kv, want) in [
+            (20, None, &[][..], "--param channels=N"),
+            (21, None, &[("channels", "2")][..], "do not divide"),
+            (
+                20,
+                Some(meta(2, 10)),
+                &[("channels", "4")][..],
+                "metadata says channels=2",
+            ),
+            (20, Some(meta(2, 9)), &[][..], "9 frames"),
+            (
+                20,
+                Some(meta(2, 10)),
+                &[("fl", "2")][..],
+                "channel 2 does not exist",
+            ),
+            (
+                20,
+                Some(meta(2, 10)),
+                &[("fl", "0,1")][..],
+                "phase-contrast",
+            ),
+        ] {
+            let err = resolve(pages, m, kv).unwrap_err();
+            assert!(err.contains(want), "{kv:?}: {err}");
+            assert!(
+                err.contains("raw/f.tif") || err.contains("--param"),
+                "{err}"
+            );
+        }
+        assert!(params(&[("fl", "1,1")]).unwrap_err().contains("twice"));
+        assert!(params(&[("channels", "0")]).is_err());
+    }
+
+    #[test]
+    fn time_comes_from_the_parameter_then_imagej_then_the_frame_index() {
+        let l = resolve(20, Some(meta(2, 10)), &[("frame_interval", "10m")]).unwrap();
+        assert_eq!(
+            (l.time(3), l.interval.map(|i| i.unit)),
+            (30.0, Some("minutes"))
+        );
+        assert!(
+            l.time_comment()
+                .starts_with("# time: minutes since the first frame")
+        );
+        let mut m = meta(2, 10);
+        m.finterval = Some(90.0);
+        let l = resolve(20, Some(m.clone()), &[]).unwrap();
+        assert_eq!(
+            (l.time(2), l.interval.map(|i| i.unit)),
+            (180.0, Some("seconds"))
+        );
+        m.tunit = Some("fortnight".into());
+        assert!(resolve(20, Some(m), &[]).unwrap_err().contains("fortnight"));
+        let l = resolve(20, Some(meta(2, 10)), &[]).unwrap();
+        assert_eq!(l.time(4), 4.0);
+        assert!(l.time_comment().contains("frame index"));
+        for bad in ["0m", "-1s", "soon", "10 parsecs"] {
+            assert!(Interval::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Interval::parse("250ms").unwrap().unit, "milliseconds");
+        assert_eq!(Interval::parse("1.5h").unwrap().value, 1.5);
     }
 }

@@ -48,7 +48,7 @@ impl Fov<'_> {
     }
     /// Opens the checkpoint `stem`, checking its shape.
     pub fn source(&self, stem: &str) -> Result<StackSource, StageError> {
-        let s = StackSource::open(&self.dir, stem).map_err(image_error)?;
+        let s = StackSource::open(&self.dir, stem, self.format).map_err(checkpoint_error)?;
         if s.shape() != self.shape {
             return Err(StageError::Failed(format!(
                 "checkpoint {stem} has shape {:?}, expected {:?}",
@@ -74,6 +74,12 @@ pub fn image_error(e: ImageError) -> StageError {
     } else {
         StageError::Failed(e.to_string())
     }
+}
+
+/// A checkpoint this task wrote cannot be read back: the task's failure,
+/// never the user's input.
+pub fn checkpoint_error(e: ImageError) -> StageError {
+    StageError::Failed(format!("cannot read a checkpoint: {e}"))
 }
 
 fn params(list: Vec<(&'static str, String)>) -> Vec<(String, String)> {
@@ -182,7 +188,9 @@ impl Stage for Segment<'_> {
         let mut seg = Segmenter::new(h, w, &f.config.segment);
         let (mut phase, mut mask) = (vec![0f32; h * w], vec![0u8; h * w]);
         for t in 0..f.shape.frames {
-            phase_src.read_f32(t, &mut phase).map_err(image_error)?;
+            phase_src
+                .read_f32(t, &mut phase)
+                .map_err(checkpoint_error)?;
             seg.segment(&phase, &mut mask);
             sink.write_frame(t, &mask).map_err(image_error)?;
             tick(progress, t, f.shape.frames);
@@ -244,9 +252,9 @@ impl Stage for Background<'_> {
         let mut est = BackgroundEstimator::new(h, w, &f.config.background);
         let (mut mask, mut fl, mut bg) = (vec![0u8; h * w], vec![0f32; h * w], vec![0f32; h * w]);
         for t in 0..f.shape.frames {
-            masks.read(t, &mut mask).map_err(image_error)?;
+            masks.read(t, &mut mask).map_err(checkpoint_error)?;
             for (src, sink) in fl_src.iter_mut().zip(&mut sinks) {
-                src.read_f32(t, &mut fl).map_err(image_error)?;
+                src.read_f32(t, &mut fl).map_err(checkpoint_error)?;
                 est.estimate(&fl, &mask, &mut bg);
                 sink.write_frame(t, &bg).map_err(image_error)?;
             }
@@ -283,7 +291,7 @@ impl Stage for Track<'_> {
         let mut tracker = Tracker::new(h, w, &f.config.track);
         let (mut mask, mut labels) = (vec![0u8; h * w], vec![0u32; h * w]);
         for t in 0..f.shape.frames {
-            masks.read(t, &mut mask).map_err(image_error)?;
+            masks.read(t, &mut mask).map_err(checkpoint_error)?;
             tracker.push(&mask, &mut labels);
             sink.write_frame(t, &labels).map_err(image_error)?;
             tick(progress, t, f.shape.frames);

@@ -105,13 +105,28 @@ impl<T: Pixel> StackSink<T> {
         Ok(())
     }
 
-    /// Commits every file; returns their final paths.
+    /// Commits every file and removes the same checkpoint in a format no
+    /// longer written (so no stale `.npy` sits beside a fresh `.tif`);
+    /// returns the final paths.
     pub fn commit(self) -> Result<Vec<PathBuf>, ImageError> {
+        let stale: Vec<PathBuf> = match (&self.npy, &self.tif, self.outputs.first()) {
+            (None, Some(_), Some(p)) => vec![p.with_extension("npy")],
+            (Some(_), None, Some(p)) => vec![p.with_extension("tif")],
+            _ => Vec::new(),
+        };
         if let Some(npy) = self.npy {
             npy.commit()?;
         }
         if let Some(tif) = self.tif {
             tif.commit()?;
+        }
+        for p in stale {
+            match std::fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(ImageError::io(&p, e));
+                }
+                _ => {}
+            }
         }
         Ok(self.outputs)
     }
@@ -132,25 +147,25 @@ pub struct StackSource {
 }
 
 impl StackSource {
-    /// The checkpoint file that [`Self::open`] would read, if any exists.
-    pub fn find(dir: &Path, stem: &str) -> Result<Option<PathBuf>, ImageError> {
+    /// The file of checkpoint `stem` that [`Self::open`] reads in `format`
+    /// (the `.npy` when the format has one), if it exists. Files of another
+    /// format are never read: they may be left from an earlier run.
+    pub fn find(dir: &Path, stem: &str, format: Format) -> Result<Option<PathBuf>, ImageError> {
         checked_stem(dir, stem)?;
-        for ext in ["npy", "tif"] {
-            let path = dir.join(format!("{stem}.{ext}"));
-            if path.try_exists().map_err(|e| ImageError::io(&path, e))? {
-                return Ok(Some(path));
-            }
+        let path = dir.join(format!("{stem}.{}", format.extensions()[0]));
+        if path.try_exists().map_err(|e| ImageError::io(&path, e))? {
+            return Ok(Some(path));
         }
         Ok(None)
     }
 
-    /// Opens and validates the checkpoint `dir/stem.{npy,tif}`.
-    pub fn open(dir: &Path, stem: &str) -> Result<Self, ImageError> {
-        let Some(path) = Self::find(dir, stem)? else {
-            let missing = dir.join(format!("{stem}.npy"));
+    /// Opens and validates the checkpoint `dir/stem` written in `format`.
+    pub fn open(dir: &Path, stem: &str, format: Format) -> Result<Self, ImageError> {
+        let Some(path) = Self::find(dir, stem, format)? else {
+            let missing = dir.join(format!("{stem}.{}", format.extensions()[0]));
             return Err(ImageError::io(
                 &missing,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no .npy or .tif checkpoint"),
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such checkpoint"),
             ));
         };
         if path.extension().is_some_and(|e| e == "npy") {

@@ -94,6 +94,14 @@ pub fn run_stages(
     for (i, stage) in stages.iter_mut().enumerate() {
         let name = stage.name();
         if i > to {
+            if recomputing {
+                // Its checkpoint was made from what was just replaced: remove it
+                // rather than leave a stale result that looks current.
+                discard(task_dir, stage.as_ref()).map_err(|error| StagesFailed {
+                    reports: reports.clone(),
+                    error,
+                })?;
+            }
             reports.push(report(name, StageAction::NotRun, 0.0, String::new()));
             continue;
         }
@@ -127,7 +135,7 @@ pub fn run_stages(
             }
             Err(error) => {
                 let _ = writeln!(out.log, "stage {name}: failed after {secs:.2} s: {error}");
-                reports.push(report(name, StageAction::Computed, secs, error.to_string()));
+                reports.push(report(name, StageAction::Failed, secs, error.to_string()));
                 return Err(StagesFailed { reports, error });
             }
         }
@@ -168,12 +176,33 @@ fn step(
     progress(0.0, "started");
     let started = Instant::now();
     stage.run(progress)?;
+    if identify(task_dir, &stage.inputs(), "input")? != wanted.inputs {
+        return Err(StageError::Failed(format!(
+            "an input of stage {name} changed while it ran; its result was not recorded"
+        )));
+    }
     wanted.seconds = started.elapsed().as_secs_f64();
     wanted.outputs = identify(task_dir, &stage.outputs(), "output")?;
     wanted
         .save(task_dir)
         .map_err(|e| failed(&format!("cannot write the {name} checkpoint record"), e))?;
     Ok((wanted, Some(why)))
+}
+
+/// Removes a stage's record and outputs.
+fn discard(task_dir: &Path, stage: &dyn Stage) -> Result<(), StageError> {
+    let failed = |p: &Path, e: std::io::Error| {
+        StageError::Failed(format!("cannot remove the stale {}: {e}", p.display()))
+    };
+    StageRecord::remove(task_dir, stage.name())
+        .map_err(|e| failed(&StageRecord::path(task_dir, stage.name()), e))?;
+    for p in stage.outputs() {
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(&p, e)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// What the stage would record if it ran now (outputs named, not yet measured).

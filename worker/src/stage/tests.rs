@@ -211,6 +211,35 @@ fn from_to_and_force_select_what_runs() {
 }
 
 #[test]
+fn to_stage_after_a_recompute_removes_the_stale_later_checkpoints() {
+    let mut f = Fixture::new();
+    f.run(control());
+    f.params[0] = "2";
+    let (reports, runs) = f.run(StageControl {
+        to: Some("a".into()),
+        ..control()
+    });
+    assert_eq!(runs, ["a"]);
+    assert_eq!(reports[2].1, StageAction::NotRun);
+    for stale in ["b.txt", "c.txt", "b.stage.json", "c.stage.json"] {
+        assert!(!f.task().join(stale).exists(), "{stale} left behind");
+    }
+    assert_eq!(f.run(control()).1, ["b", "c"]);
+    assert!(
+        f.run(StageControl {
+            to: Some("a".into()),
+            ..control()
+        })
+        .1
+        .is_empty()
+    );
+    assert!(
+        f.task().join("c.txt").exists(),
+        "nothing recomputed, nothing removed"
+    );
+}
+
+#[test]
 fn a_failing_stage_stops_the_pipeline_and_leaves_no_record() {
     let mut f = Fixture::new();
     f.run(control());
@@ -219,6 +248,7 @@ fn a_failing_stage_stops_the_pipeline_and_leaves_no_record() {
     let (reports, runs) = f.run(control());
     assert_eq!(runs, ["b"]);
     assert_eq!(reports.len(), 2);
+    assert_eq!(reports[1].1, StageAction::Failed);
     assert!(!record::StageRecord::path(f.task(), "b").exists());
     f.fail = None;
     assert_eq!(f.run(control()).1, ["b", "c"]);

@@ -18,8 +18,8 @@ fn write<T: TestPixel>(dir: &TestDir, stem: &str, shape: Shape, format: Format) 
         .collect()
 }
 
-fn check<T: TestPixel>(dir: &TestDir, stem: &str, shape: Shape) {
-    let mut src = StackSource::open(dir.path(), stem).unwrap();
+fn check<T: TestPixel>(dir: &TestDir, stem: &str, shape: Shape, format: Format) {
+    let mut src = StackSource::open(dir.path(), stem, format).unwrap();
     assert_eq!((src.shape(), src.dtype()), (shape, T::DTYPE));
     let mut page = vec![T::default(); shape.frame_len()];
     let mut floats = vec![0f32; shape.frame_len()];
@@ -45,32 +45,46 @@ fn every_format_round_trips() {
             .collect();
         assert_eq!(names, want);
         assert_eq!(dir.names(), want);
-        check::<u16>(&dir, "denoised", shape);
+        check::<u16>(&dir, "denoised", shape, format);
         write::<f32>(&dir, "mask", shape, format);
-        check::<f32>(&dir, "mask", shape);
+        check::<f32>(&dir, "mask", shape, format);
     }
 }
 
 #[test]
-fn both_prefers_npy_and_never_falls_back_from_a_bad_one() {
+fn both_reads_the_npy_and_never_falls_back_from_a_bad_one() {
     let dir = TestDir::new("ckpt-both");
     let shape = Shape::new(3, 8, 8);
     write::<u8>(&dir, "s", shape, Format::Both);
-    let src = StackSource::open(dir.path(), "s").unwrap();
+    let src = StackSource::open(dir.path(), "s", Format::Both).unwrap();
     assert!(src.path().ends_with("s.npy"));
     let npy = dir.join("s.npy");
     let f = std::fs::OpenOptions::new().write(true).open(&npy).unwrap();
     f.set_len(100).unwrap();
-    let e = StackSource::open(dir.path(), "s").err().unwrap();
+    let e = StackSource::open(dir.path(), "s", Format::Both)
+        .err()
+        .unwrap();
     assert!(
         e.is_invalid_input() && e.to_string().contains("truncated"),
         "{e}"
     );
-    std::fs::remove_file(&npy).unwrap();
-    let src = StackSource::open(dir.path(), "s").unwrap();
+    let src = StackSource::open(dir.path(), "s", Format::Tiff).unwrap();
     assert!(src.path().ends_with("s.tif"));
     assert_eq!(src.dtype(), Dtype::U8);
-    check::<u8>(&dir, "s", shape);
+    check::<u8>(&dir, "s", shape, Format::Tiff);
+}
+
+#[test]
+fn switching_format_removes_the_stale_file_of_the_old_one() {
+    let dir = TestDir::new("ckpt-switch");
+    let shape = Shape::new(2, 4, 4);
+    write::<u8>(&dir, "s", shape, Format::Npy);
+    write::<u8>(&dir, "s", shape, Format::Tiff);
+    assert_eq!(dir.names(), ["s.tif"]);
+    write::<u8>(&dir, "s", shape, Format::Both);
+    write::<u8>(&dir, "s", shape, Format::Npy);
+    assert_eq!(dir.names(), ["s.npy"]);
+    assert!(StackSource::open(dir.path(), "s", Format::Tiff).is_err());
 }
 
 #[test]
@@ -83,12 +97,17 @@ fn misuse_and_absence_are_reported() {
     sink.write_frame(0, &[0; 16]).unwrap();
     drop(sink);
     assert!(dir.names().is_empty(), "{:?}", dir.names());
-    let e = StackSource::open(dir.path(), "s").err().unwrap();
+    let e = StackSource::open(dir.path(), "s", Format::Both)
+        .err()
+        .unwrap();
     assert!(
         matches!(e, ImageError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     );
     assert!(StackSink::<u8>::create(dir.path(), "../x", shape, Format::Npy).is_err());
-    assert_eq!(StackSource::find(dir.path(), "s").unwrap(), None);
+    assert_eq!(
+        StackSource::find(dir.path(), "s", Format::Npy).unwrap(),
+        None
+    );
 }
 
 #[test]
@@ -106,6 +125,8 @@ fn hyperstack_tiff_is_not_a_checkpoint() {
         w.write_page(&[0; 16]).unwrap();
     }
     w.commit().unwrap();
-    let e = StackSource::open(dir.path(), "s").err().unwrap();
+    let e = StackSource::open(dir.path(), "s", Format::Tiff)
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("2 channels"), "{e}");
 }
