@@ -2,13 +2,14 @@
 //! sorted by (cell, frame), the time unit in a `#` comment line above the
 //! header (pandas: `read_csv(path, comment="#")`).
 //!
-//! Measurements come frame by frame while rows must be sorted by cell, so each
-//! formatted row goes to a temporary file and only a 24-byte index entry stays
-//! in memory (2.4 MB for 500 cells × 200 frames); the sorted file is then
-//! written from the index.
+//! Measurements come frame by frame while rows must be sorted by cell, so the
+//! formatted rows go to a temporary file first, and a second sequential pass
+//! places each row in its cell's slot of the final file ([`regroup_by_cell`]).
+//! Memory is a counter per cell, whatever the number of frames.
 
-use std::fs::{self, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -95,8 +96,7 @@ pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), S
         .map_err(|e| failed("cannot create a temporary file in the task folder", e))?;
     let result = (|| {
         let mut out = BufWriter::new(&unsorted);
-        let mut index: Vec<(u32, u32, u64, u32)> = Vec::new();
-        let mut offset = 0u64;
+        let mut bytes_per_cell: BTreeMap<u32, u64> = BTreeMap::new();
         for t in 0..f.shape.frames {
             labels_src.read(t, &mut labels).map_err(checkpoint_error)?;
             for (src, buf) in fl_src.iter_mut().zip(&mut fl) {
@@ -107,7 +107,7 @@ pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), S
             }
             let fl_refs: Vec<&[f32]> = fl.iter().map(Vec::as_slice).collect();
             let bg_refs: Vec<&[f32]> = bg.iter().map(Vec::as_slice).collect();
-            for r in measure(
+            let rows = measure(
                 t,
                 &labels,
                 h,
@@ -116,12 +116,12 @@ pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), S
                 &bg_refs,
                 &f.config.extract,
                 &mut scratch,
-            ) {
+            );
+            for r in rows {
                 let line = row(&f.task, f.layout.time(t), &r) + "\n";
                 out.write_all(line.as_bytes())
                     .map_err(|e| failed("cannot write traces", e))?;
-                index.push((r.cell, t as u32, offset, line.len() as u32));
-                offset += line.len() as u64;
+                *bytes_per_cell.entry(r.cell).or_default() += line.len() as u64;
             }
             if t % 8 == 7 || t + 1 == f.shape.frames {
                 progress((t + 1) as f32 / f.shape.frames as f32 * 0.9, "measuring");
@@ -129,21 +129,56 @@ pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), S
         }
         out.flush().map_err(|e| failed("cannot write traces", e))?;
         drop(out);
-        index.sort_unstable_by_key(|&(cell, frame, _, _)| (cell, frame));
+        let preamble = format!("{}\n{}\n", f.layout.time_comment(), header(&f.layout.fl));
         let target = path(&f.dir);
-        let mut line = Vec::new();
-        atomic::write_with(&target, |w| {
-            writeln!(w, "{}", f.layout.time_comment())?;
-            writeln!(w, "{}", header(&f.layout.fl))?;
-            for &(_, _, off, len) in &index {
-                line.resize(len as usize, 0);
-                unsorted.read_exact_at(&mut line, off)?;
-                w.write_all(&line)?;
-            }
-            Ok(())
-        })
-        .map_err(|e| failed(&format!("cannot write {}", target.display()), e))
+        regroup_by_cell(&unsorted, &preamble, &bytes_per_cell, &target)
+            .map_err(|e| failed(&format!("cannot write {}", target.display()), e))
     })();
     let _ = fs::remove_file(&unsorted_path);
+    result
+}
+
+/// Writes `target` atomically: the preamble, then the rows of `unsorted`
+/// (frame-major) regrouped by cell. Each cell's rows get a contiguous slot
+/// whose size pass one counted, and arrive in frame order, so one sequential
+/// read of `unsorted` places every row; memory is one cursor per cell.
+fn regroup_by_cell(
+    unsorted: &File,
+    preamble: &str,
+    bytes_per_cell: &BTreeMap<u32, u64>,
+    target: &Path,
+) -> io::Result<()> {
+    let mut cursor: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut end = preamble.len() as u64;
+    for (&cell, &bytes) in bytes_per_cell {
+        cursor.insert(cell, end);
+        end += bytes;
+    }
+    let tmp = atomic::temp_path(target)?;
+    let result = (|| {
+        let out = File::create(&tmp)?;
+        out.set_len(end)?;
+        out.write_all_at(preamble.as_bytes(), 0)?;
+        let mut reader = BufReader::new(unsorted);
+        reader.seek(SeekFrom::Start(0))?;
+        let mut line = String::new();
+        while reader.read_line(&mut line)? > 0 {
+            let cell = line
+                .split(',')
+                .nth(1)
+                .and_then(|c| c.parse::<u32>().ok())
+                .and_then(|c| cursor.get_mut(&c))
+                .ok_or_else(|| io::Error::other(format!("unexpected row {line:?}")))?;
+            out.write_all_at(line.as_bytes(), *cell)?;
+            *cell += line.len() as u64;
+            line.clear();
+        }
+        out.sync_all()?;
+        fs::rename(&tmp, target)?;
+        atomic::sync_dir(target.parent().unwrap_or(Path::new(".")))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
     result
 }
