@@ -208,54 +208,28 @@ fn a_parameter_change_recomputes_exactly_the_affected_stages() {
     demo(&b, &["--fovs", "1", "--frames", "6", "--size", "80"]);
     ok(&fov(&b, &[]));
     assert_eq!(computed(&b, "fov01").len(), 5);
-    ok(&fov(&b, &["--param", "max_gap=3"]));
-    assert_eq!(computed(&b, "fov01"), ["track", "extract"]);
-    ok(&fov(&b, &["--param", "max_gap=3", "--param", "bg_tile=40"]));
-    assert_eq!(computed(&b, "fov01"), ["background", "track", "extract"]);
-    ok(&fov(
-        &b,
-        &[
-            "--param",
-            "max_gap=3",
-            "--param",
-            "bg_tile=40",
-            "--param",
+    // Each step changes one more parameter, of an earlier stage than the last.
+    let mut args: Vec<&str> = Vec::new();
+    for (param, recomputed) in [
+        ("max_gap=3", &["track", "extract"][..]),
+        ("bg_tile=40", &["background", "track", "extract"][..]),
+        (
             "threshold_k=3.5",
-        ],
-    ));
-    assert_eq!(
-        computed(&b, "fov01"),
-        ["segment", "background", "track", "extract"]
-    );
-    let same = fov(
-        &b,
-        &[
-            "--param",
-            "max_gap=3",
-            "--param",
-            "bg_tile=40",
-            "--param",
-            "threshold_k=3.5",
-        ],
-    );
-    ok(&same);
+            &["segment", "background", "track", "extract"][..],
+        ),
+    ] {
+        args.extend(["--param", param]);
+        ok(&fov(&b, &args));
+        assert_eq!(computed(&b, "fov01"), recomputed, "after {param}");
+    }
+    ok(&fov(&b, &args));
     assert_eq!(
         b.verdict("fov01"),
         "skipped",
         "the same command again skips the task"
     );
-    ok(&fov(
-        &b,
-        &[
-            "--param",
-            "max_gap=3",
-            "--param",
-            "bg_tile=40",
-            "--param",
-            "threshold_k=3.5",
-            "--force",
-        ],
-    ));
+    args.push("--force");
+    ok(&fov(&b, &args));
     assert_eq!(
         computed(&b, "fov01").len(),
         5,

@@ -252,15 +252,7 @@ impl Morph {
 mod tests {
     use super::*;
 
-    fn parse(rows: &[&str]) -> (Vec<u8>, usize, usize) {
-        let h = rows.len();
-        let w = rows[0].len();
-        let m = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| u8::from(b == b'#')))
-            .collect();
-        (m, h, w)
-    }
+    use crate::fov::runs::parse_mask as parse;
 
     #[test]
     fn dilate_point_gives_disk() {

@@ -230,19 +230,23 @@ pub fn label_components(
     s.comps.count
 }
 
+/// A mask drawn as text rows (`#` = 1), for the morphology and labelling tests.
+#[cfg(test)]
+pub(crate) fn parse_mask(rows: &[&str]) -> (Vec<u8>, usize, usize) {
+    let h = rows.len();
+    let w = rows.first().map_or(0, |r| r.len());
+    let m = rows
+        .iter()
+        .flat_map(|r| r.bytes().map(|b| u8::from(b == b'#')))
+        .collect();
+    (m, h, w)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(rows: &[&str]) -> (Vec<u8>, usize, usize) {
-        let h = rows.len();
-        let w = rows[0].len();
-        let m = rows
-            .iter()
-            .flat_map(|r| r.bytes().map(|b| u8::from(b == b'#')))
-            .collect();
-        (m, h, w)
-    }
+    use super::parse_mask as parse;
 
     #[test]
     fn components_four_vs_eight() {

@@ -61,6 +61,22 @@ impl Fov<'_> {
     fn sink<T: Pixel>(&self, stem: &str) -> Result<StackSink<T>, StageError> {
         StackSink::create(&self.dir, stem, self.shape, self.format).map_err(image_error)
     }
+    /// The files of checkpoint `STEM_cN` for every fluorescence channel N.
+    pub fn fl_files(&self, stem: &str) -> Vec<PathBuf> {
+        self.layout
+            .fl
+            .iter()
+            .flat_map(|c| self.files(&format!("{stem}_c{c}")))
+            .collect()
+    }
+    /// Opens checkpoint `STEM_cN` for every fluorescence channel N.
+    pub fn fl_sources(&self, stem: &str) -> Result<Vec<StackSource>, StageError> {
+        self.layout
+            .fl
+            .iter()
+            .map(|c| self.source(&format!("{stem}_c{c}")))
+            .collect()
+    }
     /// Pixels per frame.
     pub fn frame_len(&self) -> usize {
         self.shape.height * self.shape.width
@@ -215,34 +231,18 @@ impl Stage for Background<'_> {
         p
     }
     fn inputs(&self) -> Vec<PathBuf> {
-        let f = self.0;
-        let mut v: Vec<PathBuf> = f
-            .layout
-            .fl
-            .iter()
-            .flat_map(|c| f.files(&format!("copy_c{c}")))
-            .collect();
-        v.extend(f.files("segment_mask"));
+        let mut v = self.0.fl_files("copy");
+        v.extend(self.0.files("segment_mask"));
         v
     }
     fn outputs(&self) -> Vec<PathBuf> {
-        let f = self.0;
-        f.layout
-            .fl
-            .iter()
-            .flat_map(|c| f.files(&format!("background_c{c}")))
-            .collect()
+        self.0.fl_files("background")
     }
     fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
         let mut masks = f.source("segment_mask")?;
-        let mut fl_src = f
-            .layout
-            .fl
-            .iter()
-            .map(|c| f.source(&format!("copy_c{c}")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut fl_src = f.fl_sources("copy")?;
         let mut sinks = f
             .layout
             .fl
@@ -318,10 +318,8 @@ impl Stage for Extract<'_> {
     fn inputs(&self) -> Vec<PathBuf> {
         let f = self.0;
         let mut v = f.files("track_labels");
-        for c in &f.layout.fl {
-            v.extend(f.files(&format!("copy_c{c}")));
-            v.extend(f.files(&format!("background_c{c}")));
-        }
+        v.extend(f.fl_files("copy"));
+        v.extend(f.fl_files("background"));
         v
     }
     fn outputs(&self) -> Vec<PathBuf> {

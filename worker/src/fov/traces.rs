@@ -64,18 +64,8 @@ pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), S
     let (h, w) = (f.shape.height, f.shape.width);
     let n = h * w;
     let mut labels_src = f.source("track_labels")?;
-    let mut fl_src = f
-        .layout
-        .fl
-        .iter()
-        .map(|c| f.source(&format!("copy_c{c}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut bg_src = f
-        .layout
-        .fl
-        .iter()
-        .map(|c| f.source(&format!("background_c{c}")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut fl_src = f.fl_sources("copy")?;
+    let mut bg_src = f.fl_sources("background")?;
     let mut labels = vec![0u32; n];
     let mut scratch = MeasureScratch::default();
     let mut fl = vec![vec![0f32; n]; fl_src.len()];
