@@ -5,7 +5,7 @@
 //! file or the new one, never a torn mix; leftovers are `.*.tmp-*` files that
 //! [`is_temp_name`] recognises so a retry can clean them.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -36,28 +36,77 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// A file written under its temporary name: it becomes `dest` on
+/// [`TempFile::commit`] (fsync, rename, fsync the folder) and is removed if
+/// dropped uncommitted. For writers that keep the file open across many calls
+/// (stacks written frame by frame); [`write_with`] is the one-closure form.
+#[derive(Debug)]
+pub struct TempFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    armed: bool,
+}
+
+impl TempFile {
+    /// Creates (or truncates) the temporary file for `dest`, opened read-write.
+    pub fn create(dest: &Path) -> io::Result<(TempFile, File)> {
+        let tmp = temp_path(dest)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        let guard = TempFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            armed: true,
+        };
+        Ok((guard, file))
+    }
+
+    /// The final path.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// The temporary path.
+    pub fn tmp(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Fsyncs `file`, renames it over the final path and fsyncs the folder.
+    pub fn commit(mut self, file: File) -> io::Result<()> {
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&self.tmp, &self.dest)?;
+        self.armed = false;
+        let dir = match self.dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        sync_dir(dir)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// Writes `path` atomically with whatever `fill` writes into the buffered writer.
 pub fn write_with<F>(path: &Path, fill: F) -> io::Result<()>
 where
     F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 {
-    let tmp = temp_path(path)?;
-    let result = (|| {
-        let mut writer = BufWriter::new(File::create(&tmp)?);
-        fill(&mut writer)?;
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let (tmp, file) = TempFile::create(path)?;
+    let mut writer = BufWriter::new(file);
+    fill(&mut writer)?;
+    let file = writer.into_inner().map_err(|e| e.into_error())?;
+    tmp.commit(file)
 }
 
 /// Writes `bytes` to `path` atomically.
@@ -87,6 +136,31 @@ mod tests {
         let failed = write_with(&target, |_| Err(io::Error::other("boom")));
         assert!(failed.is_err());
         assert_eq!(fs::read(&target).unwrap(), b"two");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn temp_file_is_named_by_the_convention_and_removed_unless_committed() {
+        let dir = std::env::temp_dir().join(format!("isobatch-tmpfile-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let dest = dir.join("stack.npy");
+        let (guard, file) = TempFile::create(&dest).unwrap();
+        let name = guard
+            .tmp()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(is_temp_name(&name), "{name}");
+        assert!(name.starts_with(".stack.npy"));
+        assert!(guard.tmp().exists());
+        drop(file);
+        drop(guard);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        let (guard, file) = TempFile::create(&dest).unwrap();
+        guard.commit(file).unwrap();
+        assert!(dest.exists());
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -55,7 +55,7 @@ pub fn combined_traces(output: &Path) -> PathBuf {
     output.join("traces.csv")
 }
 
-/// `OUTPUT/TASK/traces.csv`: one FOV's per-cell traces (the fov pipeline's extract stage).
+/// `OUTPUT/TASK/traces.csv`: one FOV's per-cell traces, named by the fov pipeline's extract stage.
 pub fn task_traces(output: &Path, task: &str) -> PathBuf {
-    output.join(task).join("traces.csv")
+    isobatch_worker::fov::traces::path(&output.join(task))
 }

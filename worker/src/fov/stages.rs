@@ -111,7 +111,7 @@ fn commit_all<T: Pixel>(sinks: Vec<StackSink<T>>) -> Result<(), StageError> {
 }
 
 /// Reports progress every few frames (and on the last one).
-fn tick(progress: &mut dyn FnMut(f32, &str), t: usize, frames: usize) {
+pub(super) fn tick(progress: &mut dyn FnMut(f32, &str), t: usize, frames: usize) {
     if t % 8 == 7 || t + 1 == frames {
         progress(
             (t + 1) as f32 / frames.max(1) as f32,

@@ -8,15 +8,15 @@
 //! Memory is a counter per cell, whatever the number of frames.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use isobatch_shared::atomic;
+use isobatch_shared::atomic::TempFile;
 
 use super::extract::{CellRow, MeasureScratch, measure};
-use super::stages::{Fov, checkpoint_error};
+use super::stages::{Fov, checkpoint_error, tick};
 use crate::stage::StageError;
 
 /// `TASK/traces.csv`.
@@ -71,61 +71,51 @@ pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), S
     let mut fl = vec![vec![0f32; n]; fl_src.len()];
     let mut bg = vec![vec![0f32; n]; bg_src.len()];
 
-    let failed = |what: &str, e: std::io::Error| StageError::Failed(format!("{what}: {e}"));
-    let unsorted_path = f.dir.join(format!(
-        ".traces.unsorted{}{}",
-        atomic::TEMP_MARKER,
-        std::process::id()
-    ));
-    let unsorted = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&unsorted_path)
+    let failed = |what: &str, e: io::Error| StageError::Failed(format!("{what}: {e}"));
+    // Never committed: dropping it removes the file, whatever happens below.
+    let (_unsorted_guard, unsorted) = TempFile::create(&f.dir.join("traces.unsorted"))
         .map_err(|e| failed("cannot create a temporary file in the task folder", e))?;
-    let result = (|| {
-        let mut out = BufWriter::new(&unsorted);
-        let mut bytes_per_cell: BTreeMap<u32, u64> = BTreeMap::new();
-        for t in 0..f.shape.frames {
-            labels_src.read(t, &mut labels).map_err(checkpoint_error)?;
-            for (src, buf) in fl_src.iter_mut().zip(&mut fl) {
-                src.read_f32(t, buf).map_err(checkpoint_error)?;
-            }
-            for (src, buf) in bg_src.iter_mut().zip(&mut bg) {
-                src.read_f32(t, buf).map_err(checkpoint_error)?;
-            }
-            let fl_refs: Vec<&[f32]> = fl.iter().map(Vec::as_slice).collect();
-            let bg_refs: Vec<&[f32]> = bg.iter().map(Vec::as_slice).collect();
-            let rows = measure(
-                t,
-                &labels,
-                h,
-                w,
-                &fl_refs,
-                &bg_refs,
-                &f.config.extract,
-                &mut scratch,
-            );
-            for r in rows {
-                let line = row(&f.task, f.layout.time(t), &r) + "\n";
-                out.write_all(line.as_bytes())
-                    .map_err(|e| failed("cannot write traces", e))?;
-                *bytes_per_cell.entry(r.cell).or_default() += line.len() as u64;
-            }
-            if t % 8 == 7 || t + 1 == f.shape.frames {
-                progress((t + 1) as f32 / f.shape.frames as f32 * 0.9, "measuring");
-            }
+    let mut out = BufWriter::new(&unsorted);
+    let mut bytes_per_cell: BTreeMap<u32, u64> = BTreeMap::new();
+    for t in 0..f.shape.frames {
+        labels_src.read(t, &mut labels).map_err(checkpoint_error)?;
+        for (src, buf) in fl_src.iter_mut().zip(&mut fl) {
+            src.read_f32(t, buf).map_err(checkpoint_error)?;
         }
-        out.flush().map_err(|e| failed("cannot write traces", e))?;
-        drop(out);
-        let preamble = format!("{}\n{}\n", f.layout.time_comment(), header(&f.layout.fl));
-        let target = path(&f.dir);
-        regroup_by_cell(&unsorted, &preamble, &bytes_per_cell, &target)
-            .map_err(|e| failed(&format!("cannot write {}", target.display()), e))
-    })();
-    let _ = fs::remove_file(&unsorted_path);
-    result
+        for (src, buf) in bg_src.iter_mut().zip(&mut bg) {
+            src.read_f32(t, buf).map_err(checkpoint_error)?;
+        }
+        let fl_refs: Vec<&[f32]> = fl.iter().map(Vec::as_slice).collect();
+        let bg_refs: Vec<&[f32]> = bg.iter().map(Vec::as_slice).collect();
+        let rows = measure(
+            t,
+            &labels,
+            h,
+            w,
+            &fl_refs,
+            &bg_refs,
+            &f.config.extract,
+            &mut scratch,
+        );
+        for r in rows {
+            let line = row(&f.task, f.layout.time(t), &r) + "\n";
+            out.write_all(line.as_bytes())
+                .map_err(|e| failed("cannot write traces", e))?;
+            *bytes_per_cell.entry(r.cell).or_default() += line.len() as u64;
+        }
+        // The last tenth is the regrouping pass.
+        tick(
+            &mut |fraction, msg| progress(fraction * 0.9, msg),
+            t,
+            f.shape.frames,
+        );
+    }
+    out.flush().map_err(|e| failed("cannot write traces", e))?;
+    drop(out);
+    let preamble = format!("{}\n{}\n", f.layout.time_comment(), header(&f.layout.fl));
+    let target = path(&f.dir);
+    regroup_by_cell(&unsorted, &preamble, &bytes_per_cell, &target)
+        .map_err(|e| failed(&format!("cannot write {}", target.display()), e))
 }
 
 /// Writes `target` atomically: the preamble, then the rows of `unsorted`
@@ -144,31 +134,22 @@ fn regroup_by_cell(
         cursor.insert(cell, end);
         end += bytes;
     }
-    let tmp = atomic::temp_path(target)?;
-    let result = (|| {
-        let out = File::create(&tmp)?;
-        out.set_len(end)?;
-        out.write_all_at(preamble.as_bytes(), 0)?;
-        let mut reader = BufReader::new(unsorted);
-        reader.seek(SeekFrom::Start(0))?;
-        let mut line = String::new();
-        while reader.read_line(&mut line)? > 0 {
-            let cell = line
-                .split(',')
-                .nth(1)
-                .and_then(|c| c.parse::<u32>().ok())
-                .and_then(|c| cursor.get_mut(&c))
-                .ok_or_else(|| io::Error::other(format!("unexpected row {line:?}")))?;
-            out.write_all_at(line.as_bytes(), *cell)?;
-            *cell += line.len() as u64;
-            line.clear();
-        }
-        out.sync_all()?;
-        fs::rename(&tmp, target)?;
-        atomic::sync_dir(target.parent().unwrap_or(Path::new(".")))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let (tmp, out) = TempFile::create(target)?;
+    out.set_len(end)?;
+    out.write_all_at(preamble.as_bytes(), 0)?;
+    let mut reader = BufReader::new(unsorted);
+    reader.seek(SeekFrom::Start(0))?;
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 0 {
+        let cell = line
+            .split(',')
+            .nth(1)
+            .and_then(|c| c.parse::<u32>().ok())
+            .and_then(|c| cursor.get_mut(&c))
+            .ok_or_else(|| io::Error::other(format!("unexpected row {line:?}")))?;
+        out.write_all_at(line.as_bytes(), *cell)?;
+        *cell += line.len() as u64;
+        line.clear();
     }
-    result
+    tmp.commit(out)
 }

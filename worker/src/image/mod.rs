@@ -14,7 +14,6 @@ compile_error!(
      little-endian and read zero-copy"
 );
 
-mod atomic;
 pub mod checkpoint;
 pub mod imagej;
 pub mod npy;

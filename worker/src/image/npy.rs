@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use memmap2::{Advice, Mmap, MmapMut, UncheckedAdvice};
 use ndarray::ArrayView3;
 
-use super::atomic::TempPath;
 use super::{Dtype, ImageError, Pixel, Shape, convert_to_f32, npy_header};
+use isobatch_shared::atomic::TempFile;
 
 const NONE: usize = usize::MAX;
 
@@ -30,7 +30,7 @@ fn frame_range(data_offset: u64, frame_bytes: u64, t: usize) -> (usize, usize) {
 /// Writes a stack frame by frame into a mapped temp file; visible after [`Self::commit`].
 #[derive(Debug)]
 pub struct NpyWriter<T: Pixel> {
-    temp: TempPath,
+    temp: TempFile,
     file: File,
     map: MmapMut,
     shape: Shape,
@@ -62,7 +62,7 @@ impl<T: Pixel> NpyWriter<T> {
             .ok_or_else(overflow)?;
         usize::try_from(total).map_err(|_| overflow())?;
 
-        let (temp, file) = TempPath::create(path)?;
+        let (temp, file) = TempFile::create(path).map_err(|e| ImageError::io(path, e))?;
         let io = |e: std::io::Error| ImageError::io(path, e);
         let len = i64::try_from(total).map_err(|_| overflow())?;
         match nix::fcntl::posix_fallocate(&file, 0, len) {
@@ -156,7 +156,10 @@ impl<T: Pixel> NpyWriter<T> {
             .flush()
             .map_err(|e| ImageError::io(self.temp.dest(), e))?;
         drop(self.map);
-        self.temp.commit(self.file)
+        let dest = self.temp.dest().to_path_buf();
+        self.temp
+            .commit(self.file)
+            .map_err(|e| ImageError::io(&dest, e))
     }
 }
 

@@ -22,10 +22,10 @@ use std::path::Path;
 
 use tiff::encoder::compression::{CompressionAlgorithm, Deflate, Lzw, Packbits};
 
-use super::atomic::TempPath;
 use super::imagej::ImageJLayout;
 use super::tiff_ifd::{Entry, Value, align, block_len, encode};
 use super::{Dtype, ImageError, Pixel, Shape};
+use isobatch_shared::atomic::TempFile;
 
 /// Compression of written pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -92,7 +92,7 @@ const STRIP_BYTES: usize = 1 << 20;
 /// Streams pages of `T` into a TIFF, visible under its final name only after [`Self::commit`].
 #[derive(Debug)]
 pub struct TiffWriter<T: Pixel> {
-    temp: TempPath,
+    temp: TempFile,
     out: Counting<BufWriter<File>>,
     shape: Shape,
     options: TiffOptions,
@@ -150,7 +150,7 @@ impl<T: Pixel> TiffWriter<T> {
         let big = options.bigtiff == BigTiff::Always
             || !classic_fits(frame_bytes, strips, shape.frames, options.compression);
 
-        let (temp, file) = TempPath::create(path)?;
+        let (temp, file) = TempFile::create(path).map_err(|e| ImageError::io(path, e))?;
         let mut out = Counting {
             inner: BufWriter::with_capacity(1 << 20, file),
             pos: 0,
@@ -372,7 +372,7 @@ impl<T: Pixel> TiffWriter<T> {
         };
         file.seek(SeekFrom::Start(at)).map_err(io_err)?;
         file.write_all(&link).map_err(io_err)?;
-        self.temp.commit(file)
+        self.temp.commit(file).map_err(|e| ImageError::io(&dest, e))
     }
 }
 
