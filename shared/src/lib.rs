@@ -4,10 +4,12 @@
 //! their wire encoding ([`protocol`]), the task description a worker receives
 //! ([`task`]), the verdict vocabulary of summaries and journals ([`verdict`]),
 //! stage control and reports ([`stages`]),
-//! size and duration parsing ([`units`]), atomic file writes ([`atomic`]) and
+//! size and duration parsing ([`units`]), atomic file writes ([`atomic`]), a
+//! stable hash for identities ([`digest`]) and
 //! `/proc` memory readings ([`procfs`]).
 
 pub mod atomic;
+pub mod digest;
 pub mod procfs;
 pub mod protocol;
 pub mod stages;

@@ -78,10 +78,5 @@ pub fn param_hash(cfg: &RunConfig) -> String {
         "{}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
         cfg.pipeline, cfg.params, cfg.exec, cfg.checkpoint_format, cfg.from_stage, cfg.to_stage
     );
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in canonical.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    isobatch_shared::digest::hex_digest(canonical.as_bytes())
 }

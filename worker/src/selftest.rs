@@ -256,9 +256,7 @@ fn write_output(task: &str, bytes: u64, path: &Path) -> io::Result<()> {
 /// Streams the content of a selftest `output.bin` of `len` bytes: xorshift64
 /// seeded with the FNV-1a hash of the task id, so it depends on the id only.
 pub fn write_output_content(task: &str, len: u64, w: &mut dyn Write) -> io::Result<()> {
-    let mut state = task.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let mut state = isobatch_shared::digest::fnv1a64(task.as_bytes());
     if state == 0 {
         state = 0x9e37_79b9_7f4a_7c15;
     }

@@ -14,7 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use isobatch_shared::atomic;
+use isobatch_shared::{atomic, digest};
 use serde::{Deserialize, Serialize};
 
 /// The identity of one file: where, how big, when last written.
@@ -124,13 +124,7 @@ impl StageRecord {
 
     /// A short digest of the record, which the next stage records as its upstream.
     pub fn digest(&self) -> String {
-        let text = serde_json::to_string(self).unwrap_or_default();
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in text.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        format!("{h:016x}")
+        digest::hex_digest(&serde_json::to_vec(self).unwrap_or_default())
     }
 
     /// Why this record does not vouch for a checkpoint made by `wanted`
