@@ -13,12 +13,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-
-use isobatch_shared::StageReport;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use isobatch_shared::Verdict;
+use isobatch_shared::{StageReport, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// One journal line.
@@ -71,7 +69,7 @@ pub enum Record {
         peak_rss_bytes: u64,
         /// Why it failed.
         message: String,
-        /// Outputs relative to the output folder, with their sizes.
+        /// Outputs relative to the output folder, with their sizes and mtimes.
         outputs: Vec<OutputRecord>,
         /// Hash of the parameters it ran with.
         param_hash: String,
@@ -104,6 +102,35 @@ pub struct OutputRecord {
     pub path: PathBuf,
     /// Size in bytes when the attempt ended.
     pub bytes: u64,
+    /// Modification time when the attempt ended, nanoseconds since the Unix
+    /// epoch (absent in journals written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime_ns: Option<u64>,
+}
+
+impl OutputRecord {
+    /// Records `path` (absolute) as it is now, relative to `output`.
+    pub fn of(output: &Path, path: &Path) -> OutputRecord {
+        let meta = std::fs::metadata(path).ok();
+        OutputRecord {
+            path: path.strip_prefix(output).unwrap_or(path).to_path_buf(),
+            bytes: meta.as_ref().map_or(0, |m| m.len()),
+            mtime_ns: meta.and_then(|m| mtime_ns(&m)),
+        }
+    }
+
+    /// True when the file at `output/path` still has the recorded size and,
+    /// where recorded, modification time: the same bytes the attempt left.
+    pub fn unchanged(&self, output: &Path) -> bool {
+        std::fs::metadata(output.join(&self.path)).is_ok_and(|m| {
+            m.len() == self.bytes && (self.mtime_ns.is_none() || mtime_ns(&m) == self.mtime_ns)
+        })
+    }
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> Option<u64> {
+    let t = meta.modified().ok()?;
+    u64::try_from(t.duration_since(UNIX_EPOCH).ok()?.as_nanos()).ok()
 }
 
 /// Seconds since the Unix epoch, now.

@@ -2,7 +2,7 @@
 //!
 //! A task is skipped when its latest attempt was `done` with the same
 //! parameter hash and every output it recorded is still there with the size
-//! it had. Attempt numbers continue where earlier runs stopped, so attempt
+//! and modification time it had. Attempt numbers continue where earlier runs stopped, so attempt
 //! logs are never overwritten.
 
 use std::collections::HashMap;
@@ -61,15 +61,12 @@ pub fn up_to_date(earlier: &Earlier, param_hash: &str, output: &Path) -> Option<
     if *verdict != Verdict::Done || hash != param_hash || unfinished_later {
         return None;
     }
-    let mut paths = Vec::new();
-    for o in outputs {
-        let p = output.join(&o.path);
-        if std::fs::metadata(&p).ok()?.len() != o.bytes {
-            return None;
-        }
-        paths.push(p);
+    // Size and mtime: a later attempt whose start the journal lost (killed
+    // inside the group-commit window) may have rewritten an output in place.
+    if !outputs.iter().all(|o| o.unchanged(output)) {
+        return None;
     }
-    Some(paths)
+    Some(outputs.iter().map(|o| output.join(&o.path)).collect())
 }
 
 /// A stable hash (FNV-1a, 64 bit) of everything that decides a task's outputs.

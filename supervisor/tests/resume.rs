@@ -758,3 +758,21 @@ fn a_tasks_child_does_not_outlive_a_sigkilled_supervisor() {
         "still running after the supervisor died: {left:?}"
     );
 }
+
+/// An output rewritten in place with the same size (as an attempt whose start
+/// the journal lost inside its group-commit window can leave it) is not the
+/// done attempt's any more: the task runs again.
+#[test]
+fn an_output_rewritten_with_the_same_size_is_not_kept() {
+    let b = Batch::new();
+    b.task("t", "output=16\n");
+    assert_eq!(b.run(&[]).status.code(), Some(0));
+    let out = b.out().join("t/output.bin");
+    let original = read_all(&out);
+    fs::write(&out, [0u8; 16]).expect("rewrite");
+    assert_eq!(b.run(&[]).status.code(), Some(0));
+    assert_eq!(b.verdict("t"), "done");
+    assert_eq!(read_all(&out), original);
+    assert_eq!(b.run(&[]).status.code(), Some(0));
+    assert_eq!(b.verdict("t"), "skipped");
+}

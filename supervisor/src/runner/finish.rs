@@ -18,14 +18,12 @@ use super::worker::{Worker, WorkerState};
 use crate::journal::{self, OutputRecord, Record};
 use crate::unix::tree;
 
-/// Outputs as the journal records them: relative to the output folder, with sizes.
+/// Outputs as the journal records them: relative to the output folder, with
+/// size and modification time.
 pub fn output_records(output: &Path, outputs: &[PathBuf]) -> Vec<OutputRecord> {
     outputs
         .iter()
-        .map(|p| OutputRecord {
-            path: p.strip_prefix(output).unwrap_or(p).to_path_buf(),
-            bytes: std::fs::metadata(p).map_or(0, |m| m.len()),
-        })
+        .map(|p| OutputRecord::of(output, p))
         .collect()
 }
 
