@@ -2,26 +2,34 @@
 //! `isobatch __worker` subcommand.
 
 /// How to start a worker (by hand this is only useful for debugging).
-pub const USAGE: &str = "usage: isobatch-worker --connect SERVER_NAME";
+pub const USAGE: &str = "usage: isobatch-worker --connect SERVER_NAME [--parent SUPERVISOR_PID]";
+
+/// What the supervisor tells a worker on its command line.
+#[derive(Debug, PartialEq, Eq)]
+struct Args {
+    /// The supervisor's one-shot IPC server.
+    connect: String,
+    /// The supervisor's pid: the worker exits at once if its parent is already someone else.
+    parent: Option<u32>,
+}
 
 /// Runs a worker with the given arguments (without the program or subcommand name)
 /// and returns the process exit code: 0 after a clean shutdown, 1 when the IPC
 /// loop failed, 2 for bad usage.
 pub fn main_with_args(args: impl Iterator<Item = String>) -> i32 {
     let args: Vec<String> = args.collect();
-    let name = match args.as_slice() {
-        [flag, name] if flag == "--connect" && !name.is_empty() => name.clone(),
-        [arg] if arg == "-h" || arg == "--help" => {
-            println!("{USAGE}");
-            return 0;
+    if matches!(args.as_slice(), [a] if a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return 0;
+    }
+    let args = match parse(&args) {
+        Ok(args) => args,
+        Err(msg) => {
+            eprintln!("isobatch-worker: {msg}\n{USAGE}");
+            return 2;
         }
-        [arg] => match arg.strip_prefix("--connect=") {
-            Some(name) if !name.is_empty() => name.to_string(),
-            _ => return usage_error(),
-        },
-        _ => return usage_error(),
     };
-    match crate::ipc::serve(&name) {
+    match crate::ipc::serve(&args.connect, args.parent) {
         Ok(()) => 0,
         Err(err) => {
             eprintln!("isobatch-worker: {err:#}");
@@ -30,9 +38,37 @@ pub fn main_with_args(args: impl Iterator<Item = String>) -> i32 {
     }
 }
 
-fn usage_error() -> i32 {
-    eprintln!("isobatch-worker: expected --connect SERVER_NAME\n{USAGE}");
-    2
+/// `--connect NAME` (required) and `--parent PID`, each also as `--flag=value`.
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut connect = None;
+    let mut parent = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_string())),
+            None => (arg.as_str(), None),
+        };
+        let slot = match flag {
+            "--connect" => &mut connect,
+            "--parent" => &mut parent,
+            _ => return Err(format!("unexpected argument {arg:?}")),
+        };
+        let value = match inline.or_else(|| rest.next().cloned()) {
+            Some(v) if !v.is_empty() => v,
+            _ => return Err(format!("{flag} needs a value")),
+        };
+        if slot.replace(value).is_some() {
+            return Err(format!("{flag} given twice"));
+        }
+    }
+    let connect = connect.ok_or("expected --connect SERVER_NAME")?;
+    let parent = parent
+        .map(|p| {
+            p.parse::<u32>()
+                .map_err(|_| format!("--parent {p:?} is not a process id"))
+        })
+        .transpose()?;
+    Ok(Args { connect, parent })
 }
 
 #[cfg(test)]
@@ -50,7 +86,30 @@ mod tests {
         assert_eq!(run(&["--connect="]), 2);
         assert_eq!(run(&["--bogus", "x"]), 2);
         assert_eq!(run(&["--connect", "a", "b"]), 2);
+        assert_eq!(run(&["--connect", "a", "--connect", "b"]), 2);
+        assert_eq!(run(&["--connect", "a", "--parent", "x"]), 2);
         assert_eq!(run(&["--help"]), 0);
+    }
+
+    #[test]
+    fn flags_parse_in_either_form_and_order() {
+        let args = |v: &[&str]| parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let want = Args {
+            connect: "srv".into(),
+            parent: Some(42),
+        };
+        assert_eq!(args(&["--connect", "srv", "--parent", "42"]), Ok(want));
+        assert_eq!(
+            args(&["--parent=42", "--connect=srv"]).map(|a| a.parent),
+            Ok(Some(42))
+        );
+        assert_eq!(args(&["--connect", "srv"]).map(|a| a.parent), Ok(None));
+    }
+
+    #[test]
+    fn a_parent_that_is_not_ours_exits_1() {
+        // pid 1 is never this test process's parent.
+        assert_eq!(run(&["--connect", "/nonexistent/x", "--parent", "1"]), 1);
     }
 
     #[test]

@@ -20,10 +20,13 @@ use crate::{TaskResult, pipeline};
 
 /// Serves the supervisor listening at `server_name` until it says `Shutdown` or disconnects.
 ///
-/// Errors when the connection cannot be made or a message cannot be encoded or decoded.
-pub fn serve(server_name: &str) -> Result<()> {
-    crate::parent_death::kill_group_on_parent_death()
-        .context("cannot install the parent-death handler")?;
+/// `supervisor` is the pid the supervisor passed: the worker arms its parent-death signal, and
+/// exits rather than run unsupervised when its parent is already someone else. Errors when the parent-death signal cannot be armed, the
+/// connection cannot be made, or a message cannot be encoded or decoded.
+pub fn serve(server_name: &str, supervisor: Option<u32>) -> Result<()> {
+    if let Some(pid) = supervisor {
+        crate::parent_death::arm(pid)?;
+    }
     let bootstrap = IpcSender::<Bootstrap>::connect(server_name.to_string())
         .with_context(|| format!("cannot connect to the supervisor at {server_name:?}"))?;
     let (to_worker_tx, to_worker_rx) =

@@ -1,34 +1,21 @@
-//! Start a worker in its own process group with a parent-death signal.
+//! Start a worker in its own process group, told who its supervisor is.
 //!
 //! Its own group means Ctrl-C in the terminal reaches only the supervisor, and
-//! one `killpg` reaches the worker and every child it started. The parent-death
-//! signal (SIGUSR2, which the worker answers by SIGKILLing its own group) means
-//! a supervisor killed with SIGKILL takes its workers and their tasks with it.
+//! one `killpg` reaches the worker and every child it started. The worker arms
+//! its own parent-death signal (`isobatch_worker::parent_death`) and checks its
+//! parent is the pid given here, so a supervisor killed with SIGKILL takes its
+//! workers and their tasks with it. Nothing runs between fork and exec, so std
+//! starts the worker with `posix_spawn` rather than copying this process's page
+//! tables with `fork`.
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use isobatch_shared::protocol::PARENT_DEATH_SIGNAL;
-use nix::sys::prctl;
-use nix::unistd::{Pid, getppid, setpgid};
-
-/// Configures `cmd` so the child leads a new process group and gets the
-/// parent-death signal when the supervisor dies. Must be spawned from a thread that lives as long
-/// as the child (the kernel sends the parent-death signal when the spawning
-/// *thread* exits).
+/// Configures `cmd` so the child leads a new process group and knows the supervisor's pid.
+/// Must be spawned from a thread that lives as long as the child (the kernel sends
+/// the parent-death signal when the spawning *thread* exits).
 pub fn isolate(cmd: &mut Command) {
-    let parent = nix::unistd::getpid();
-    // SAFETY: the closure runs between fork and exec and only makes
-    // async-signal-safe system calls (setpgid, prctl, getppid, _exit).
-    unsafe {
-        cmd.pre_exec(move || {
-            setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
-            prctl::set_pdeathsig(PARENT_DEATH_SIGNAL)?;
-            if getppid() != parent {
-                // The supervisor died before the signal was armed.
-                nix::libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
+    cmd.process_group(0)
+        .arg("--parent")
+        .arg(std::process::id().to_string());
 }
