@@ -28,13 +28,6 @@ pub enum Command {
     Demo(DemoArgs),
     /// Write a self-contained HTML report for OUTPUT_DIR.
     Report(ReportArgs),
-    /// Internal: run as a worker process connected to a supervisor.
-    #[command(name = "__worker", hide = true)]
-    Worker {
-        /// Arguments passed through to the worker.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
 }
 
 /// How tasks are isolated.

@@ -24,6 +24,13 @@ use crate::cli::{Cli, Command};
 use crate::error::{EXIT_USAGE, Error};
 
 fn main() {
+    // Workers re-executing this binary skip the CLI parser: it costs every fresh worker time.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "__worker") {
+        let args = std::env::args_os()
+            .skip(2)
+            .map(|a| a.to_string_lossy().into_owned());
+        std::process::exit(isobatch_worker::main_with_args(args));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -37,7 +44,6 @@ fn main() {
         Command::Status(args) => commands::status::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Report(_) => Err(Error::NotAvailable("isobatch report".into())),
-        Command::Worker { args } => Ok(isobatch_worker::main_with_args(args.into_iter())),
     };
     match result {
         Ok(code) => std::process::exit(code),

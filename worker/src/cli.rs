@@ -2,7 +2,11 @@
 //! `isobatch __worker` subcommand.
 
 /// How to start a worker (by hand this is only useful for debugging).
-pub const USAGE: &str = "usage: isobatch-worker --connect SERVER_NAME [--parent SUPERVISOR_PID]";
+pub const USAGE: &str =
+    "usage: isobatch-worker --connect SERVER_NAME [--parent SUPERVISOR_PID] | --build-id";
+
+/// Prints [`crate::BUILD_ID`] and exits: how the supervisor checks a sibling worker binary.
+pub const BUILD_ID_FLAG: &str = "--build-id";
 
 /// What the supervisor tells a worker on its command line.
 #[derive(Debug, PartialEq, Eq)]
@@ -18,9 +22,16 @@ struct Args {
 /// loop failed, 2 for bad usage.
 pub fn main_with_args(args: impl Iterator<Item = String>) -> i32 {
     let args: Vec<String> = args.collect();
-    if matches!(args.as_slice(), [a] if a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return 0;
+    match args.as_slice() {
+        [a] if a == "-h" || a == "--help" => {
+            println!("{USAGE}");
+            return 0;
+        }
+        [a] if a == BUILD_ID_FLAG => {
+            println!("{}", crate::BUILD_ID);
+            return 0;
+        }
+        _ => {}
     }
     let args = match parse(&args) {
         Ok(args) => args,

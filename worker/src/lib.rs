@@ -24,6 +24,10 @@ pub mod task_log;
 
 pub use cli::main_with_args;
 
+/// A digest of the sources this worker library was built from (see `build.rs`): the
+/// supervisor uses the sibling `isobatch-worker` binary only when its id equals its own.
+pub const BUILD_ID: &str = env!("ISOBATCH_BUILD_ID");
+
 /// What one task attempt produced, as far as the pipeline can tell.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskResult {

@@ -198,6 +198,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             shape.workers,
         );
         let launcher = WorkerLauncher::new(workers_log).map_err(Error::Internal)?;
+        progress.log(&launcher.describe());
         let (dispatcher, events) =
             Dispatcher::new(ctx, tasks, schedule, launcher, estimate.per_task.clone())
                 .map_err(|e| Error::Internal(e.into()))?;

@@ -44,6 +44,11 @@ impl Progress {
         }
     }
 
+    /// A line for the run log only.
+    pub fn log(&self, line: &str) {
+        self.log_line(line);
+    }
+
     fn log_line(&self, line: &str) {
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(w) = log.as_mut() {

@@ -1,7 +1,7 @@
 //! Running a batch: the dispatcher and its executors.
 //!
-//! `dispatcher` owns all state and reacts to events; `spawn` starts workers
-//! and the threads that watch them; `assign` hands out work; `finish` records
+//! `dispatcher` owns all state and reacts to events; `worker_program` picks
+//! the binary a worker runs; `spawn` starts workers and the threads that watch them; `assign` hands out work; `finish` records
 //! results; `timeout` and `terminate` stop trees; `sampler` measures memory;
 //! `serial` runs tasks in-process for debugging.
 
@@ -19,6 +19,7 @@ pub mod spawn;
 pub mod terminate;
 pub mod timeout;
 pub mod worker;
+pub mod worker_program;
 
 use crate::config::RunConfig;
 use crate::exec_template::ExecTemplate;

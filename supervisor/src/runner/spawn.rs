@@ -7,7 +7,6 @@
 //! at once, never waited on forever.
 
 use std::fs::File;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::Sender;
 use std::thread;
@@ -17,14 +16,13 @@ use ipc_channel::ipc::{IpcOneShotServer, IpcSender};
 use isobatch_shared::protocol::{Bootstrap, decode};
 
 use super::events::{Event, WorkerId};
+use super::worker_program::WorkerProgram;
 use crate::unix::process_group;
 
-/// How to start a worker: this binary's hidden `__worker` subcommand (so the
-/// worker is always the same build as the supervisor), or `$ISOBATCH_WORKER`.
+/// How to start a worker: which program ([`WorkerProgram`]) and where its output goes.
 #[derive(Debug)]
 pub struct WorkerLauncher {
-    program: PathBuf,
-    prefix: Vec<String>,
+    program: WorkerProgram,
     log: File,
 }
 
@@ -40,27 +38,28 @@ pub struct SpawnedWorker {
 impl WorkerLauncher {
     /// Finds the worker program; `log` receives worker output outside tasks.
     pub fn new(log: File) -> anyhow::Result<Self> {
-        if let Some(program) = std::env::var_os("ISOBATCH_WORKER") {
-            return Ok(Self {
-                program: program.into(),
-                prefix: Vec::new(),
-                log,
-            });
-        }
-        let program = std::env::current_exe().context("cannot locate the isobatch executable")?;
+        crate::unix::ipc_dir::prefer_tmpfs();
         Ok(Self {
-            program,
-            prefix: vec!["__worker".into()],
+            program: WorkerProgram::locate()?,
             log,
         })
+    }
+
+    /// The program workers run, and why, for the run log.
+    pub fn describe(&self) -> String {
+        format!(
+            "workers run {} ({})",
+            self.program.program.display(),
+            self.program.reason
+        )
     }
 
     /// Starts worker `id`; its events go to `events`.
     pub fn spawn(&self, id: WorkerId, events: &Sender<Event>) -> anyhow::Result<SpawnedWorker> {
         let (server, server_name) =
             IpcOneShotServer::<Bootstrap>::new().context("cannot create an IPC server")?;
-        let mut cmd = Command::new(&self.program);
-        cmd.args(&self.prefix)
+        let mut cmd = Command::new(&self.program.program);
+        cmd.args(&self.program.prefix)
             .arg("--connect")
             .arg(&server_name)
             .stdin(Stdio::null())
@@ -69,7 +68,7 @@ impl WorkerLauncher {
         process_group::isolate(&mut cmd);
         let mut child = cmd
             .spawn()
-            .with_context(|| format!("cannot start worker {}", self.program.display()))?;
+            .with_context(|| format!("cannot start worker {}", self.program.program.display()))?;
         let pid = child.id();
 
         let tx = events.clone();
