@@ -5,6 +5,17 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::Read;
+use std::path::Path;
+
+/// Reads a small `/proc` file in one go. `fs::read_to_string` starts from a 32-byte probe
+/// (procfs reports size 0) and doubles, several system calls per file; the supervisor and
+/// every worker read these files for each task.
+fn read_proc(path: impl AsRef<Path>) -> Option<String> {
+    let mut text = String::with_capacity(4096);
+    fs::File::open(path).ok()?.read_to_string(&mut text).ok()?;
+    Some(text)
+}
 
 /// Page size in bytes (RSS in `/proc/PID/statm` is counted in pages).
 fn page_size() -> u64 {
@@ -16,7 +27,7 @@ fn page_size() -> u64 {
 
 /// Resident set size of one process in bytes, or `None` when it is gone.
 pub fn rss_of(pid: u32) -> Option<u64> {
-    let statm = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let statm = read_proc(format!("/proc/{pid}/statm"))?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * page_size())
 }
@@ -35,7 +46,7 @@ pub fn reset_self_peak() -> bool {
 /// This process's RSS high-water mark (`VmHWM`) in bytes, 0 if unreadable.
 /// Catches allocations too short-lived for any sampler to see.
 pub fn self_peak_rss() -> u64 {
-    let Ok(status) = fs::read_to_string("/proc/self/status") else {
+    let Some(status) = read_proc("/proc/self/status") else {
         return 0;
     };
     status
@@ -60,7 +71,7 @@ pub struct ProcStat {
 
 /// Reads `/proc/PID/stat`; `None` when the process is gone or the line is odd.
 pub fn stat_of(pid: u32) -> Option<ProcStat> {
-    let line = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let line = read_proc(format!("/proc/{pid}/stat"))?;
     parse_stat(&line)
 }
 
@@ -111,17 +122,24 @@ pub fn descendants_in(snapshot: &[ProcStat], root: u32) -> Vec<u32> {
 
 /// Direct children of `pid` from `/proc/PID/task/*/children`; `None` when the
 /// kernel does not offer that file (then callers fall back to a full scan).
+///
+/// A thread that exits between the listing and the read is skipped: it has no children
+/// left to report, and a process whose threads come and go must not fall back to a scan.
 pub fn children(pid: u32) -> Option<Vec<u32>> {
     let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
     let mut out = Vec::new();
+    let (mut threads, mut read) = (0, 0);
     for task in tasks.flatten() {
-        let text = fs::read_to_string(task.path().join("children")).ok()?;
-        out.extend(
-            text.split_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok()),
-        );
+        threads += 1;
+        if let Some(text) = read_proc(task.path().join("children")) {
+            read += 1;
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
     }
-    Some(out)
+    (read > 0 || threads == 0).then_some(out)
 }
 
 /// Every live descendant of `root`, read now from `/proc`. Walks the

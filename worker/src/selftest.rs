@@ -119,9 +119,10 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
         Ok(log) => log,
         Err(err) => return error(err.to_string()),
     };
-    // Announcements are best effort: a full disk must not change the outcome.
+    // Announcements are best effort: a full disk must not change the outcome. One write per
+    // line, so a line is never split by output of a child sharing the log.
     let mut say = |msg: String| {
-        let _ = writeln!(log, "selftest[{}]: {msg}", spec.task);
+        let _ = log.write_all(format!("selftest[{}]: {msg}\n", spec.task).as_bytes());
     };
     progress("selftest", 0.0, "directives parsed");
     if d.ignore_term {

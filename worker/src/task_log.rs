@@ -22,14 +22,17 @@ pub fn open_log(path: &Path) -> io::Result<File> {
             format!("cannot open attempt log {}: {e}", path.display()),
         )
     };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(context)?;
+    let open = || OpenOptions::new().create(true).append(true).open(path);
+    match open() {
+        // The folder is made only when missing: a task reopens its log more often than not.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs::create_dir_all(parent).map_err(context)?;
+            }
+            open().map_err(context)
+        }
+        other => other.map_err(context),
     }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(context)
 }
 
 /// While alive, the process's fds 1 and 2 write to an attempt log; dropping it

@@ -19,6 +19,8 @@ const READING_TTL: Duration = Duration::from_millis(50);
 /// Admission state for one batch.
 pub struct Admission {
     static_estimates: Vec<Option<u64>>,
+    /// Observed peaks, kept sorted: the p95 is read at every admission, so it must not
+    /// cost a sort of every finished attempt so far.
     observed: Vec<u64>,
     sysmem: SystemMemory,
     reading: Option<(Instant, Option<MemoryReading>)>,
@@ -29,13 +31,11 @@ pub fn reserve(total: u64) -> u64 {
     (total / 20).max(256 << 20)
 }
 
-/// p95 of `values` (nearest rank); 0 when empty.
-pub fn p95(values: &[u64]) -> u64 {
-    let mut v = values.to_vec();
-    v.sort_unstable();
-    match v.len() {
+/// p95 of `sorted` (nearest rank), which must be in ascending order; 0 when empty.
+pub fn p95(sorted: &[u64]) -> u64 {
+    match sorted.len() {
         0 => 0,
-        n => v[((n as f64 * 0.95).ceil() as usize).clamp(1, n) - 1],
+        n => sorted[((n as f64 * 0.95).ceil() as usize).clamp(1, n) - 1],
     }
 }
 
@@ -53,7 +53,8 @@ impl Admission {
     /// Records a finished attempt's peak.
     pub fn observe(&mut self, peak: u64) {
         if peak > 0 {
-            self.observed.push(peak);
+            let at = self.observed.partition_point(|&p| p <= peak);
+            self.observed.insert(at, peak);
         }
     }
 
@@ -111,7 +112,7 @@ mod tests {
         let mut a = Admission::new(vec![Some(1000), None]);
         assert_eq!(a.estimate(0), Some(1000));
         assert_eq!(a.estimate(1), None);
-        for p in [100, 200, 400] {
+        for p in [400, 100, 200] {
             a.observe(p);
         }
         assert_eq!(a.estimate(1), Some(500));
