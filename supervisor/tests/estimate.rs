@@ -36,22 +36,28 @@ fn estimates_hold(b: &Batch, out: std::process::Output) {
 }
 
 /// The fov estimate comes from TIFF headers alone (frame size, channels,
-/// dtype); it must hold for small and large frames.
+/// dtype); it must hold for small and large frames, whichever program the
+/// workers run (the sibling `isobatch-worker` or the supervisor binary).
 #[test]
 fn fov_estimate_from_headers_tracks_measured_peak() {
     for size in ["256", "1024"] {
-        let b = Batch::new();
-        let demo = isobatch()
-            .arg("demo")
-            .arg(b.dir.path())
-            .args(["--fovs", "1", "--frames", "4", "--size", size])
-            .output()
-            .expect("demo");
-        assert!(demo.status.success());
-        let out = b
-            .pipeline_cmd("fov", &["--workers", "1"])
-            .output()
-            .expect("run");
-        estimates_hold(&b, out);
+        for alone in [false, true] {
+            let b = Batch::new();
+            let demo = isobatch()
+                .arg("demo")
+                .arg(b.dir.path())
+                .args(["--fovs", "1", "--frames", "4", "--size", size])
+                .output()
+                .expect("demo");
+            assert!(demo.status.success());
+            let mut cmd = b.pipeline_cmd("fov", &["--workers", "1"]);
+            if alone {
+                let exe = supervisor_alone(b.dir.path());
+                let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+                cmd = std::process::Command::new(exe);
+                cmd.env_remove("ISOBATCH_WORKER").args(args);
+            }
+            estimates_hold(&b, cmd.output().expect("run"));
+        }
     }
 }

@@ -5,22 +5,10 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::Batch;
-
-/// A copy (or hard link) of the supervisor binary in `dir/bin`, so a sibling can be placed beside it.
-fn private_supervisor(dir: &Path) -> PathBuf {
-    let bin = dir.join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    let exe = bin.join("isobatch");
-    let original = env!("CARGO_BIN_EXE_isobatch");
-    if fs::hard_link(original, &exe).is_err() {
-        fs::copy(original, &exe).unwrap();
-    }
-    exe
-}
+use common::{Batch, supervisor_alone};
 
 /// A sibling `isobatch-worker` script: prints `id` for `--build-id`; run as a worker it notes
 /// that in `marker` and becomes the supervisor binary's own worker.
@@ -59,7 +47,7 @@ fn run_with(exe: &Path, b: &Batch) -> String {
 #[test]
 fn a_sibling_with_this_build_id_is_the_worker() {
     let b = Batch::new();
-    let exe = private_supervisor(b.dir.path());
+    let exe = supervisor_alone(b.dir.path());
     let marker = b.dir.path().join("marker");
     sibling_script(&exe, isobatch_worker::BUILD_ID, &marker);
     let log = run_with(&exe, &b);
@@ -72,7 +60,7 @@ fn a_sibling_with_this_build_id_is_the_worker() {
 #[test]
 fn a_stale_sibling_is_passed_over() {
     let b = Batch::new();
-    let exe = private_supervisor(b.dir.path());
+    let exe = supervisor_alone(b.dir.path());
     let marker = b.dir.path().join("marker");
     sibling_script(&exe, "0000000000000000", &marker);
     let log = run_with(&exe, &b);
@@ -83,7 +71,7 @@ fn a_stale_sibling_is_passed_over() {
 #[test]
 fn without_a_sibling_the_supervisor_binary_is_the_worker() {
     let b = Batch::new();
-    let exe = private_supervisor(b.dir.path());
+    let exe = supervisor_alone(b.dir.path());
     let log = run_with(&exe, &b);
     assert!(log.contains("isobatch-worker not used: not found"), "{log}");
 }

@@ -14,6 +14,19 @@ pub fn isobatch() -> Command {
     cmd
 }
 
+/// A hard link to (or copy of) the supervisor binary in `dir/bin`, with no `isobatch-worker`
+/// beside it: its workers re-execute the supervisor binary, and a test may place a sibling.
+pub fn supervisor_alone(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).expect("mkdir bin");
+    let exe = bin.join("isobatch");
+    let original = env!("CARGO_BIN_EXE_isobatch");
+    if fs::hard_link(original, &exe).is_err() {
+        fs::copy(original, &exe).expect("copy isobatch");
+    }
+    exe
+}
+
 /// A scratch batch: `dir/raw` for inputs, `dir/out` for outputs.
 pub struct Batch {
     pub dir: tempfile::TempDir,

@@ -14,12 +14,14 @@ use isobatch_shared::CheckpointFormat;
 use super::{FovConfig, inspect};
 use crate::image::Dtype;
 
-/// The worker's own footprint before a task touches any image.
-const BASE: u64 = 8 << 20;
+/// The worker's own footprint before a task touches any image: about 4.5 MiB for the
+/// `isobatch-worker` binary, 6.4 MiB when the supervisor binary re-executes itself.
+const BASE: u64 = 6656 << 10;
 /// Bytes of working memory per pixel of one frame, in the hungriest stage.
-/// Measured peaks (docs/benchmarks.md): 7.6 MiB at 256², 37.4 MiB at 1024²,
-/// i.e. ~5.6 MiB + 32 B/px; this keeps a margin of 10–35 %.
-const PER_PIXEL: u64 = 36;
+/// Measured peaks at 20 frames (release build): 6.2 / 8.1 MiB at 256² and 33.6 / 35.3 MiB
+/// at 1024² (sibling worker / self-exec), i.e. ~29 B/px; with [`BASE`] the estimate is
+/// 1.0–1.4× either worker's peak.
+const PER_PIXEL: u64 = 32;
 
 /// RAM and disk one fov task needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
