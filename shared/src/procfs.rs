@@ -121,25 +121,46 @@ pub fn descendants_in(snapshot: &[ProcStat], root: u32) -> Vec<u32> {
 }
 
 /// Direct children of `pid` from `/proc/PID/task/*/children`; `None` when the
-/// kernel does not offer that file (then callers fall back to a full scan).
+/// kernel does not offer that file or the threads could not be listed reliably
+/// (then callers fall back to a full scan).
 ///
-/// A thread that exits between the listing and the read is skipped: it has no children
-/// left to report, and a process whose threads come and go must not fall back to a scan.
+/// Listing `/proc/PID/task` while threads exit can skip a live thread (the kernel walks it
+/// by position), and with it that thread's children. So the listing is checked against the
+/// thread count read after it and retried when short. A thread that exits between the
+/// listing and the read of its file is skipped: it has no children left to report.
 pub fn children(pid: u32) -> Option<Vec<u32>> {
-    let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut out = Vec::new();
-    let (mut threads, mut read) = (0, 0);
-    for task in tasks.flatten() {
-        threads += 1;
-        if let Some(text) = read_proc(task.path().join("children")) {
-            read += 1;
-            out.extend(
-                text.split_whitespace()
-                    .filter_map(|c| c.parse::<u32>().ok()),
-            );
+    for _ in 0..3 {
+        let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let mut out = Vec::new();
+        let (mut listed, mut read) = (0usize, 0usize);
+        for task in tasks.flatten() {
+            listed += 1;
+            if let Some(text) = read_proc(task.path().join("children")) {
+                read += 1;
+                out.extend(
+                    text.split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
+            }
+        }
+        if listed > 0 && read == 0 {
+            return None;
+        }
+        if thread_count(pid).is_none_or(|n| listed >= n) {
+            return Some(out);
         }
     }
-    (read > 0 || threads == 0).then_some(out)
+    None
+}
+
+/// The number of threads of `pid` (`num_threads`, field 20 of `/proc/PID/stat`).
+fn thread_count(pid: u32) -> Option<usize> {
+    let line = read_proc(format!("/proc/{pid}/stat"))?;
+    line[line.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(17)?
+        .parse()
+        .ok()
 }
 
 /// Every live descendant of `root`, read now from `/proc`. Walks the
@@ -257,8 +278,12 @@ mod tests {
             .spawn()
             .unwrap();
         let me = std::process::id();
+        assert!(thread_count(me).is_some_and(|n| n >= 1));
         assert!(descendants(me).contains(&child.id()));
-        assert!(tree_rss(me) >= self_rss());
+        // Other test threads allocate and free concurrently, so compare with the child alone:
+        // the tree is this process (never 0) plus the child.
+        let child_rss = rss_of(child.id()).unwrap_or(0);
+        assert!(child_rss > 0 && tree_rss(me) > child_rss);
         child.kill().unwrap();
         child.wait().unwrap();
         let path = std::env::temp_dir().join(format!("isobatch-tail-{me}"));

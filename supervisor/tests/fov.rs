@@ -108,12 +108,14 @@ fn demo_batch_runs_every_stage_and_combines_traces() {
             computed(&b, task),
             ["copy", "segment", "background", "track", "extract"]
         );
-        for f in [
-            "copy_c0",
-            "copy_c1",
-            "segment_mask",
-            "background_c1",
-            "track_labels",
+        // The demo is uint16: the background keeps the input's type, and the few hundred
+        // track ids fit u16 labels.
+        for (f, descr) in [
+            ("copy_c0", "'<u2'"),
+            ("copy_c1", "'<u2'"),
+            ("segment_mask", "'|u1'"),
+            ("background_c1", "'<u2'"),
+            ("track_labels", "'<u2'"),
         ] {
             for ext in ["npy", "tif"] {
                 assert!(
@@ -121,6 +123,12 @@ fn demo_batch_runs_every_stage_and_combines_traces() {
                     "{task}/{f}.{ext}"
                 );
             }
+            let npy = read_all(&b.out().join(task).join(format!("{f}.npy")));
+            let header = String::from_utf8_lossy(&npy[..npy.len().min(128)]);
+            assert!(
+                header.contains(&format!("'descr': {descr}")),
+                "{f}: {header}"
+            );
         }
     }
     let combined = fs::read_to_string(b.out().join("traces.csv")).expect("combined traces.csv");

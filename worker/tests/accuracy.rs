@@ -14,6 +14,7 @@ use isobatch_worker::fov::extract::{MeasureScratch, measure};
 use isobatch_worker::fov::params::{BackgroundParams, ExtractParams, SegmentParams, TrackParams};
 use isobatch_worker::fov::segment::Segmenter;
 use isobatch_worker::fov::track::Tracker;
+use isobatch_worker::image::Pixel;
 use isobatch_worker::synth::{Event, Scene, SceneConfig};
 
 /// What one run of the pipeline over a scene scored.
@@ -123,6 +124,10 @@ fn run(size: usize, frames: usize, seed: u64, channels: usize) -> Score {
         seg.segment(&phase, &mut mask);
         for (f, b) in fl.iter().zip(bg.iter_mut()) {
             bge.estimate(f, &mask, b);
+            // As the background stage stores it for this uint16 input: rounded to u16.
+            for v in b.iter_mut() {
+                *v = f32::from(u16::from_f32(*v));
+            }
         }
         tracker.push(&mask, &mut labels);
         let fls: Vec<&[f32]> = fl.iter().map(|v| v.as_slice()).collect();

@@ -4,7 +4,8 @@
 //!
 //! Checkpoints in `TASK/` (`.npy`, `.tif` or both, per `--checkpoint-format`):
 //! `copy_cN` (each channel, input dtype), `segment_mask` (u8 0/1),
-//! `background_cN` (f32, each fluorescence channel), `track_labels` (u32,
+//! `background_cN` (each fluorescence channel; the input's type for u8/u16
+//! input, else f32), `track_labels` (u16 when the ids fit, else u32;
 //! 0 = background) and `traces.csv`.
 
 use std::path::PathBuf;
@@ -223,7 +224,8 @@ impl Stage for Background<'_> {
         "background"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: stored in the input's integer type.
+        2
     }
     fn params(&self) -> Vec<(String, String)> {
         let mut p = params(self.0.config.background.describe());
@@ -239,6 +241,18 @@ impl Stage for Background<'_> {
         self.0.fl_files("background")
     }
     fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
+        // Stored in the input's integer type (rounded: the camera counts in whole units, and
+        // half the bytes of f32 to write and fsync), as f32 for float input.
+        match self.0.dtype {
+            Dtype::U8 => self.estimate_as::<u8>(progress),
+            Dtype::U16 => self.estimate_as::<u16>(progress),
+            Dtype::U32 | Dtype::F32 => self.estimate_as::<f32>(progress),
+        }
+    }
+}
+
+impl Background<'_> {
+    fn estimate_as<T: Pixel>(&self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
         let mut masks = f.source("segment_mask")?;
@@ -247,16 +261,20 @@ impl Stage for Background<'_> {
             .layout
             .fl
             .iter()
-            .map(|c| f.sink::<f32>(&format!("background_c{c}")))
+            .map(|c| f.sink::<T>(&format!("background_c{c}")))
             .collect::<Result<Vec<_>, _>>()?;
         let mut est = BackgroundEstimator::new(h, w, &f.config.background);
         let (mut mask, mut fl, mut bg) = (vec![0u8; h * w], vec![0f32; h * w], vec![0f32; h * w]);
+        let mut out = vec![T::default(); h * w];
         for t in 0..f.shape.frames {
             masks.read(t, &mut mask).map_err(checkpoint_error)?;
             for (src, sink) in fl_src.iter_mut().zip(&mut sinks) {
                 src.read_f32(t, &mut fl).map_err(checkpoint_error)?;
                 est.estimate(&fl, &mask, &mut bg);
-                sink.write_frame(t, &bg).map_err(image_error)?;
+                for (o, &b) in out.iter_mut().zip(&bg) {
+                    *o = T::from_f32(b);
+                }
+                sink.write_frame(t, &out).map_err(image_error)?;
             }
             tick(progress, t, f.shape.frames);
         }
@@ -272,7 +290,8 @@ impl Stage for Track<'_> {
         "track"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: u16 labels when the ids fit.
+        2
     }
     fn params(&self) -> Vec<(String, String)> {
         params(self.0.config.track.describe())
@@ -284,19 +303,50 @@ impl Stage for Track<'_> {
         self.0.files("track_labels")
     }
     fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
+        // A first pass counts the ids: u16 labels when they fit (half the bytes to write, and
+        // Fiji reads 16-bit images natively), u32 otherwise. Tracking is cheap next to I/O.
+        let ids = self.track::<u32>(None, &mut |x, m| progress(x * 0.5, m))?;
+        let second = &mut |x, m: &str| progress(0.5 + x * 0.5, m);
+        if ids <= u32::from(u16::MAX) {
+            self.track(Some(self.0.sink::<u16>("track_labels")?), second)?;
+        } else {
+            self.track(Some(self.0.sink::<u32>("track_labels")?), second)?;
+        }
+        Ok(())
+    }
+}
+
+impl Track<'_> {
+    /// Tracks every frame, writing the labels to `sink` (and committing it) when given;
+    /// returns how many ids were handed out.
+    fn track<T: Pixel + TryFrom<u32>>(
+        &self,
+        mut sink: Option<StackSink<T>>,
+        progress: &mut dyn FnMut(f32, &str),
+    ) -> Result<u32, StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
         let mut masks = f.source("segment_mask")?;
-        let mut sink = f.sink::<u32>("track_labels")?;
         let mut tracker = Tracker::new(h, w, &f.config.track);
         let (mut mask, mut labels) = (vec![0u8; h * w], vec![0u32; h * w]);
+        let mut out = vec![T::default(); h * w];
         for t in 0..f.shape.frames {
             masks.read(t, &mut mask).map_err(checkpoint_error)?;
             tracker.push(&mask, &mut labels);
-            sink.write_frame(t, &labels).map_err(image_error)?;
+            if let Some(sink) = sink.as_mut() {
+                for (o, &l) in out.iter_mut().zip(&labels) {
+                    *o = T::try_from(l).map_err(|_| {
+                        StageError::Failed(format!("label {l} does not fit the label type"))
+                    })?;
+                }
+                sink.write_frame(t, &out).map_err(image_error)?;
+            }
             tick(progress, t, f.shape.frames);
         }
-        commit_all(vec![sink])
+        if let Some(sink) = sink {
+            commit_all(vec![sink])?;
+        }
+        Ok(tracker.ids_issued())
     }
 }
 

@@ -78,7 +78,9 @@ pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), S
     let mut out = BufWriter::new(&unsorted);
     let mut bytes_per_cell: BTreeMap<u32, u64> = BTreeMap::new();
     for t in 0..f.shape.frames {
-        labels_src.read(t, &mut labels).map_err(checkpoint_error)?;
+        labels_src
+            .read_labels(t, &mut labels)
+            .map_err(checkpoint_error)?;
         for (src, buf) in fl_src.iter_mut().zip(&mut fl) {
             src.read_f32(t, buf).map_err(checkpoint_error)?;
         }

@@ -113,6 +113,11 @@ impl Tracker {
         }
     }
 
+    /// How many ids have been handed out so far (the largest label written).
+    pub fn ids_issued(&self) -> u32 {
+        self.next_id - 1
+    }
+
     /// Division records so far: `(daughter id, parent id)` in the order found.
     pub fn parents(&self) -> &[(u32, u32)] {
         &self.parents

@@ -144,6 +144,8 @@ pub struct StackSource {
     source: Source,
     shape: Shape,
     dtype: Dtype,
+    /// Frame buffer for [`Self::read_labels`] when the stored type is narrower than u32.
+    scratch: Vec<u32>,
 }
 
 impl StackSource {
@@ -175,6 +177,7 @@ impl StackSource {
                 source: Source::Npy(npy),
                 shape,
                 dtype,
+                scratch: Vec::new(),
             });
         }
         let tif = InputStack::open(&path, &Limits::default())?;
@@ -191,6 +194,7 @@ impl StackSource {
             source: Source::Tiff(Box::new(tif)),
             shape,
             dtype,
+            scratch: Vec::new(),
         })
     }
 
@@ -218,6 +222,38 @@ impl StackSource {
             Source::Npy(n) => n.read_f32(t, out),
             Source::Tiff(s) => s.read_page_f32(t, out),
         }
+    }
+
+    /// Frame `t` of a label stack as u32, whichever unsigned type stores it (the track
+    /// stage writes u16 when the ids fit); float labels are an error.
+    pub fn read_labels(&mut self, t: usize, out: &mut [u32]) -> Result<(), ImageError> {
+        match self.dtype {
+            Dtype::U32 => self.read(t, out),
+            Dtype::U16 => self.read_widened::<u16>(t, out),
+            Dtype::U8 => self.read_widened::<u8>(t, out),
+            Dtype::F32 => Err(ImageError::invalid(
+                self.path(),
+                "labels are float32; expected an unsigned integer type",
+            )),
+        }
+    }
+
+    fn read_widened<T: Pixel + Into<u32>>(
+        &mut self,
+        t: usize,
+        out: &mut [u32],
+    ) -> Result<(), ImageError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.resize(out.len(), 0);
+        let narrow = &mut bytemuck::cast_slice_mut::<u32, T>(&mut scratch)[..out.len()];
+        let read = self.read(t, narrow);
+        if read.is_ok() {
+            for (o, &v) in out.iter_mut().zip(narrow.iter()) {
+                *o = v.into();
+            }
+        }
+        self.scratch = scratch;
+        read
     }
 
     /// Frame `t` in its stored type `T` (an error if the checkpoint holds another dtype).

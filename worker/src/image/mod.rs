@@ -91,10 +91,12 @@ pub trait Pixel:
     const DTYPE: Dtype;
     /// Converts to f32 (exact for u8/u16; u32 above 2^24 rounds).
     fn to_f32(self) -> f32;
+    /// Converts from f32: integer types round to nearest and saturate (NaN is 0).
+    fn from_f32(v: f32) -> Self;
 }
 
 macro_rules! pixel {
-    ($t:ty, $d:expr) => {
+    ($t:ty, $d:expr, $round:expr) => {
         impl sealed::Sealed for $t {}
         impl Pixel for $t {
             const DTYPE: Dtype = $d;
@@ -102,13 +104,18 @@ macro_rules! pixel {
             fn to_f32(self) -> f32 {
                 self as f32
             }
+            #[inline]
+            fn from_f32(v: f32) -> Self {
+                // `as` from a float saturates and maps NaN to 0.
+                (if $round { v.round() } else { v }) as $t
+            }
         }
     };
 }
-pixel!(u8, Dtype::U8);
-pixel!(u16, Dtype::U16);
-pixel!(u32, Dtype::U32);
-pixel!(f32, Dtype::F32);
+pixel!(u8, Dtype::U8, true);
+pixel!(u16, Dtype::U16, true);
+pixel!(u32, Dtype::U32, true);
+pixel!(f32, Dtype::F32, false);
 
 /// Converts one frame of raw little-endian samples of `dtype` into f32.
 ///

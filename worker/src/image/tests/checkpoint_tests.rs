@@ -130,3 +130,45 @@ fn hyperstack_tiff_is_not_a_checkpoint() {
         .unwrap();
     assert!(e.to_string().contains("2 channels"), "{e}");
 }
+
+/// Labels stored as u8, u16 or u32 read back as u32 from either format; float labels are refused.
+#[test]
+fn labels_widen_from_any_unsigned_type() {
+    fn widened<T: TestPixel + Into<u32>>(format: Format) {
+        let shape = Shape::new(3, 9, 11);
+        let dir = TestDir::new("labels");
+        write::<T>(&dir, "labels", shape, format);
+        let mut src = StackSource::open(dir.path(), "labels", format).unwrap();
+        let mut out = vec![0u32; shape.frame_len()];
+        for t in 0..shape.frames {
+            src.read_labels(t, &mut out).unwrap();
+            let expected: Vec<u32> = pattern::<T>(t, shape.frame_len())
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            assert_eq!(out, expected);
+        }
+    }
+    for format in [Format::Npy, Format::Tiff] {
+        widened::<u8>(format);
+        widened::<u16>(format);
+        widened::<u32>(format);
+        let dir = TestDir::new("labels");
+        write::<f32>(&dir, "labels", Shape::new(1, 4, 4), format);
+        let mut src = StackSource::open(dir.path(), "labels", format).unwrap();
+        let err = src.read_labels(0, &mut [0u32; 16]).unwrap_err();
+        assert!(err.to_string().contains("float32"), "{err}");
+    }
+}
+
+/// What the background stage stores for integer input: rounded to nearest, saturated.
+#[test]
+fn pixels_from_f32_round_and_saturate() {
+    use crate::image::Pixel;
+    assert_eq!(u16::from_f32(12.49), 12);
+    assert_eq!(u16::from_f32(12.5), 13);
+    assert_eq!(u16::from_f32(-3.0), 0);
+    assert_eq!(u16::from_f32(70_000.0), u16::MAX);
+    assert_eq!(u8::from_f32(f32::NAN), 0);
+    assert_eq!(f32::from_f32(0.25), 0.25);
+}
