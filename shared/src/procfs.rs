@@ -126,10 +126,11 @@ pub fn descendants_in(snapshot: &[ProcStat], root: u32) -> Vec<u32> {
 ///
 /// Listing `/proc/PID/task` while threads exit can skip a live thread (the kernel walks it
 /// by position), and with it that thread's children. So the listing is checked against the
-/// thread count read after it and retried when short. A thread that exits between the
+/// thread counts read before and after it and retried when short. A thread that exits between the
 /// listing and the read of its file is skipped: it has no children left to report.
 pub fn children(pid: u32) -> Option<Vec<u32>> {
     for _ in 0..3 {
+        let before = thread_count(pid);
         let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
         let mut out = Vec::new();
         let (mut listed, mut read) = (0usize, 0usize);
@@ -146,7 +147,13 @@ pub fn children(pid: u32) -> Option<Vec<u32>> {
         if listed > 0 && read == 0 {
             return None;
         }
-        if thread_count(pid).is_none_or(|n| listed >= n) {
+        // Short of the fewer of the counts before and after: a live thread was skipped. (A
+        // thread created meanwhile may be missing too, but it cannot have older children.)
+        let expected = match (before, thread_count(pid)) {
+            (Some(a), Some(b)) => a.min(b),
+            _ => 0,
+        };
+        if listed >= expected {
             return Some(out);
         }
     }
