@@ -1,5 +1,5 @@
 //! Image I/O for the worker: multi-page TIFF input stacks, and (T,H,W) stack
-//! checkpoints written atomically as `.npy` (memory-mapped) and/or ImageJ TIFF.
+//! checkpoints written atomically as `.npy` (read memory-mapped) and/or ImageJ TIFF.
 //!
 //! Every file is little-endian. Readers validate headers against explicit
 //! limits before allocating anything sized by the file, and report what is

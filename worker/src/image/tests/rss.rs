@@ -23,7 +23,7 @@ fn measure(frames: usize) -> (u64, u64) {
     let base = procfs::self_rss();
     let mut w = NpyWriter::<u16>::create(&path, shape).unwrap();
     for t in 0..frames {
-        w.frame_mut(t).unwrap().copy_from_slice(&frame);
+        w.write_frame(t, &frame).unwrap();
     }
     w.commit().unwrap();
     let write_peak = procfs::self_peak_rss().saturating_sub(base);
