@@ -198,32 +198,6 @@ pub fn tree_rss(root: u32) -> u64 {
             .sum::<u64>()
 }
 
-/// The last `n` non-empty lines of a text file (reading at most its last 8 KiB),
-/// joined with newlines; empty when the file is missing. Used to show why a
-/// task failed without reading a whole log.
-pub fn tail_lines(path: &std::path::Path, n: usize) -> String {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut file) = fs::File::open(path) else {
-        return String::new();
-    };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let start = len.saturating_sub(8192);
-    if file.seek(SeekFrom::Start(start)).is_err() {
-        return String::new();
-    }
-    let mut buf = Vec::new();
-    if file.read_to_end(&mut buf).is_err() {
-        return String::new();
-    }
-    let text = String::from_utf8_lossy(&buf);
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn live_children_and_tail() {
+    fn live_children() {
         let mut child = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
@@ -293,10 +267,5 @@ mod tests {
         assert!(child_rss > 0 && tree_rss(me) > child_rss);
         child.kill().unwrap();
         child.wait().unwrap();
-        let path = std::env::temp_dir().join(format!("isobatch-tail-{me}"));
-        fs::write(&path, "a\n\nb\nc\n\n").unwrap();
-        assert_eq!(tail_lines(&path, 2), "b\nc");
-        assert_eq!(tail_lines(&path.with_extension("missing"), 2), "");
-        fs::remove_file(&path).unwrap();
     }
 }

@@ -14,6 +14,8 @@ use crate::task_log::{open_log, tail};
 
 /// How many non-empty log lines a failure message quotes.
 const TAIL_LINES: usize = 5;
+/// How much of the end of the log is searched for them.
+const TAIL_WINDOW: u64 = 64 * 1024;
 
 /// Runs `spec.argv` (program, then arguments, placeholders already substituted)
 /// with the task's environment, stdin from `/dev/null`, stdout and stderr appended
@@ -69,7 +71,10 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
         Err(err) => return fail(format!("cannot run {program:?}: {err}")),
     };
     progress("exec", 1.0, &format!("{program} finished: {status}"));
-    let outcome = outcome_of(status, &tail(&spec.log_path, start, TAIL_LINES));
+    let outcome = outcome_of(
+        status,
+        &tail(&spec.log_path, start, TAIL_WINDOW, TAIL_LINES),
+    );
     TaskResult::from_outcome(outcome)
 }
 

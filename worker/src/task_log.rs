@@ -74,18 +74,17 @@ impl Drop for TaskLog {
     }
 }
 
-/// The last `max_lines` non-empty lines written to `path` at or after byte `from`
-/// (at most the final 64 KiB are read), for error messages. Empty when unreadable.
-pub fn tail(path: &Path, from: u64, max_lines: usize) -> Vec<String> {
+/// The last `max_lines` non-empty lines written to `path` at or after byte `from`, reading at
+/// most its final `window` bytes, for error messages. Empty when unreadable or missing.
+pub fn tail(path: &Path, from: u64, window: u64, max_lines: usize) -> Vec<String> {
     use std::io::{Read, Seek, SeekFrom};
-    const WINDOW: u64 = 64 * 1024;
     let read = || -> io::Result<Vec<u8>> {
         let mut file = File::open(path)?;
         let len = file.metadata()?.len();
-        let start = from.max(len.saturating_sub(WINDOW));
+        let start = from.max(len.saturating_sub(window));
         file.seek(SeekFrom::Start(start))?;
         let mut bytes = Vec::new();
-        file.take(WINDOW).read_to_end(&mut bytes)?;
+        file.take(window).read_to_end(&mut bytes)?;
         Ok(bytes)
     };
     let Ok(bytes) = read() else {
@@ -115,9 +114,11 @@ mod tests {
             fs::read_to_string(&path).unwrap(),
             "one\n\ntwo\n  \nthree\n"
         );
-        assert_eq!(tail(&path, 0, 2), vec!["two", "three"]);
-        assert_eq!(tail(&path, 4, 5), vec!["two", "three"]);
-        assert!(tail(&dir.path().join("nope"), 0, 5).is_empty());
+        assert_eq!(tail(&path, 0, 1024, 2), vec!["two", "three"]);
+        assert_eq!(tail(&path, 4, 1024, 5), vec!["two", "three"]);
+        assert!(tail(&dir.path().join("nope"), 0, 1024, 5).is_empty());
+        // Only the final `window` bytes are read: "three\n" is 6.
+        assert_eq!(tail(&path, 0, 6, 5), vec!["three"]);
     }
 
     #[test]

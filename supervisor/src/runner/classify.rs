@@ -4,7 +4,8 @@ use std::path::Path;
 use std::process::ExitStatus;
 
 use isobatch_shared::units::format_bytes;
-use isobatch_shared::{Outcome, Verdict, procfs};
+use isobatch_shared::{Outcome, Verdict};
+use isobatch_worker::task_log;
 use std::os::unix::process::ExitStatusExt;
 
 use super::terminate::{StopReason, Termination};
@@ -25,8 +26,16 @@ fn signal_name(sig: i32) -> String {
         .unwrap_or_else(|_| format!("signal {sig}"))
 }
 
+/// How much of the end of an attempt log is read for a failure message.
+const LOG_WINDOW: u64 = 8 * 1024;
+
+/// The last `n` non-empty lines of the attempt log, joined.
+fn log_tail(log: &Path, n: usize) -> String {
+    task_log::tail(log, 0, LOG_WINDOW, n).join("\n")
+}
+
 fn with_log(mut msg: String, log: &Path) -> String {
-    let tail = procfs::tail_lines(log, 4);
+    let tail = log_tail(log, 4);
     if !tail.is_empty() {
         msg.push_str(":\n");
         msg.push_str(&tail);
@@ -37,7 +46,7 @@ fn with_log(mut msg: String, log: &Path) -> String {
 /// "worker panicked" with the panic's own lines from the attempt log (the
 /// `panicked at` line and the message after it), not the backtrace below.
 fn panic_message(log: &Path) -> String {
-    let tail = procfs::tail_lines(log, 200);
+    let tail = log_tail(log, 200);
     let lines: Vec<&str> = tail.lines().collect();
     match lines.iter().rposition(|l| l.contains("panicked at")) {
         Some(i) => format!(
