@@ -34,6 +34,26 @@ pub struct Attempt {
     pub stages: Vec<StageReport>,
 }
 
+impl Attempt {
+    /// Attempt number `attempt`, ending now after `duration` with `verdict` and `message`, with
+    /// nothing measured or produced yet: callers fill in the rest with struct update syntax.
+    pub fn ended(attempt: u32, verdict: Verdict, message: String, duration: Duration) -> Self {
+        Attempt {
+            attempt,
+            verdict,
+            started_at: crate::journal::now() - duration.as_secs_f64(),
+            duration,
+            peak_rss: 0,
+            message,
+            worker_pid: None,
+            rss_before: 0,
+            rss_after: 0,
+            outputs: Vec::new(),
+            stages: Vec::new(),
+        }
+    }
+}
+
 /// One task's state in the batch.
 #[derive(Debug, Clone)]
 pub struct TaskRecord {

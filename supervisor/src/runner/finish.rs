@@ -76,17 +76,13 @@ impl Dispatcher<'_> {
         self.record(
             run.task,
             Attempt {
-                attempt: run.attempt,
-                verdict,
-                started_at: journal::now() - (now - run.started).as_secs_f64(),
-                duration: now - run.started,
                 peak_rss: sampled.max(rss_peak).max(rss_after),
-                message,
                 worker_pid: Some(pid),
                 rss_before,
                 rss_after,
                 outputs,
                 stages,
+                ..Attempt::ended(run.attempt, verdict, message, now - run.started)
             },
             now,
         );
@@ -113,17 +109,9 @@ impl Dispatcher<'_> {
         self.record(
             run.task,
             Attempt {
-                attempt: run.attempt,
-                verdict,
-                started_at: journal::now() - (now - run.started).as_secs_f64(),
-                duration: now - run.started,
                 peak_rss: peak,
-                message,
                 worker_pid: Some(w.pid),
-                rss_before: 0,
-                rss_after: 0,
-                outputs: Vec::new(),
-                stages: Vec::new(),
+                ..Attempt::ended(run.attempt, verdict, message, now - run.started)
             },
             now,
         );

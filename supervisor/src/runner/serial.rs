@@ -38,21 +38,16 @@ pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool)
             let rss_after = procfs::self_rss();
             let (verdict, message) = classify_outcome(&result.outcome);
             let a = Attempt {
-                attempt,
-                verdict,
-                started_at: journal::now() - started.elapsed().as_secs_f64(),
-                duration: started.elapsed(),
                 peak_rss: result
                     .stages
                     .iter()
                     .map(|s| s.peak_rss_bytes)
                     .fold(rss_before.max(rss_after), u64::max),
-                message,
-                worker_pid: None,
                 rss_before,
                 rss_after,
                 outputs: result.outputs,
                 stages: result.stages,
+                ..Attempt::ended(attempt, verdict, message, started.elapsed())
             };
             super::finish::report_attempt(ctx, &rec.task.id, &a);
             rec.attempts.push(a);
