@@ -13,20 +13,18 @@ use nix::unistd::{AccessFlags, access};
 
 /// Makes the process's default temp folder (`tempfile`'s, which ipc-channel uses) a tmpfs:
 /// `$XDG_RUNTIME_DIR` or `/dev/shm`, whichever is first a writable tmpfs. Does nothing when
-/// `TMPDIR` is set or neither qualifies. Returns the folder chosen.
-pub fn prefer_tmpfs() -> Option<PathBuf> {
+/// `TMPDIR` is set or neither qualifies.
+pub fn prefer_tmpfs() {
     if std::env::var_os("TMPDIR").is_some() {
-        return None;
+        return;
     }
-    let candidates = std::env::var_os("XDG_RUNTIME_DIR")
+    let mut candidates = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .into_iter()
         .chain([PathBuf::from("/dev/shm")]);
-    let dir = candidates.into_iter().find(|d| is_writable_tmpfs(d))?;
-    // Only the first override in a process takes effect; a later call keeps the first folder.
-    match tempfile::env::override_temp_dir(&dir) {
-        Ok(()) => Some(dir),
-        Err(first) => Some(first),
+    if let Some(dir) = candidates.find(|d| is_writable_tmpfs(d)) {
+        // Only the first override in a process takes effect; a later call keeps that folder.
+        let _ = tempfile::env::override_temp_dir(&dir);
     }
 }
 

@@ -51,10 +51,10 @@ pub fn estimate(
         CheckpointFormat::Npy | CheckpointFormat::Tiff => 1,
     };
     // copy (every channel) + mask (u8) + background (per fl channel: the input's type for
-    // u8/u16, else f32) + labels (u32 at most; u16 when the ids fit).
-    let background_bytes = if input_bytes <= 2 { input_bytes } else { 4 };
+    // u8/u16, else f32, so always as wide as the input) + labels (u32 at most; u16 when the
+    // ids fit).
     let per_pixel =
-        layout.channels as u64 * input_bytes + 1 + background_bytes * layout.fl.len() as u64 + 4;
+        layout.channels as u64 * input_bytes + 1 + input_bytes * layout.fl.len() as u64 + 4;
     Ok(Needs {
         ram: BASE + PER_PIXEL * pixels,
         disk: stack * per_pixel * copies,

@@ -329,7 +329,8 @@ impl Track<'_> {
         let mut masks = f.source("segment_mask")?;
         let mut tracker = Tracker::new(h, w, &f.config.track);
         let (mut mask, mut labels) = (vec![0u8; h * w], vec![0u32; h * w]);
-        let mut out = vec![T::default(); h * w];
+        // The counting pass writes nothing, so it needs no output frame.
+        let mut out = vec![T::default(); if sink.is_some() { h * w } else { 0 }];
         for t in 0..f.shape.frames {
             masks.read(t, &mut mask).map_err(checkpoint_error)?;
             tracker.push(&mask, &mut labels);
