@@ -15,6 +15,7 @@ pub mod exec;
 pub mod fov;
 pub mod image;
 pub mod ipc;
+pub mod page_cache;
 pub mod parent_death;
 pub mod pipeline;
 pub mod selftest;

@@ -4,7 +4,9 @@
 //! memory flat however many frames a stack has. The writer uses positioned writes (`pwrite`):
 //! a write through a shared map first faults every page in and has the kernel zero-fill it
 //! (the file's blocks are reserved but unwritten), which measured a fifth of a fov worker's CPU
-//! time. The reader maps the file; after a frame has been handed out and the caller moved on to
+//! time. Each frame is started on its way to disk once written
+//! ([`crate::page_cache::start_writeback`]), so the commit's fsync has little left to do.
+//! The reader maps the file; after a frame has been handed out and the caller moved on to
 //! another, its pages are dropped from this process with `MADV_DONTNEED`, which on a read-only
 //! file mapping loses nothing: they refault from the page cache or the file if touched again.
 
@@ -115,6 +117,7 @@ impl<T: Pixel> NpyWriter<T> {
         self.file
             .write_all_at(bytemuck::cast_slice(data), offset)
             .map_err(|e| ImageError::io(self.temp.dest(), e))?;
+        crate::page_cache::start_writeback(&self.file, offset, self.frame_bytes);
         self.written[t] = true;
         Ok(())
     }

@@ -72,8 +72,23 @@ pub struct Reporter<'a> {
 }
 
 /// Runs `stages` in order under `control`. Returns one report per stage and
-/// the final outputs of every stage that ran or was reused.
+/// the final outputs of every stage that ran or was reused. Each checkpoint
+/// leaves the page cache once no later stage reads it, and whatever happened,
+/// all of them when this returns ([`crate::page_cache`]).
 pub fn run_stages(
+    task_dir: &Path,
+    stages: &mut [Box<dyn Stage + '_>],
+    control: &StageControl,
+    out: &mut Reporter<'_>,
+) -> Result<(Vec<StageReport>, Vec<PathBuf>), StagesFailed> {
+    let result = run_in_order(task_dir, stages, control, out);
+    let written: Vec<PathBuf> = stages.iter().flat_map(|s| s.outputs()).collect();
+    crate::page_cache::release(written.iter().map(PathBuf::as_path));
+    result
+}
+
+/// [`run_stages`] without the final page-cache release.
+fn run_in_order(
     task_dir: &Path,
     stages: &mut [Box<dyn Stage + '_>],
     control: &StageControl,
@@ -91,7 +106,8 @@ pub fn run_stages(
     let mut outputs = Vec::new();
     let mut upstream = String::new();
     let mut recomputing = false;
-    for (i, stage) in stages.iter_mut().enumerate() {
+    for i in 0..stages.len() {
+        let stage = &mut stages[i];
         let name = stage.name();
         if i > to {
             if recomputing {
@@ -140,8 +156,20 @@ pub fn run_stages(
             }
         }
         outputs.extend(stage.outputs());
+        release_unread(&stages[..=i], &stages[i + 1..=to]);
     }
     Ok((reports, outputs))
+}
+
+/// Releases from the page cache the outputs of `done` that none of `later` reads.
+fn release_unread(done: &[Box<dyn Stage + '_>], later: &[Box<dyn Stage + '_>]) {
+    let read: Vec<PathBuf> = later.iter().flat_map(|s| s.inputs()).collect();
+    let unread: Vec<PathBuf> = done
+        .iter()
+        .flat_map(|s| s.outputs())
+        .filter(|p| !read.contains(p))
+        .collect();
+    crate::page_cache::release(unread.iter().map(PathBuf::as_path));
 }
 
 /// Reuses or computes one stage. Returns the record now on disk and, when it
