@@ -167,18 +167,21 @@ fn writer(mut file: File, rx: Receiver<Msg>, error: Arc<Mutex<Option<String>>>, 
     while let Ok(first) = rx.recv() {
         let deadline = Instant::now() + COMMIT_WINDOW;
         let mut next = Some(first);
+        let mut slept = false;
         while let Some(msg) = next {
             match msg {
                 Msg::Line(line) => batch.extend_from_slice(&line),
                 Msg::Flush(done) => waiters.push(done),
             }
-            // A flush is waited on: commit at once; otherwise gather until the window closes.
-            next = if waiters.is_empty() {
-                rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                    .ok()
-            } else {
-                rx.try_recv().ok()
-            };
+            next = rx.try_recv().ok();
+            // Gather until the window closes by sleeping through it once, not by waiting on
+            // the channel: a sender then finds nobody to wake, so a line costs the dispatcher
+            // no wake-up of this thread. A flush is waited on: commit at once.
+            if next.is_none() && !slept && waiters.is_empty() {
+                thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                slept = true;
+                next = rx.try_recv().ok();
+            }
         }
         if !batch.is_empty() {
             if let Err(e) = commit(&mut file, &batch) {
