@@ -1,5 +1,6 @@
-//! A task's checkpoints leave the page cache once no later stage reads them, and
-//! not before: checked with `mincore` on real files on the target folder's disk.
+//! A task's checkpoints leave the page cache once no later stage reads them, not
+//! before, and its input never: checked with `mincore` on real files on the
+//! target folder's disk.
 
 use std::cell::Cell;
 use std::fs::{self, File};
@@ -86,13 +87,16 @@ fn checkpoints_stay_cached_while_read_and_are_released_after() {
         return;
     }
     let (a, b) = (dir.path().join("a.bin"), dir.path().join("b.bin"));
+    // The task's own input (no stage writes it) is the lab's file: never released.
+    let raw = dir.path().join("raw.bin");
+    write_committed(&raw).unwrap();
     let seen = Rc::new(Cell::new(None));
     let mut stages: Vec<Box<dyn Stage>> = vec![
         Box::new(Writer {
             name: "first",
-            input: None,
+            input: Some(raw.clone()),
             output: a.clone(),
-            input_cached: seen.clone(),
+            input_cached: Rc::new(Cell::new(None)),
         }),
         Box::new(Writer {
             name: "second",
@@ -109,6 +113,8 @@ fn checkpoints_stay_cached_while_read_and_are_released_after() {
     };
     run_stages(dir.path(), &mut stages, &StageControl::default(), &mut out).unwrap();
 
+    let (cached, pages) = cached_pages(&raw);
+    assert_eq!(cached, pages, "the task's input was dropped from the cache");
     let (cached, pages) = seen.get().expect("the second stage ran");
     assert_eq!(
         cached, pages,

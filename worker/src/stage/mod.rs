@@ -73,8 +73,8 @@ pub struct Reporter<'a> {
 
 /// Runs `stages` in order under `control`. Returns one report per stage and
 /// the final outputs of every stage that ran or was reused. Each checkpoint
-/// leaves the page cache once no later stage reads it, and whatever happened,
-/// all of them when this returns ([`crate::page_cache`]).
+/// leaves the page cache once no later stage reads it; when a stage fails,
+/// all of them do ([`crate::page_cache`]).
 pub fn run_stages(
     task_dir: &Path,
     stages: &mut [Box<dyn Stage + '_>],
@@ -82,12 +82,14 @@ pub fn run_stages(
     out: &mut Reporter<'_>,
 ) -> Result<(Vec<StageReport>, Vec<PathBuf>), StagesFailed> {
     let result = run_in_order(task_dir, stages, control, out);
-    let written: Vec<PathBuf> = stages.iter().flat_map(|s| s.outputs()).collect();
-    crate::page_cache::release(written.iter().map(PathBuf::as_path));
+    if result.is_err() {
+        let written: Vec<PathBuf> = stages.iter().flat_map(|s| s.outputs()).collect();
+        crate::page_cache::release(written.iter().map(PathBuf::as_path));
+    }
     result
 }
 
-/// [`run_stages`] without the final page-cache release.
+/// [`run_stages`] without the release after a failure.
 fn run_in_order(
     task_dir: &Path,
     stages: &mut [Box<dyn Stage + '_>],
@@ -161,13 +163,21 @@ fn run_in_order(
     Ok((reports, outputs))
 }
 
-/// Releases from the page cache the outputs of `done` that none of `later` reads.
+/// After the last stage of `done` has run: releases from the page cache each
+/// checkpoint it read or wrote that none of `later` reads. A checkpoint is thus
+/// released once, after its last reader (or its writer, when nothing reads it);
+/// files no stage wrote, such as the task's input, are left alone.
 fn release_unread(done: &[Box<dyn Stage + '_>], later: &[Box<dyn Stage + '_>]) {
-    let read: Vec<PathBuf> = later.iter().flat_map(|s| s.inputs()).collect();
-    let unread: Vec<PathBuf> = done
-        .iter()
-        .flat_map(|s| s.outputs())
-        .filter(|p| !read.contains(p))
+    let Some(last) = done.last() else {
+        return;
+    };
+    let written: Vec<PathBuf> = done.iter().flat_map(|s| s.outputs()).collect();
+    let read_later: Vec<PathBuf> = later.iter().flat_map(|s| s.inputs()).collect();
+    let unread: Vec<PathBuf> = last
+        .inputs()
+        .into_iter()
+        .chain(last.outputs())
+        .filter(|p| written.contains(p) && !read_later.contains(p))
         .collect();
     crate::page_cache::release(unread.iter().map(PathBuf::as_path));
 }
