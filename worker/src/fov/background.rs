@@ -108,10 +108,12 @@ pub struct BackgroundEstimator {
     dil: Vec<u8>,
     last_mask: Vec<u8>,
     keys: Vec<u32>,
+    counts: Vec<usize>,
     grid: Vec<f32>,
     valid: Vec<bool>,
     padded: Vec<f32>,
     tmp: Vec<f32>,
+    row: Vec<f32>,
 }
 
 impl BackgroundEstimator {
@@ -133,10 +135,12 @@ impl BackgroundEstimator {
             dil: vec![0; h * w],
             last_mask: Vec::new(),
             keys: Vec::new(),
+            counts: Vec::new(),
             grid: Vec::new(),
             valid: Vec::new(),
             padded: Vec::new(),
             tmp: Vec::new(),
+            row: Vec::new(),
         }
     }
 
@@ -146,12 +150,26 @@ impl BackgroundEstimator {
     /// # Panics
     /// If a slice is shorter than `h × w`.
     pub fn estimate(&mut self, fl: &[f32], mask: &[u8], bg: &mut [f32]) {
+        let w = self.w;
+        let bg = &mut bg[..self.h * w];
+        self.estimate_rows(fl, mask, |y, row| {
+            bg[y * w..(y + 1) * w].copy_from_slice(row);
+        });
+    }
+
+    /// Like [`estimate`](Self::estimate), but hands each background row `(y, row)` to
+    /// `emit` instead of filling a frame, so a caller storing another type converts
+    /// row by row without a full-frame `f32` buffer.
+    ///
+    /// # Panics
+    /// If `fl` or `mask` is shorter than `h × w`.
+    pub fn estimate_rows(&mut self, fl: &[f32], mask: &[u8], emit: impl FnMut(usize, &[f32])) {
         let (h, w) = (self.h, self.w);
         let n = h * w;
         if n == 0 {
             return;
         }
-        let (fl, mask, bg) = (&fl[..n], &mask[..n], &mut bg[..n]);
+        let (fl, mask) = (&fl[..n], &mask[..n]);
         // Dilating the same mask again (one per fluorescence channel) is skipped.
         if self.last_mask.as_slice() != mask {
             self.last_mask.clear();
@@ -161,9 +179,16 @@ impl BackgroundEstimator {
         }
         self.tile_medians(fl);
         self.fill_grid(fl);
-        self.interpolate(bg);
+        self.interpolate(emit);
     }
 
+    /// Median of each tile's usable samples into `grid` / `valid`.
+    ///
+    /// A band of tiles (one tile row) is gathered in one top-to-bottom pass over whole
+    /// frame rows, each row split among the band's tiles: the frame streams through
+    /// memory in order, where visiting tile by tile would touch a new page every few
+    /// dozen pixels. Keys go to a per-tile slot of `keys` (`stride` apart), which for
+    /// the default 48-px tiles stays within the core's own cache.
     fn tile_medians(&mut self, fl: &[f32]) {
         let (ny, nx, w, s) = (
             self.ye.len() - 1,
@@ -175,34 +200,46 @@ impl BackgroundEstimator {
         self.grid.resize(ny * nx, 0.0);
         self.valid.clear();
         self.valid.resize(ny * nx, false);
+        let cols = |tx: usize| (self.xe[tx + 1] - self.xe[tx]).div_ceil(s);
+        let widest = (0..nx).map(cols).max().unwrap_or(0);
         for ty in 0..ny {
-            for tx in 0..nx {
-                let (x0, x1) = (self.xe[tx], self.xe[tx + 1]);
-                let (y0, y1) = (self.ye[ty], self.ye[ty + 1]);
-                let total = (y1 - y0).div_ceil(s) * (x1 - x0).div_ceil(s);
-                // Branch-free compaction: every sample is written, the count only
-                // advances for usable ones.
-                self.keys.resize(total + 1, 0);
-                let mut k = 0;
-                for y in (y0..y1).step_by(s) {
-                    let o = y * w;
-                    let (frow, mrow) = (&fl[o + x0..o + x1], &self.dil[o + x0..o + x1]);
+            let (y0, y1) = (self.ye[ty], self.ye[ty + 1]);
+            let rows = (y1 - y0).div_ceil(s);
+            let stride = rows * widest;
+            self.keys.resize(nx * stride, 0);
+            self.counts.clear();
+            self.counts.resize(nx, 0);
+            for y in (y0..y1).step_by(s) {
+                let o = y * w;
+                let (frow, mrow) = (&fl[o..o + w], &self.dil[o..o + w]);
+                for tx in 0..nx {
+                    let (x0, x1) = (self.xe[tx], self.xe[tx + 1]);
+                    let keys = &mut self.keys[tx * stride..(tx + 1) * stride];
+                    let mut k = self.counts[tx];
+                    // Branch-free compaction: every sample is written, the count only
+                    // advances for usable ones.
+                    let samples = frow[x0..x1].iter().zip(&mrow[x0..x1]);
                     if s == 1 {
-                        for (&v, &m) in frow.iter().zip(mrow) {
-                            self.keys[k] = key(v);
+                        for (&v, &m) in samples {
+                            keys[k] = key(v);
                             k += usize::from(m == 0 && v.is_finite());
                         }
                     } else {
-                        for (&v, &m) in frow.iter().zip(mrow).step_by(s) {
-                            self.keys[k] = key(v);
+                        for (&v, &m) in samples.step_by(s) {
+                            keys[k] = key(v);
                             k += usize::from(m == 0 && v.is_finite());
                         }
                     }
+                    self.counts[tx] = k;
                 }
+            }
+            for tx in 0..nx {
+                let total = rows * cols(tx);
                 let need =
                     ((self.params.min_fraction as f64 * total as f64).ceil() as usize).max(1);
+                let k = self.counts[tx];
                 if k >= need
-                    && let Some(m) = median(&mut self.keys[..k])
+                    && let Some(m) = median(&mut self.keys[tx * stride..tx * stride + k])
                 {
                     self.grid[ty * nx + tx] = m;
                     self.valid[ty * nx + tx] = true;
@@ -257,7 +294,7 @@ impl BackgroundEstimator {
     }
 
     /// Catmull-Rom interpolation of the (ghost-padded) tile grid to the full frame.
-    fn interpolate(&mut self, bg: &mut [f32]) {
+    fn interpolate(&mut self, mut emit: impl FnMut(usize, &[f32])) {
         let (ny, nx, w) = (self.ye.len() - 1, self.xe.len() - 1, self.w);
         let (py, px) = (ny + 4, nx + 4);
         self.padded.clear();
@@ -294,13 +331,14 @@ impl BackgroundEstimator {
                 *o = wt[0] * g[*i] + wt[1] * g[i + 1] + wt[2] * g[i + 2] + wt[3] * g[i + 3];
             }
         }
+        self.row.resize(w, 0.0);
         for (y, (i, wt)) in self.rows.iter().enumerate() {
             let r = |k: usize| &self.tmp[(i + k) * w..(i + k + 1) * w];
             let (r0, r1, r2, r3) = (r(0), r(1), r(2), r(3));
-            let out = &mut bg[y * w..(y + 1) * w];
-            for x in 0..w {
-                out[x] = wt[0] * r0[x] + wt[1] * r1[x] + wt[2] * r2[x] + wt[3] * r3[x];
+            for (x, o) in self.row.iter_mut().enumerate() {
+                *o = wt[0] * r0[x] + wt[1] * r1[x] + wt[2] * r2[x] + wt[3] * r3[x];
             }
+            emit(y, &self.row);
         }
     }
 }
@@ -335,6 +373,49 @@ mod tests {
         est.estimate(&fl, &mask, &mut bg);
         for (b, t) in bg.iter().zip(&truth) {
             assert!((b - t).abs() < 4.0, "{b} vs {t}");
+        }
+    }
+
+    /// The band-wise gather gives every tile exactly its own samples: compared with a
+    /// tile-by-tile reference on unequal tiles, with and without a sampling stride.
+    #[test]
+    fn tile_medians_match_a_per_tile_reference() {
+        let (h, w) = (100, 130);
+        let mut x = 12345u32;
+        let mut next = || {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            x >> 8
+        };
+        let fl: Vec<f32> = (0..h * w).map(|_| (next() % 1000) as f32).collect();
+        let mask: Vec<u8> = (0..h * w).map(|_| u8::from(next() % 3 == 0)).collect();
+        for sample in [1, 2, 3] {
+            let params = BackgroundParams {
+                tile: 48,
+                dilate: 0,
+                min_fraction: 0.0,
+                sample,
+            };
+            let mut est = BackgroundEstimator::new(h, w, &params);
+            est.dil.copy_from_slice(&mask);
+            est.tile_medians(&fl);
+            let (ye, xe) = (edges(h, 48), edges(w, 48));
+            for ty in 0..ye.len() - 1 {
+                for tx in 0..xe.len() - 1 {
+                    let mut keys: Vec<u32> = (ye[ty]..ye[ty + 1])
+                        .step_by(sample)
+                        .flat_map(|y| (xe[tx]..xe[tx + 1]).step_by(sample).map(move |x| y * w + x))
+                        .filter(|&i| mask[i] == 0)
+                        .map(|i| key(fl[i]))
+                        .collect();
+                    let i = ty * (xe.len() - 1) + tx;
+                    assert_eq!(
+                        Some(est.grid[i]),
+                        median(&mut keys),
+                        "tile {ty},{tx} / {sample}"
+                    );
+                    assert!(est.valid[i]);
+                }
+            }
         }
     }
 

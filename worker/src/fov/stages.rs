@@ -264,16 +264,17 @@ impl Background<'_> {
             .map(|c| f.sink::<T>(&format!("background_c{c}")))
             .collect::<Result<Vec<_>, _>>()?;
         let mut est = BackgroundEstimator::new(h, w, &f.config.background);
-        let (mut mask, mut fl, mut bg) = (vec![0u8; h * w], vec![0f32; h * w], vec![0f32; h * w]);
+        let (mut mask, mut fl) = (vec![0u8; h * w], vec![0f32; h * w]);
         let mut out = vec![T::default(); h * w];
         for t in 0..f.shape.frames {
             masks.read(t, &mut mask).map_err(checkpoint_error)?;
             for (src, sink) in fl_src.iter_mut().zip(&mut sinks) {
                 src.read_f32(t, &mut fl).map_err(checkpoint_error)?;
-                est.estimate(&fl, &mask, &mut bg);
-                for (o, &b) in out.iter_mut().zip(&bg) {
-                    *o = T::from_f32(b);
-                }
+                est.estimate_rows(&fl, &mask, |y, row| {
+                    for (o, &b) in out[y * w..(y + 1) * w].iter_mut().zip(row) {
+                        *o = T::from_f32(b);
+                    }
+                });
                 sink.write_frame(t, &out).map_err(image_error)?;
             }
             tick(progress, t, f.shape.frames);
