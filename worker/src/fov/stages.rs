@@ -304,51 +304,59 @@ impl Stage for Track<'_> {
         self.0.files("track_labels")
     }
     fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
-        // A first pass counts the ids: u16 labels when they fit (half the bytes to write, and
-        // Fiji reads 16-bit images natively), u32 otherwise. Tracking is cheap next to I/O.
-        let ids = self.track::<u32>(None, &mut |x, m| progress(x * 0.5, m))?;
-        let second = &mut |x, m: &str| progress(0.5 + x * 0.5, m);
-        if ids <= u32::from(u16::MAX) {
-            self.track(Some(self.0.sink::<u16>("track_labels")?), second)?;
-        } else {
-            self.track(Some(self.0.sink::<u32>("track_labels")?), second)?;
+        // u16 labels when the ids fit (half the bytes to write, and Fiji reads 16-bit images
+        // natively), u32 otherwise. Ids are handed out in increasing order, so the first frame
+        // with an id over u16::MAX shows they do not: that file is dropped uncommitted and the
+        // stack is tracked again into u32. One pass in the common case instead of a counting
+        // pass before every write.
+        if self.track(self.0.sink::<u16>("track_labels")?, progress)? {
+            return Ok(());
         }
-        Ok(())
+        progress(
+            0.0,
+            "more than 65535 cell ids: tracking again with 32-bit labels",
+        );
+        if self.track(self.0.sink::<u32>("track_labels")?, progress)? {
+            Ok(())
+        } else {
+            Err(StageError::Failed(
+                "more than 2^32 - 1 cell ids in one stack".into(),
+            ))
+        }
     }
 }
 
 impl Track<'_> {
-    /// Tracks every frame, writing the labels to `sink` (and committing it) when given;
-    /// returns how many ids were handed out.
+    /// Tracks every frame into `sink` and commits it. `Ok(false)`, with nothing
+    /// committed, as soon as an id does not fit `T`.
     fn track<T: Pixel + TryFrom<u32>>(
         &self,
-        mut sink: Option<StackSink<T>>,
+        mut sink: StackSink<T>,
         progress: &mut dyn FnMut(f32, &str),
-    ) -> Result<u32, StageError> {
+    ) -> Result<bool, StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
         let mut masks = f.source("segment_mask")?;
         let mut tracker = Tracker::new(h, w, &f.config.track);
         let (mut mask, mut labels) = (vec![0u8; h * w], vec![0u32; h * w]);
-        // The counting pass writes nothing, so it needs no output frame.
-        let mut out = vec![T::default(); if sink.is_some() { h * w } else { 0 }];
+        let mut out = vec![T::default(); h * w];
         for t in 0..f.shape.frames {
             masks.read(t, &mut mask).map_err(checkpoint_error)?;
             tracker.push(&mask, &mut labels);
-            if let Some(sink) = sink.as_mut() {
-                for (o, &l) in out.iter_mut().zip(&labels) {
-                    *o = T::try_from(l).map_err(|_| {
-                        StageError::Failed(format!("label {l} does not fit the label type"))
-                    })?;
-                }
-                sink.write_frame(t, &out).map_err(image_error)?;
+            // Every label is at most the last id handed out.
+            if T::try_from(tracker.ids_issued()).is_err() {
+                return Ok(false);
             }
+            for (o, &l) in out.iter_mut().zip(&labels) {
+                *o = T::try_from(l).map_err(|_| {
+                    StageError::Failed(format!("label {l} does not fit the label type"))
+                })?;
+            }
+            sink.write_frame(t, &out).map_err(image_error)?;
             tick(progress, t, f.shape.frames);
         }
-        if let Some(sink) = sink {
-            commit_all(vec![sink])?;
-        }
-        Ok(tracker.ids_issued())
+        commit_all(vec![sink])?;
+        Ok(true)
     }
 }
 

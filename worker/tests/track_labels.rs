@@ -1,0 +1,89 @@
+//! The track stage stores labels as u16 while the cell ids fit, and falls back to u32
+//! (tracking again, leaving no partial u16 file) once a stack hands out more ids.
+
+use isobatch_shared::CheckpointFormat;
+use isobatch_worker::fov::FovConfig;
+use isobatch_worker::fov::layout::Layout;
+use isobatch_worker::fov::stages::{Fov, Track};
+use isobatch_worker::image::checkpoint::{StackSink, StackSource};
+use isobatch_worker::image::{Dtype, Shape};
+use isobatch_worker::stage::Stage;
+
+/// Writes a mask stack of one-pixel cells on a 2-px grid whose offset cycles through
+/// four phases, so no cell overlaps one in the next three frames: with the default
+/// `max_gap` of 2, every frame's cells get new ids (`(size / 2)²` per frame).
+fn write_masks(dir: &std::path::Path, shape: Shape) {
+    let mut sink = StackSink::<u8>::create(dir, "segment_mask", shape, CheckpointFormat::Npy)
+        .expect("create mask");
+    let (h, w) = (shape.height, shape.width);
+    for t in 0..shape.frames {
+        let (dy, dx) = (t % 2, (t / 2) % 2);
+        let frame: Vec<u8> = (0..h * w)
+            .map(|i| u8::from((i / w) % 2 == dy && (i % w) % 2 == dx))
+            .collect();
+        sink.write_frame(t, &frame).expect("write mask frame");
+    }
+    sink.commit().expect("commit mask");
+}
+
+/// Runs the track stage on masks of `frames` frames of 64² and returns the
+/// labels' dtype and the largest label of the last frame.
+fn track(frames: usize) -> (Dtype, u32, Vec<String>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shape = Shape {
+        frames,
+        height: 64,
+        width: 64,
+    };
+    write_masks(dir.path(), shape);
+    let config = FovConfig::default();
+    let fov = Fov {
+        input: dir.path().join("unused.tif"),
+        dir: dir.path().to_path_buf(),
+        task: "t".into(),
+        layout: Layout {
+            channels: 1,
+            frames,
+            pc: 0,
+            fl: Vec::new(),
+            interval: None,
+        },
+        shape,
+        dtype: Dtype::U8,
+        format: CheckpointFormat::Npy,
+        config: &config,
+    };
+    Track(&fov).run(&mut |_, _| {}).expect("track stage");
+    let mut labels = StackSource::open(dir.path(), "track_labels", CheckpointFormat::Npy)
+        .expect("labels written");
+    let mut last = vec![0u32; 64 * 64];
+    labels.read_labels(frames - 1, &mut last).expect("read");
+    let mut files: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    (
+        labels.dtype(),
+        last.iter().copied().max().unwrap_or(0),
+        files,
+    )
+}
+
+#[test]
+fn labels_are_u16_while_the_ids_fit() {
+    // 1024 cells a frame, 10 frames: 10,240 ids.
+    let (dtype, max, files) = track(10);
+    assert_eq!(dtype, Dtype::U16);
+    assert_eq!(max, 10 * 1024);
+    assert_eq!(files, ["segment_mask.npy", "track_labels.npy"]);
+}
+
+#[test]
+fn labels_widen_to_u32_when_the_ids_outgrow_u16() {
+    // 70 frames: 71,680 ids, past u16::MAX at frame 64.
+    let (dtype, max, files) = track(70);
+    assert_eq!(dtype, Dtype::U32);
+    assert_eq!(max, 70 * 1024);
+    assert_eq!(files, ["segment_mask.npy", "track_labels.npy"]);
+}
