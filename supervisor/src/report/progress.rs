@@ -46,10 +46,6 @@ impl Progress {
 
     /// A line for the run log only.
     pub fn log(&self, line: &str) {
-        self.log_line(line);
-    }
-
-    fn log_line(&self, line: &str) {
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(w) = log.as_mut() {
             let _ = writeln!(w, "{:.3} {line}", crate::journal::now());
@@ -58,7 +54,7 @@ impl Progress {
 
     /// Something the user should see now (and the log keeps).
     pub fn note(&self, msg: &str) {
-        self.log_line(msg);
+        self.log(msg);
         match &self.bar {
             Some(bar) => bar.println(format!("isobatch: {msg}")),
             None => eprintln!("isobatch: {msg}"),
@@ -84,7 +80,7 @@ impl Progress {
             if first.is_empty() { "" } else { " — " },
             first
         );
-        self.log_line(&line);
+        self.log(&line);
         let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
         *done += 1;
         if let Some(bar) = &self.bar {
