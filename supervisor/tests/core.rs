@@ -297,7 +297,8 @@ fn mixed_batch_pool_verdicts_and_no_leftovers() {
 }
 
 // ---------------------------------------------------------------------------
-// 2. A pool worker killed from outside fails only its own task.
+// 2. A worker killed from outside fails only its own task; a successor
+//    killed while it waits fails none.
 
 #[test]
 fn pool_worker_killed_with_sigkill_fails_only_its_task() {
@@ -345,6 +346,71 @@ fn pool_worker_killed_with_sigkill_fails_only_its_task() {
     for i in 1..=6 {
         assert_eq!(b.verdict(&format!("short{i}")), "done", "{stdout}");
     }
+}
+
+/// Live worker processes of the batch tagged `tag`, other than `except`.
+fn batch_workers(tag: &(String, String), except: &[u32]) -> Vec<u32> {
+    processes_with_env(&format!("{}={}", tag.0, tag.1))
+        .into_iter()
+        .filter(|p| cmdline(*p).contains("--connect") && !except.contains(p))
+        .collect()
+}
+
+#[test]
+fn subprocess_successor_killed_while_it_waits_costs_no_task() {
+    let tag = tag("successor");
+    let b = Batch::new();
+    b.task("a_long", "sleep=30\n");
+    for i in 1..=3 {
+        b.task(&format!("short{i}"), "sleep=0.2\n");
+    }
+    let run = Captured::spawn(tagged(
+        b.run_cmd(&["--mode", "subprocess", "--workers", "1"]),
+        &tag,
+    ));
+    let mut long_pid = None;
+    wait_until(Duration::from_secs(20), "a_long's worker_pid", || {
+        long_pid = attempt_starts(&b, "a_long").first().and_then(|s| s.1);
+        long_pid.is_some()
+    });
+    let long_pid = long_pid.unwrap();
+    // With one slot, any other worker is the fresh one started to take the
+    // next task when a_long ends.
+    let mut successor = None;
+    wait_until(Duration::from_secs(20), "a successor worker", || {
+        successor = batch_workers(&tag, &[long_pid]).first().copied();
+        successor.is_some()
+    });
+    let successor = successor.unwrap();
+    signal(successor, Signal::SIGKILL);
+    wait_until(Duration::from_secs(20), "a replacement successor", || {
+        !batch_workers(&tag, &[long_pid, successor]).is_empty()
+    });
+    signal(long_pid, Signal::SIGKILL);
+    let out = run.finish(LIMIT);
+    assert_no_leftovers(None, &tag);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(b.verdict("a_long"), "failed:killed", "{stdout}");
+    let mut pids = vec![long_pid];
+    for i in 1..=3 {
+        let task = format!("short{i}");
+        assert_eq!(b.verdict(&task), "done", "{stdout}");
+        let starts = attempt_starts(&b, &task);
+        assert_eq!(starts.len(), 1, "{task}: {starts:?}");
+        pids.extend(starts[0].1);
+    }
+    // A fresh process per task, and never the one that was killed.
+    let mut unique = pids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 4, "{pids:?}");
+    assert!(!pids.contains(&successor), "{pids:?}");
 }
 
 // ---------------------------------------------------------------------------

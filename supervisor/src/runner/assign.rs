@@ -1,6 +1,13 @@
 //! Starting work: fill every worker slot — spawn a worker where one is
 //! needed, hand an idle worker its next task, retire workers that are done or
 //! due for recycling.
+//!
+//! A worker that will be replaced after its current task (subprocess mode, or
+//! pool mode's `--max-tasks-per-worker`) gets a successor started while that
+//! task runs: a fresh process that connects and waits, so the slot's next task
+//! starts without waiting for a program to load. It never runs two tasks at
+//! once with its slot's worker, and is retired like any idle worker when the
+//! batch stops dispatching.
 
 use std::fs;
 use std::path::Path;
@@ -86,12 +93,15 @@ impl Dispatcher<'_> {
             if let Some(id) = self.slots[slot] {
                 self.serve_idle(slot, id, now);
             }
-            if self.slots[slot].is_none()
-                && self.dispatching()
-                && self.schedule.has_work_now(slot, now)
-            {
-                self.spawn(slot, now);
+            if self.slots[slot].is_none() {
+                if let Some(next) = self.successors[slot].take() {
+                    self.slots[slot] = Some(next);
+                    self.serve_idle(slot, next, now);
+                } else if self.dispatching() && self.schedule.has_work_now(slot, now) {
+                    self.slots[slot] = self.spawn(slot);
+                }
             }
+            self.spawn_ahead(slot, now);
         }
         if !self.dispatching() {
             let idle: Vec<WorkerId> = self
@@ -169,50 +179,95 @@ impl Dispatcher<'_> {
         false
     }
 
-    fn spawn(&mut self, slot: usize, now: Instant) {
+    /// Starts the successor of `slot`'s worker if that worker is running the
+    /// last task it may run and the slot has more work.
+    fn spawn_ahead(&mut self, slot: usize, now: Instant) {
+        let Some(per_worker) = self.schedule.tasks_per_worker else {
+            return;
+        };
+        if self.successors[slot].is_some()
+            || !self.dispatching()
+            || !self.schedule.has_work_now(slot, now)
+        {
+            return;
+        }
+        let on_last_task = self.slots[slot]
+            .and_then(|id| self.workers.get(&id))
+            .is_some_and(|w| {
+                w.running().is_some() && w.stop.is_none() && w.tasks_done + 1 >= per_worker
+            });
+        if on_last_task {
+            self.successors[slot] = self.spawn(slot);
+        }
+    }
+
+    /// Asks the spawner for a worker for `slot`; None (and the batch stops)
+    /// if the spawner is gone.
+    fn spawn(&mut self, slot: usize) -> Option<WorkerId> {
         let id = self.next_id;
         self.next_id += 1;
-        match self.launcher.spawn(id, &self.events) {
-            Ok(spawned) => {
-                self.workers.insert(
-                    id,
-                    Worker {
-                        id,
-                        slot,
-                        pid: spawned.pid,
-                        server_name: spawned.server_name,
-                        tx: None,
-                        state: WorkerState::Connecting {
-                            deadline: now + CONNECT_TIMEOUT,
-                        },
-                        tasks_done: 0,
-                        stop: None,
-                        hung_up_at: None,
-                        rss_history: Vec::new(),
-                    },
-                );
-                self.slots[slot] = Some(id);
-            }
-            Err(e) => {
-                self.fatal
-                    .get_or_insert(format!("cannot start a worker: {e:#}"));
-            }
+        if self.spawner.request(id) {
+            self.starting.insert(id, slot);
+            Some(id)
+        } else {
+            self.fatal
+                .get_or_insert("cannot start a worker: the spawner thread stopped".into());
+            None
         }
+    }
+
+    /// The spawner started worker `id`: it now has a pid and must connect in time.
+    pub(super) fn on_spawned(&mut self, id: WorkerId, pid: u32, server_name: String, now: Instant) {
+        let Some(slot) = self.starting.remove(&id) else {
+            return;
+        };
+        self.workers.insert(
+            id,
+            Worker {
+                id,
+                slot,
+                pid,
+                server_name,
+                tx: None,
+                state: WorkerState::Connecting {
+                    deadline: now + CONNECT_TIMEOUT,
+                },
+                tasks_done: 0,
+                stop: None,
+                hung_up_at: None,
+                rss_history: Vec::new(),
+            },
+        );
+    }
+
+    /// The spawner could not start worker `id` (or watch it; then it was
+    /// killed and reaped): nothing can run, so the batch stops dispatching.
+    pub(super) fn on_spawn_failed(&mut self, id: WorkerId, error: &str) {
+        if let Some(slot) = self.starting.remove(&id) {
+            self.vacate(slot, id);
+        }
+        if let Some(w) = self.workers.remove(&id) {
+            self.vacate(w.slot, id);
+        }
+        self.fatal
+            .get_or_insert(format!("cannot start a worker: {error}"));
     }
 
     /// Asks a worker to exit (it is killed if it has not by the deadline).
     pub(super) fn retire(&mut self, id: WorkerId, now: Instant) {
+        let Some(slot) = self.workers.get(&id).map(|w| w.slot) else {
+            return;
+        };
+        self.vacate(slot, id);
+        let grace = SHUTDOWN_GRACE.max(self.ctx.cfg.kill_grace);
         let Some(w) = self.workers.get_mut(&id) else {
             return;
         };
-        if self.slots[w.slot] == Some(id) {
-            self.slots[w.slot] = None;
-        }
         if !w.send(&ToWorker::Shutdown) {
             w.hung_up_at.get_or_insert(now);
         }
         w.state = WorkerState::Retiring {
-            deadline: now + SHUTDOWN_GRACE.max(self.ctx.cfg.kill_grace),
+            deadline: now + grace,
         };
     }
 

@@ -18,7 +18,7 @@ use super::batch::TaskRecord;
 use super::events::{Event, WorkerId};
 use super::sampler::Sampler;
 use super::schedule::Schedule;
-use super::spawn::{WorkerLauncher, abandon_accept};
+use super::spawn::{Spawner, WorkerLauncher, abandon_accept};
 use super::terminate::{StopReason, Termination};
 use super::timeout;
 use super::worker::{Worker, WorkerState};
@@ -49,9 +49,12 @@ pub struct Dispatcher<'a> {
     pub(super) tasks: Vec<TaskRecord>,
     pub(super) schedule: Schedule,
     pub(super) slots: Vec<Option<WorkerId>>,
+    /// Per slot: a fresh worker started to take over when the slot's worker retires.
+    pub(super) successors: Vec<Option<WorkerId>>,
     pub(super) workers: HashMap<WorkerId, Worker>,
-    pub(super) launcher: WorkerLauncher,
-    pub(super) events: Sender<Event>,
+    pub(super) spawner: Spawner,
+    /// Workers asked of the spawner and not yet reported, with their slots.
+    pub(super) starting: HashMap<WorkerId, usize>,
     rx: Receiver<Event>,
     pub(super) sampler: Sampler,
     pub(super) admission: Admission,
@@ -64,6 +67,8 @@ pub struct Dispatcher<'a> {
     pub(super) outstanding: usize,
     /// Why the batch stopped early, if it did (shown in the summary).
     pub(super) fatal: Option<String>,
+    /// A worker exited, so orphans of its tree may need reaping.
+    orphans_due: bool,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -78,16 +83,19 @@ impl<'a> Dispatcher<'a> {
     ) -> std::io::Result<(Self, Sender<Event>)> {
         let (events, rx) = mpsc::channel();
         let sampler = Sampler::start(SAMPLE_INTERVAL, events.clone())?;
+        let spawner = Spawner::start(launcher, events.clone())?;
         let outstanding = tasks.iter().filter(|t| t.verdict.is_none()).count();
         let slots = vec![None; schedule.slot_count()];
+        let successors = slots.clone();
         let d = Dispatcher {
             ctx,
             tasks,
             schedule,
             slots,
+            successors,
             workers: HashMap::new(),
-            launcher,
-            events: events.clone(),
+            spawner,
+            starting: HashMap::new(),
             rx,
             sampler,
             admission: Admission::new(estimates),
@@ -97,6 +105,7 @@ impl<'a> Dispatcher<'a> {
             spawn_failures: 0,
             outstanding,
             fatal: None,
+            orphans_due: false,
         };
         Ok((d, events))
     }
@@ -105,8 +114,9 @@ impl<'a> Dispatcher<'a> {
     pub fn run(mut self) -> (Vec<TaskRecord>, Option<String>, bool) {
         loop {
             let now = Instant::now();
+            self.reap_orphans();
             self.fill(now);
-            if self.outstanding == 0 && self.workers.is_empty() {
+            if self.outstanding == 0 && self.workers.is_empty() && self.starting.is_empty() {
                 break;
             }
             let next = timeout::enforce(
@@ -136,6 +146,12 @@ impl<'a> Dispatcher<'a> {
     fn handle(&mut self, event: Event) {
         let now = Instant::now();
         match event {
+            Event::Spawned {
+                worker,
+                pid,
+                server_name,
+            } => self.on_spawned(worker, pid, server_name, now),
+            Event::SpawnFailed { worker, error } => self.on_spawn_failed(worker, &error),
             Event::Connected { worker, tx } => {
                 if let Some(w) = self.workers.get_mut(&worker) {
                     w.tx = Some(tx);
@@ -277,6 +293,15 @@ impl<'a> Dispatcher<'a> {
         }
     }
 
+    /// Forgets `worker` as `slot`'s worker or successor.
+    pub(super) fn vacate(&mut self, slot: usize, worker: WorkerId) {
+        for holder in [&mut self.slots[slot], &mut self.successors[slot]] {
+            if *holder == Some(worker) {
+                *holder = None;
+            }
+        }
+    }
+
     /// Records a final `cancelled` verdict for a task that never started.
     pub(super) fn cancel_unstarted(&mut self, t: usize, why: &str) {
         if self.tasks[t].verdict.is_none() {
@@ -295,9 +320,7 @@ impl<'a> Dispatcher<'a> {
         let Some(w) = self.workers.remove(&worker) else {
             return;
         };
-        if self.slots[w.slot] == Some(worker) {
-            self.slots[w.slot] = None;
-        }
+        self.vacate(w.slot, worker);
         if w.tx.is_none() {
             abandon_accept(&w.server_name);
         }
@@ -315,8 +338,18 @@ impl<'a> Dispatcher<'a> {
             }
             _ => {}
         }
-        let live: HashSet<u32> = self.workers.values().map(|w| w.pid).collect();
-        tree::reap_orphans(&live);
+        self.orphans_due = true;
+    }
+
+    /// Kills and reaps processes re-parented to the supervisor, once no worker
+    /// start is in flight: until its `Spawned` is handled, a new worker would
+    /// look like an orphan. Starts are only requested from this thread.
+    fn reap_orphans(&mut self) {
+        if self.orphans_due && self.starting.is_empty() {
+            self.orphans_due = false;
+            let live: HashSet<u32> = self.workers.values().map(|w| w.pid).collect();
+            tree::reap_orphans(&live);
+        }
     }
 
     fn cleanup(&mut self) {

@@ -14,6 +14,22 @@ pub type WorkerId = u64;
 /// An event for the dispatcher.
 #[derive(Debug)]
 pub enum Event {
+    /// The spawner started a worker process (sent before any other event about it).
+    Spawned {
+        /// Which worker.
+        worker: WorkerId,
+        /// Its pid, which is also its process group id.
+        pid: u32,
+        /// The one-shot server it connects to.
+        server_name: String,
+    },
+    /// The spawner could not start a worker, or the threads to watch it.
+    SpawnFailed {
+        /// Which worker.
+        worker: WorkerId,
+        /// Why.
+        error: String,
+    },
     /// The worker connected; this is how to send it messages.
     Connected {
         /// Which worker.
