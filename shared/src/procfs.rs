@@ -8,13 +8,27 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-/// Reads a small `/proc` file in one go. `fs::read_to_string` starts from a 32-byte probe
-/// (procfs reports size 0) and doubles, several system calls per file; the supervisor and
-/// every worker read these files for each task.
+/// Reads a small `/proc` file with plain `read` calls into a buffer sized for
+/// it: `read_to_string` would first `statx` and `lseek` the file (procfs
+/// reports size 0), two more system calls per file, and the supervisor and
+/// every worker read several of these files per task.
 fn read_proc(path: impl AsRef<Path>) -> Option<String> {
-    let mut text = String::with_capacity(4096);
-    fs::File::open(path).ok()?.read_to_string(&mut text).ok()?;
-    Some(text)
+    let mut file = fs::File::open(path).ok()?;
+    let mut bytes = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == bytes.len() {
+            bytes.resize(len * 2, 0);
+        }
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    bytes.truncate(len);
+    String::from_utf8(bytes).ok()
 }
 
 /// Page size in bytes (RSS in `/proc/PID/statm` is counted in pages).
@@ -46,14 +60,37 @@ pub fn reset_self_peak() -> bool {
 /// This process's RSS high-water mark (`VmHWM`) in bytes, 0 if unreadable.
 /// Catches allocations too short-lived for any sampler to see.
 pub fn self_peak_rss() -> u64 {
-    let Some(status) = read_proc("/proc/self/status") else {
-        return 0;
+    self_memory().peak
+}
+
+/// This process's resident set size and its high-water mark, from one read of
+/// `/proc/self/status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SelfMemory {
+    /// `VmRSS` in bytes (0 if unreadable).
+    pub rss: u64,
+    /// `VmHWM` in bytes (0 if unreadable).
+    pub peak: u64,
+}
+
+/// Reads [`SelfMemory`] now.
+pub fn self_memory() -> SelfMemory {
+    read_proc("/proc/self/status").map_or_else(SelfMemory::default, |s| parse_status(&s))
+}
+
+/// Parses the `VmRSS` and `VmHWM` lines of a `/proc/PID/status` text.
+fn parse_status(status: &str) -> SelfMemory {
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
     };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+    SelfMemory {
+        rss: kb("VmRSS:"),
+        peak: kb("VmHWM:"),
+    }
 }
 
 /// One line of `/proc/PID/stat`, the fields the supervisor needs.
@@ -201,6 +238,24 @@ pub fn tree_rss(root: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_gives_rss_and_high_water_mark() {
+        let text = "Name:\tw\nVmPeak:\t  99 kB\nVmHWM:\t    3000 kB\nVmRSS:\t    2048 kB\n";
+        let m = parse_status(text);
+        assert_eq!((m.rss, m.peak), (2048 * 1024, 3000 * 1024));
+        assert_eq!(parse_status("Name:\tw\n"), SelfMemory::default());
+        let me = self_memory();
+        assert!(me.rss > 0 && me.peak >= me.rss, "{me:?}");
+    }
+
+    #[test]
+    fn reads_proc_files_longer_than_one_buffer() {
+        // /proc/self/smaps has ~20 lines per mapping: always well over 4 KiB.
+        let maps = read_proc("/proc/self/smaps").unwrap();
+        assert!(maps.len() > 4096 && maps.ends_with('\n'), "{}", maps.len());
+        assert!(read_proc("/proc/no-such-file").is_none());
+    }
 
     #[test]
     fn parses_stat_with_odd_names() {

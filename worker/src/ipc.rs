@@ -83,7 +83,8 @@ fn run_task(spec: &TaskSpec, tx: &IpcBytesSender) -> Result<()> {
         }
         Err(err) => TaskResult::from_outcome(Outcome::Error(err.to_string())),
     };
-    let rss_after = procfs::self_rss();
+    let memory = procfs::self_memory();
+    let rss_after = memory.rss;
     // Stages reset the high-water mark to measure each one; the task's peak is the largest.
     let stage_peak = result
         .stages
@@ -91,7 +92,7 @@ fn run_task(spec: &TaskSpec, tx: &IpcBytesSender) -> Result<()> {
         .map(|s| s.peak_rss_bytes)
         .max()
         .unwrap_or(0);
-    let rss_peak = procfs::self_peak_rss().max(rss_after).max(stage_peak);
+    let rss_peak = memory.peak.max(rss_after).max(stage_peak);
     send(
         tx,
         &FromWorker::Finished {

@@ -48,6 +48,11 @@ impl TaskLog {
     ///
     /// On error nothing is redirected and the message names the log path.
     pub fn redirect(path: &Path) -> io::Result<TaskLog> {
+        // An attempt's log is new more often than not: make its folder first
+        // rather than fail one open on it.
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let _ = fs::create_dir(parent);
+        }
         let log = open_log(path)?;
         // Saved copies are close-on-exec, so programs a task starts never inherit them.
         let saved_stdout = io::stdout().as_fd().try_clone_to_owned()?;
