@@ -41,14 +41,19 @@ fn page_size() -> u64 {
 
 /// Resident set size of one process in bytes, or `None` when it is gone.
 pub fn rss_of(pid: u32) -> Option<u64> {
-    let statm = read_proc(format!("/proc/{pid}/statm"))?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * page_size())
+    statm_rss(format!("/proc/{pid}/statm"))
 }
 
 /// The calling process's own resident set size in bytes (0 if unreadable).
 pub fn self_rss() -> u64 {
-    rss_of(std::process::id()).unwrap_or(0)
+    statm_rss("/proc/self/statm").unwrap_or(0)
+}
+
+/// The resident size in a `statm` file (its second field, in pages), in bytes.
+fn statm_rss(path: impl AsRef<Path>) -> Option<u64> {
+    let statm = read_proc(path)?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page_size())
 }
 
 /// Resets this process's RSS high-water mark (`echo 5 > /proc/self/clear_refs`),
@@ -186,6 +191,10 @@ pub fn children(pid: u32) -> Option<Vec<u32>> {
         }
         // Short of the fewer of the counts before and after: a live thread was skipped. (A
         // thread created meanwhile may be missing too, but it cannot have older children.)
+        // Listing as many as before settles it without reading the count again.
+        if before.is_some_and(|b| listed >= b) {
+            return Some(out);
+        }
         let expected = match (before, thread_count(pid)) {
             (Some(a), Some(b)) => a.min(b),
             _ => 0,
