@@ -22,7 +22,20 @@ pub fn supervisor_alone(dir: &Path) -> PathBuf {
     let exe = bin.join("isobatch");
     let original = env!("CARGO_BIN_EXE_isobatch");
     if fs::hard_link(original, &exe).is_err() {
-        fs::copy(original, &exe).expect("copy isobatch");
+        // Copied by `cp`, not by this process: while a test thread holds a new executable open
+        // for writing, any other test thread's fork inherits that descriptor until its exec,
+        // and executing the copy then fails with ETXTBSY (on another file system than
+        // target/, e.g. TMPDIR=/dev/shm, where no hard link can be made).
+        let status = Command::new("cp")
+            .arg(original)
+            .arg(&exe)
+            .status()
+            .expect("run cp");
+        assert!(
+            status.success(),
+            "cp {original} {}: {status}",
+            exe.display()
+        );
     }
     exe
 }
