@@ -300,30 +300,37 @@ fn mixed_batch_pool_verdicts_and_no_leftovers() {
 // 2. A worker killed from outside fails only its own task; a successor
 //    killed while it waits fails none.
 
+/// Starts a batch of `a_long` (sleeps 30 s; it sorts first, so it is dispatched at once) and
+/// `shorts` short tasks with `args`; returns once `a_long` runs, with its worker's pid.
+fn start_long_and_shorts(
+    tag: &(String, String),
+    shorts: usize,
+    args: &[&str],
+) -> (Batch, Captured, u32) {
+    let b = Batch::new();
+    b.task("a_long", "sleep=30\n");
+    for i in 1..=shorts {
+        b.task(&format!("short{i}"), "sleep=0.3\n");
+    }
+    let run = Captured::spawn(tagged(b.run_cmd(args), tag));
+    let mut pid = None;
+    wait_until(
+        Duration::from_secs(20),
+        "a_long's attempt_start with worker_pid",
+        || {
+            pid = attempt_starts(&b, "a_long").first().and_then(|s| s.1);
+            pid.is_some()
+        },
+    );
+    (b, run, pid.unwrap())
+}
+
 #[test]
 fn pool_worker_killed_with_sigkill_fails_only_its_task() {
     let tag = tag("sigkill");
-    let b = Batch::new();
-    // `a_victim` sorts first, so it is dispatched at once and the short tasks
-    // are still queued when its worker dies.
-    b.task("a_victim", "sleep=30\n");
-    for i in 1..=6 {
-        b.task(&format!("short{i}"), "sleep=0.3\n");
-    }
-    let run = Captured::spawn(tagged(
-        b.run_cmd(&["--mode", "pool", "--workers", "2"]),
-        &tag,
-    ));
-    let mut victim_pid = None;
-    wait_until(
-        Duration::from_secs(20),
-        "a_victim's attempt_start with worker_pid",
-        || {
-            victim_pid = attempt_starts(&b, "a_victim").first().and_then(|s| s.1);
-            victim_pid.is_some()
-        },
-    );
-    let victim_pid = victim_pid.unwrap();
+    // The short tasks are still queued when a_long's worker dies.
+    let (b, run, victim_pid) =
+        start_long_and_shorts(&tag, 6, &["--mode", "pool", "--workers", "2"]);
     assert!(
         cmdline(victim_pid).contains("worker"),
         "{victim_pid}: {}",
@@ -339,7 +346,7 @@ fn pool_worker_killed_with_sigkill_fails_only_its_task() {
         "{stdout}\n{}",
         text(&out.stderr)
     );
-    let row = b.row("a_victim");
+    let row = b.row("a_long");
     assert_eq!(row["verdict"], "failed:killed", "{row:?}");
     assert!(row["message"].contains("likely out of memory"), "{row:?}");
     assert_eq!(row["attempts"], "1");
@@ -359,21 +366,8 @@ fn batch_workers(tag: &(String, String), except: &[u32]) -> Vec<u32> {
 #[test]
 fn subprocess_successor_killed_while_it_waits_costs_no_task() {
     let tag = tag("successor");
-    let b = Batch::new();
-    b.task("a_long", "sleep=30\n");
-    for i in 1..=3 {
-        b.task(&format!("short{i}"), "sleep=0.2\n");
-    }
-    let run = Captured::spawn(tagged(
-        b.run_cmd(&["--mode", "subprocess", "--workers", "1"]),
-        &tag,
-    ));
-    let mut long_pid = None;
-    wait_until(Duration::from_secs(20), "a_long's worker_pid", || {
-        long_pid = attempt_starts(&b, "a_long").first().and_then(|s| s.1);
-        long_pid.is_some()
-    });
-    let long_pid = long_pid.unwrap();
+    let (b, run, long_pid) =
+        start_long_and_shorts(&tag, 3, &["--mode", "subprocess", "--workers", "1"]);
     // With one slot, any other worker is the fresh one started to take the
     // next task when a_long ends.
     let mut successor = None;
