@@ -325,6 +325,21 @@ fn start_long_and_shorts(
     (b, run, pid.unwrap())
 }
 
+/// Waits for the batch to end; asserts it exited 1 (a task failed) and left no process
+/// behind. Returns what it printed on stdout.
+fn finish_with_a_failure(run: Captured, tag: &(String, String)) -> String {
+    let out = run.finish(LIMIT);
+    assert_no_leftovers(None, tag);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn pool_worker_killed_with_sigkill_fails_only_its_task() {
     let tag = tag("sigkill");
@@ -337,15 +352,7 @@ fn pool_worker_killed_with_sigkill_fails_only_its_task() {
         cmdline(victim_pid)
     );
     signal(victim_pid, Signal::SIGKILL);
-    let out = run.finish(LIMIT);
-    assert_no_leftovers(None, &tag);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let stdout = finish_with_a_failure(run, &tag);
     let row = b.row("a_long");
     assert_eq!(row["verdict"], "failed:killed", "{row:?}");
     assert!(row["message"].contains("likely out of memory"), "{row:?}");
@@ -381,15 +388,7 @@ fn subprocess_successor_killed_while_it_waits_costs_no_task() {
         !batch_workers(&tag, &[long_pid, successor]).is_empty()
     });
     signal(long_pid, Signal::SIGKILL);
-    let out = run.finish(LIMIT);
-    assert_no_leftovers(None, &tag);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let stdout = finish_with_a_failure(run, &tag);
     assert_eq!(b.verdict("a_long"), "failed:killed", "{stdout}");
     let mut pids = vec![long_pid];
     for i in 1..=3 {
