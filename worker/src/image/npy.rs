@@ -23,6 +23,12 @@ use isobatch_shared::atomic::TempFile;
 
 const NONE: usize = usize::MAX;
 
+/// Largest single `pwrite` of a frame. A whole 1024² u16 frame (2 MiB) per call costs the
+/// kernel 2–3× more time per byte than 512 KiB pieces on the benchmark machine, most so with two
+/// workers writing at once (`scripts/probe-contention`, "new, pieces"): larger writes get larger
+/// page-cache folios, which come from the free blocks a virtual machine's host has taken back.
+const WRITE_PIECE: usize = 512 << 10;
+
 /// Byte range of frame `t` in a file whose data starts at `data_offset`.
 fn frame_range(data_offset: u64, frame_bytes: u64, t: usize) -> (usize, usize) {
     // Callers validated that the whole file fits in memory (usize) and t < frames.
@@ -114,9 +120,13 @@ impl<T: Pixel> NpyWriter<T> {
             ));
         }
         let offset = self.data_offset + t as u64 * self.frame_bytes;
-        self.file
-            .write_all_at(bytemuck::cast_slice(data), offset)
-            .map_err(|e| ImageError::io(self.temp.dest(), e))?;
+        let mut at = offset;
+        for piece in bytemuck::cast_slice::<T, u8>(data).chunks(WRITE_PIECE) {
+            self.file
+                .write_all_at(piece, at)
+                .map_err(|e| ImageError::io(self.temp.dest(), e))?;
+            at += piece.len() as u64;
+        }
         crate::page_cache::start_writeback(&self.file, offset, self.frame_bytes);
         self.written[t] = true;
         Ok(())

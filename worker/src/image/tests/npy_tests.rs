@@ -50,6 +50,24 @@ fn every_dtype_round_trips() {
     round_trip::<f32>();
 }
 
+/// A frame longer than one `pwrite` piece (512 KiB) arrives whole, at its own offset.
+#[test]
+fn frames_larger_than_a_write_piece_round_trip() {
+    let dir = TestDir::new("npy-big");
+    let path = dir.join("big.npy");
+    let shape = Shape::new(3, 700, 701);
+    let mut w = NpyWriter::<u32>::create(&path, shape).unwrap();
+    for t in [2, 0, 1] {
+        w.write_frame(t, &pattern::<u32>(t, shape.frame_len()))
+            .unwrap();
+    }
+    w.commit().unwrap();
+    let s = NpyStack::open(&path).unwrap();
+    for t in 0..3 {
+        assert!(s.frame::<u32>(t).unwrap() == pattern::<u32>(t, shape.frame_len()).as_slice());
+    }
+}
+
 #[test]
 fn dtype_mismatch_is_invalid() {
     let dir = TestDir::new("npy-dtype");
