@@ -18,7 +18,7 @@ pub struct Segmenter {
     morph: Morph,
     runs: RunScratch,
     phase_bg: BackgroundEstimator,
-    bg: Vec<f32>,
+    dark: Vec<u8>,
     last: Option<TextureThreshold>,
 }
 
@@ -42,7 +42,7 @@ impl Segmenter {
             morph: Morph::default(),
             runs: RunScratch::default(),
             phase_bg: BackgroundEstimator::new(h, w, &bgp),
-            bg: vec![0.0; h * w],
+            dark: vec![0; h * w],
             last: None,
         }
     }
@@ -76,10 +76,18 @@ impl Segmenter {
         }
         self.clean(mask, true);
         if p.dark_k > 0.0 {
-            self.phase_bg.estimate(phase, mask, &mut self.bg);
+            // Compared row by row as the background is interpolated: no full-frame
+            // background buffer to write and read back.
             let d = p.dark_k * t.noise;
-            for ((m, &v), &b) in mask.iter_mut().zip(phase).zip(&self.bg) {
-                *m &= u8::from(v < b - d);
+            let dark = &mut self.dark[..n];
+            self.phase_bg.estimate_rows(phase, mask, |y, bg| {
+                let row = y * w..(y + 1) * w;
+                for ((k, &v), &b) in dark[row.clone()].iter_mut().zip(&phase[row]).zip(bg) {
+                    *k = u8::from(v < b - d);
+                }
+            });
+            for (m, &k) in mask.iter_mut().zip(dark.iter()) {
+                *m &= k;
             }
             self.clean(mask, false);
         }
