@@ -107,11 +107,25 @@ macro_rules! pixel {
             #[inline]
             fn from_f32(v: f32) -> Self {
                 // `as` from a float saturates and maps NaN to 0.
-                (if $round { v.round() } else { v }) as $t
+                if $round {
+                    round_positive(v) as $t
+                } else {
+                    v as $t
+                }
             }
         }
     };
 }
+/// `v.round()` for `v > 0`, else 0 (NaN too), as f64 for a saturating `as` cast.
+///
+/// `f32::round` is a libm call per pixel on the baseline x86-64 target (3% of a fov
+/// worker's time, storing backgrounds). Adding 0.5 in f64 is exact for every f32 that can
+/// round to 1 or more, so truncating the sum rounds half away from zero like `round`.
+#[inline]
+fn round_positive(v: f32) -> f64 {
+    if v > 0.0 { f64::from(v) + 0.5 } else { 0.0 }
+}
+
 pixel!(u8, Dtype::U8, true);
 pixel!(u16, Dtype::U16, true);
 pixel!(u32, Dtype::U32, true);

@@ -171,4 +171,41 @@ fn pixels_from_f32_round_and_saturate() {
     assert_eq!(u16::from_f32(70_000.0), u16::MAX);
     assert_eq!(u8::from_f32(f32::NAN), 0);
     assert_eq!(f32::from_f32(0.25), 0.25);
+    assert_eq!(u16::from_f32(f32::INFINITY), u16::MAX);
+    assert_eq!(u32::from_f32(f32::NEG_INFINITY), 0);
+}
+
+/// The integer conversion agrees with `f32::round` everywhere, in particular next to
+/// every half (0.49999997 must not become 1).
+#[test]
+fn pixels_from_f32_match_round_at_every_half() {
+    use crate::image::Pixel;
+    let reference = |v: f32| v.round() as u32;
+    for k in 0..140_000u32 {
+        let half = k as f32 + 0.5;
+        for v in [
+            k as f32,
+            half,
+            half.next_down(),
+            half.next_up(),
+            (k as f32).next_down(),
+            (k as f32).next_up(),
+        ] {
+            assert_eq!(u32::from_f32(v), reference(v), "{v:e}");
+            assert_eq!(u16::from_f32(v), reference(v).min(65_535) as u16, "{v:e}");
+            assert_eq!(u8::from_f32(v), reference(v).min(255) as u8, "{v:e}");
+        }
+    }
+    for v in [
+        1e-30f32,
+        f32::MIN_POSITIVE,
+        3e9,
+        4.3e9,
+        f32::MAX,
+        -0.4,
+        -0.5,
+        -0.0,
+    ] {
+        assert_eq!(u32::from_f32(v), v.round() as u32, "{v:e}");
+    }
 }
