@@ -116,6 +116,7 @@ macro_rules! pixel {
         }
     };
 }
+
 /// `v.round()` for `v > 0`, else 0 (NaN too), as f64 for a saturating `as` cast.
 ///
 /// `f32::round` is a libm call per pixel on the baseline x86-64 target (3% of a fov
