@@ -26,9 +26,10 @@ fn write_masks(dir: &std::path::Path, shape: Shape) {
     sink.commit().expect("commit mask");
 }
 
-/// Runs the track stage on masks of `frames` frames of 64² and returns the
-/// labels' dtype and the largest label of the last frame.
-fn track(frames: usize) -> (Dtype, u32, Vec<String>) {
+/// Runs the track stage on masks of `frames` frames of 64² (1024 new ids a frame) and
+/// asserts that the labels are stored as `dtype`, that the last frame's largest label
+/// is the last id handed out, and that only the mask and the labels are left.
+fn assert_tracked_as(frames: usize, dtype: Dtype) {
     let dir = tempfile::tempdir().expect("tempdir");
     let shape = Shape {
         frames,
@@ -63,27 +64,19 @@ fn track(frames: usize) -> (Dtype, u32, Vec<String>) {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    (
-        labels.dtype(),
-        last.iter().copied().max().unwrap_or(0),
-        files,
-    )
+    assert_eq!(labels.dtype(), dtype);
+    assert_eq!(last.iter().copied().max(), Some(frames as u32 * 1024));
+    assert_eq!(files, ["segment_mask.npy", "track_labels.npy"]);
 }
 
 #[test]
 fn labels_are_u16_while_the_ids_fit() {
-    // 1024 cells a frame, 10 frames: 10,240 ids.
-    let (dtype, max, files) = track(10);
-    assert_eq!(dtype, Dtype::U16);
-    assert_eq!(max, 10 * 1024);
-    assert_eq!(files, ["segment_mask.npy", "track_labels.npy"]);
+    // 10 frames: 10,240 ids.
+    assert_tracked_as(10, Dtype::U16);
 }
 
 #[test]
 fn labels_widen_to_u32_when_the_ids_outgrow_u16() {
     // 70 frames: 71,680 ids, past u16::MAX at frame 64.
-    let (dtype, max, files) = track(70);
-    assert_eq!(dtype, Dtype::U32);
-    assert_eq!(max, 70 * 1024);
-    assert_eq!(files, ["segment_mask.npy", "track_labels.npy"]);
+    assert_tracked_as(70, Dtype::U32);
 }
