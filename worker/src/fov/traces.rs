@@ -166,6 +166,7 @@ fn regroup_in_windows(
         end += bytes;
     }
     let (tmp, out) = TempFile::create(target)?;
+    let window = window.max(1);
     let mut buf = vec![0u8; window.min(usize::try_from(end).unwrap_or(usize::MAX))];
     let mut lo = 0u64;
     while lo < end {
@@ -286,8 +287,9 @@ mod tests {
         let expected = sorted
             .into_iter()
             .fold(PREAMBLE.to_string(), |s, (_, r)| s + &r);
-        // Windows of 1, 5 and 17 bytes cut through rows and the preamble; 4096 is one pass.
-        for window in [1, 5, 17, 4096] {
+        // Windows of 1, 5 and 17 bytes cut through rows and the preamble; 4096 is one pass;
+        // 0 is taken as 1.
+        for window in [0, 1, 5, 17, 4096] {
             let got = regroup(&rows, &count(&rows), window).map_err(|(e, _)| e);
             assert_eq!(got.unwrap(), expected, "window {window}");
         }
