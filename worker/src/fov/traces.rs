@@ -189,7 +189,6 @@ fn fill_window(
     lo: u64,
     window: &mut [u8],
 ) -> io::Result<()> {
-    let hi = lo + window.len() as u64;
     let mut cursor: BTreeMap<u32, u64> = slots.iter().map(|(&c, &(start, _))| (c, start)).collect();
     let mut reader = BufReader::new(unsorted);
     reader.seek(SeekFrom::Start(0))?;
@@ -201,9 +200,7 @@ fn fill_window(
             .and_then(|c| c.parse::<u32>().ok())
             .and_then(|c| cursor.get_mut(&c))
             .ok_or_else(|| io::Error::other(format!("unexpected row {line:?}")))?;
-        if *at < hi && *at + line.len() as u64 > lo {
-            place(line.as_bytes(), *at, lo, window);
-        }
+        place(line.as_bytes(), *at, lo, window);
         *at += line.len() as u64;
         line.clear();
     }
@@ -219,7 +216,7 @@ fn fill_window(
 }
 
 /// Copies the part of `bytes`, which belongs at file offset `at`, that falls in
-/// `window` (file offsets `lo..lo + window.len()`).
+/// `window` (file offsets `lo..lo + window.len()`); nothing if none does.
 fn place(bytes: &[u8], at: u64, lo: u64, window: &mut [u8]) {
     let hi = lo + window.len() as u64;
     let (start, end) = (at.max(lo), (at + bytes.len() as u64).min(hi));
