@@ -24,15 +24,21 @@ pub fn open_log(path: &Path) -> io::Result<File> {
     };
     let open = || OpenOptions::new().create(true).append(true).open(path);
     match open() {
-        // The folder is made only when missing: a task reopens its log more often than not.
+        // The folder is made only when missing: by the time a pipeline opens its log,
+        // `TaskLog::redirect` has usually made it.
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                fs::create_dir_all(parent).map_err(context)?;
+            if let Some(folder) = folder_of(path) {
+                fs::create_dir_all(folder).map_err(context)?;
             }
             open().map_err(context)
         }
         other => other.map_err(context),
     }
+}
+
+/// The folder `path` names, if it names one (a bare file name does not).
+fn folder_of(path: &Path) -> Option<&Path> {
+    path.parent().filter(|p| !p.as_os_str().is_empty())
 }
 
 /// While alive, the process's fds 1 and 2 write to an attempt log; dropping it
@@ -50,8 +56,8 @@ impl TaskLog {
     pub fn redirect(path: &Path) -> io::Result<TaskLog> {
         // An attempt's log is new more often than not: make its folder first
         // rather than fail one open on it.
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let _ = fs::create_dir(parent);
+        if let Some(folder) = folder_of(path) {
+            let _ = fs::create_dir(folder);
         }
         let log = open_log(path)?;
         // Saved copies are close-on-exec, so programs a task starts never inherit them.
