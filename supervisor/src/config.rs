@@ -299,7 +299,8 @@ fn check_pipeline_options(
 ) -> Result<(), Error> {
     let stages: &[&str] = match pipeline {
         Pipeline::Fov => {
-            isobatch_worker::fov::FovConfig::from_params(params).map_err(usage)?;
+            isobatch_worker::fov::FovConfig::from_params(params)
+                .map_err(|e| usage(e.to_string()))?;
             isobatch_worker::fov::STAGES
         }
         _ => &[],

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use isobatch_shared::{Outcome, StageReport};
 
 pub mod cli;
+pub mod error;
 pub mod exec;
 pub mod fov;
 pub mod image;
@@ -48,5 +49,19 @@ impl TaskResult {
             outputs: Vec::new(),
             stages: Vec::new(),
         }
+    }
+
+    /// A finished attempt with its outputs and stage reports.
+    pub fn done(outputs: Vec<PathBuf>, stages: Vec<StageReport>) -> Self {
+        TaskResult {
+            outcome: Outcome::Done,
+            outputs,
+            stages,
+        }
+    }
+
+    /// A failed attempt: the outcome [`error::TaskError::outcome`] gives `error`.
+    pub fn failed(error: &error::TaskError) -> Self {
+        TaskResult::from_outcome(error.outcome())
     }
 }

@@ -1,7 +1,8 @@
 //! Dispatch of one task attempt to its pipeline.
 
-use isobatch_shared::{Outcome, Pipeline, TaskSpec};
+use isobatch_shared::{Pipeline, TaskSpec};
 
+use crate::error::TaskError;
 use crate::{TaskResult, exec, fov, selftest};
 
 /// Runs one task attempt with the pipeline its spec names.
@@ -15,9 +16,6 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
         Pipeline::Selftest => selftest::run(spec, progress),
         Pipeline::Exec => exec::run(spec, progress),
         Pipeline::Fov => fov::run(spec, progress),
-        Pipeline::Pair => TaskResult::from_outcome(Outcome::Error(format!(
-            "the {} pipeline is not available yet",
-            spec.pipeline
-        ))),
+        Pipeline::Pair => TaskResult::failed(&TaskError::NotAvailable(spec.pipeline)),
     }
 }

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use isobatch_shared::CheckpointFormat;
 
+use super::error::FovError;
 use super::{FovConfig, inspect};
 use crate::image::Dtype;
 
@@ -37,7 +38,7 @@ pub fn estimate(
     path: &Path,
     config: &FovConfig,
     format: CheckpointFormat,
-) -> Result<Needs, String> {
+) -> Result<Needs, FovError> {
     let (info, layout) = inspect(path, config)?;
     let pixels = (info.width as u64).saturating_mul(info.height as u64);
     let stack = pixels.saturating_mul(layout.frames as u64);

@@ -11,6 +11,7 @@
 
 use std::path::Path;
 
+use super::error::{LayoutError, ParamError};
 use crate::image::tiff_in::StackInfo;
 
 /// The layout parameters a user can set (`channels`, `pc`, `fl`, `frame_interval`).
@@ -31,17 +32,22 @@ impl LayoutParams {
     pub const KEYS: &'static [&'static str] = &["channels", "pc", "fl", "frame_interval"];
 
     /// Applies one `--param`; Ok(false) when the key is not a layout key.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ParamError> {
+        let malformed = |problem: String| ParamError::Malformed {
+            key: key.to_string(),
+            value: value.to_string(),
+            problem,
+        };
         let index = |v: &str| {
             v.trim()
                 .parse::<usize>()
-                .map_err(|_| format!("--param {key}={value}: expected a channel number (0, 1, …)"))
+                .map_err(|_| malformed("expected a channel number (0, 1, …)".into()))
         };
         match key {
             "channels" => {
                 let n = index(value)?;
                 if n == 0 {
-                    return Err(format!("--param channels={value}: must be at least 1"));
+                    return Err(malformed("must be at least 1".into()));
                 }
                 self.channels = Some(n);
             }
@@ -57,7 +63,7 @@ impl LayoutParams {
                     .enumerate()
                     .find_map(|(i, c)| list[..i].contains(c).then_some(c))
                 {
-                    return Err(format!("--param fl={value}: channel {c} is listed twice"));
+                    return Err(malformed(format!("channel {c} is listed twice")));
                 }
                 self.fl = Some(list);
             }
@@ -90,7 +96,7 @@ pub enum IntervalSource {
 
 impl Interval {
     /// Parses `10m`, `30s`, `1.5h`, `250ms`, `10min` (a bare number is seconds).
-    pub fn parse(text: &str) -> Result<Interval, String> {
+    pub fn parse(text: &str) -> Result<Interval, ParamError> {
         let t = text.trim();
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -109,9 +115,11 @@ impl Interval {
                 unit,
                 source: IntervalSource::Param,
             }),
-            _ => Err(format!(
-                "--param frame_interval={text}: expected a positive duration such as 10m, 30s, 1.5h or 250ms"
-            )),
+            _ => Err(ParamError::Malformed {
+                key: "frame_interval".into(),
+                value: text.to_string(),
+                problem: "expected a positive duration such as 10m, 30s, 1.5h or 250ms".into(),
+            }),
         }
     }
 }
@@ -119,10 +127,10 @@ impl Interval {
 /// The frame interval an ImageJ header states (`finterval=` in `tunit=`, seconds
 /// when absent); a unit it cannot convert is an error, never a silent frame index.
 fn imagej_interval(
-    name: &str,
+    path: &Path,
     finterval: Option<f64>,
     tunit: Option<&str>,
-) -> Result<Option<Interval>, String> {
+) -> Result<Option<Interval>, LayoutError> {
     let Some(value) = finterval.filter(|v| *v > 0.0 && v.is_finite()) else {
         return Ok(None);
     };
@@ -132,10 +140,10 @@ fn imagej_interval(
         Some("min" | "minute" | "minutes") => "minutes",
         Some("h" | "hr" | "hour" | "hours") => "hours",
         Some(other) => {
-            return Err(format!(
-                "{name}: the ImageJ frame interval is in unit {other:?}, which isobatch cannot convert; \
-                 pass --param frame_interval (e.g. 10m)"
-            ));
+            return Err(LayoutError::IntervalUnit {
+                path: path.to_path_buf(),
+                unit: other.to_string(),
+            });
         }
     };
     Ok(Some(Interval {
@@ -163,65 +171,70 @@ pub struct Layout {
 impl Layout {
     /// Resolves the layout of `path` from its header and the parameters;
     /// the error names the file and says what is wrong and how to fix it.
-    pub fn resolve(path: &Path, info: &StackInfo, p: &LayoutParams) -> Result<Layout, String> {
-        let name = path.display();
+    pub fn resolve(path: &Path, info: &StackInfo, p: &LayoutParams) -> Result<Layout, LayoutError> {
+        let path_buf = || path.to_path_buf();
         let meta = info.imagej.as_ref();
         let channels = match (p.channels, meta.and_then(|m| m.channels)) {
             (Some(n), Some(m)) if n != m => {
-                return Err(format!(
-                    "{name}: --param channels={n} but the file's ImageJ metadata says channels={m}; \
-                     drop the parameter or fix the file"
-                ));
+                return Err(LayoutError::ChannelsContradict {
+                    path: path_buf(),
+                    given: n,
+                    metadata: m,
+                });
             }
             (Some(n), _) => n,
             (None, Some(n)) => n,
             (None, None) if info.pages == 1 => 1,
             (None, None) => {
-                return Err(format!(
-                    "{name}: {} pages and no ImageJ channels= metadata; pass --param channels=N",
-                    info.pages
-                ));
+                return Err(LayoutError::UnknownChannels {
+                    path: path_buf(),
+                    pages: info.pages,
+                });
             }
         };
         if !info.pages.is_multiple_of(channels) {
-            return Err(format!(
-                "{name}: {} pages do not divide into {channels} channels",
-                info.pages
-            ));
+            return Err(LayoutError::Indivisible {
+                path: path_buf(),
+                pages: info.pages,
+                channels,
+            });
         }
         let frames = info.pages / channels;
         if let Some(m) = meta {
             let (f, z) = (m.frames.unwrap_or(1), m.slices.unwrap_or(1));
             if f > 1 && z > 1 {
-                return Err(format!(
-                    "{name}: a time series of z-stacks ({f} frames × {z} slices); the fov pipeline takes one plane per frame"
-                ));
+                return Err(LayoutError::ZStacks {
+                    path: path_buf(),
+                    frames: f,
+                    slices: z,
+                });
             }
             if (m.frames.is_some() || m.slices.is_some()) && f * z != frames {
-                return Err(format!(
-                    "{name}: ImageJ metadata says {} frames × {channels} channels but the file has {} pages",
-                    f * z,
-                    info.pages
-                ));
+                return Err(LayoutError::FrameCount {
+                    path: path_buf(),
+                    frames: f * z,
+                    channels,
+                    pages: info.pages,
+                });
             }
         }
         let pc = p.pc.unwrap_or(0);
         let fl =
             p.fl.clone()
                 .unwrap_or_else(|| (0..channels).filter(|&c| c != pc).collect());
-        if let Some(bad) = fl.iter().chain([&pc]).find(|&&c| c >= channels) {
-            return Err(format!(
-                "{name}: channel {bad} does not exist (the stack has {channels} channel(s), numbered from 0)"
-            ));
+        if let Some(&bad) = fl.iter().chain([&pc]).find(|&&c| c >= channels) {
+            return Err(LayoutError::NoSuchChannel {
+                path: path_buf(),
+                channel: bad,
+                channels,
+            });
         }
         if fl.contains(&pc) {
-            return Err(format!(
-                "--param fl lists channel {pc}, which is the phase-contrast channel"
-            ));
+            return Err(LayoutError::FluorescenceIsPhase { pc });
         }
         let from_imagej = match meta {
             Some(m) if p.interval.is_none() => {
-                imagej_interval(&name.to_string(), m.finterval, m.tunit.as_deref())?
+                imagej_interval(path, m.finterval, m.tunit.as_deref())?
             }
             _ => None,
         };
@@ -293,13 +306,17 @@ mod tests {
     fn params(kv: &[(&str, &str)]) -> Result<LayoutParams, String> {
         let mut p = LayoutParams::default();
         for (k, v) in kv {
-            assert!(p.set(k, v)?, "{k} is a layout key");
+            assert!(
+                p.set(k, v).map_err(|e| e.to_string())?,
+                "{k} is a layout key"
+            );
         }
         Ok(p)
     }
 
     fn resolve(pages: usize, m: Option<ImageJMeta>, kv: &[(&str, &str)]) -> Result<Layout, String> {
         Layout::resolve(Path::new("raw/f.tif"), &info(pages, m), &params(kv)?)
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 pub mod assign;
 pub mod background;
+pub mod error;
 pub mod estimate;
 pub mod extract;
 pub mod filter;
@@ -23,15 +24,17 @@ pub mod track;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use isobatch_shared::{Outcome, TaskSpec};
+use isobatch_shared::TaskSpec;
 
 use crate::TaskResult;
+use crate::error::TaskError;
 use crate::image::Shape;
 use crate::image::tiff_in::{Limits, StackInfo, probe};
-use crate::stage::{Reporter, Stage, StageError, run_stages};
+use crate::stage::{Reporter, Stage, run_stages};
 use crate::task_log::open_log;
+use error::{FovError, ParamError};
 use layout::{Layout, LayoutParams};
 use params::{BackgroundParams, ExtractParams, SegmentParams, TrackParams};
 
@@ -56,7 +59,7 @@ pub struct FovConfig {
 impl FovConfig {
     /// Parses the parameters; an unknown key or a malformed value is an error
     /// that lists what is accepted.
-    pub fn from_params(params: &BTreeMap<String, String>) -> Result<FovConfig, String> {
+    pub fn from_params(params: &BTreeMap<String, String>) -> Result<FovConfig, ParamError> {
         let mut c = FovConfig::default();
         for (k, v) in params {
             let taken = c.layout.set(k, v)?
@@ -73,10 +76,10 @@ impl FovConfig {
                     ExtractParams::KEYS,
                 ]
                 .concat();
-                return Err(format!(
-                    "--param {k}: the fov pipeline has no such parameter (known: {})",
-                    known.join(", ")
-                ));
+                return Err(ParamError::Unknown {
+                    key: k.clone(),
+                    known: known.join(", "),
+                });
             }
         }
         Ok(c)
@@ -84,42 +87,21 @@ impl FovConfig {
 }
 
 /// Reads a FOV's header and resolves its layout; the error is the input's fault.
-pub fn inspect(path: &Path, config: &FovConfig) -> Result<(StackInfo, Layout), String> {
-    let info = probe(path, &Limits::default()).map_err(|e| e.to_string())?;
+pub fn inspect(path: &Path, config: &FovConfig) -> Result<(StackInfo, Layout), FovError> {
+    let info = probe(path, &Limits::default()).map_err(FovError::Input)?;
     let layout = Layout::resolve(path, &info, &config.layout)?;
     Ok((info, layout))
 }
 
 /// Runs one fov task attempt.
 pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskResult {
-    let config = match FovConfig::from_params(&spec.params) {
-        Ok(c) => c,
-        Err(e) => return TaskResult::from_outcome(Outcome::Error(e)),
-    };
-    let input = match spec.inputs.as_slice() {
-        [one] => one.clone(),
-        many => {
-            let names: Vec<String> = many.iter().map(|p| p.display().to_string()).collect();
-            return TaskResult::from_outcome(Outcome::InvalidInput(format!(
-                "the fov pipeline takes one TIFF per task, got {}: {}",
-                many.len(),
-                names.join(", ")
-            )));
-        }
-    };
-    let (info, layout) = match inspect(&input, &config) {
+    let (config, input, info, layout) = match prepare(spec) {
         Ok(x) => x,
-        Err(e) => return TaskResult::from_outcome(Outcome::InvalidInput(e)),
+        Err(e) => return TaskResult::failed(&e),
     };
-    if let Err(e) = fs::create_dir_all(&spec.task_dir) {
-        return TaskResult::from_outcome(Outcome::Error(format!(
-            "cannot create {}: {e}",
-            spec.task_dir.display()
-        )));
-    }
     let mut log = match open_log(&spec.log_path) {
         Ok(f) => f,
-        Err(e) => return TaskResult::from_outcome(Outcome::Error(e.to_string())),
+        Err(e) => return TaskResult::failed(&TaskError::AttemptLog(e)),
     };
     let fov = stages::Fov {
         input,
@@ -147,18 +129,23 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
         log: &mut log,
     };
     match run_stages(&spec.task_dir, &mut list, &spec.stages, &mut out) {
-        Ok((stages, outputs)) => TaskResult {
-            outcome: Outcome::Done,
-            outputs,
-            stages,
-        },
+        Ok((stages, outputs)) => TaskResult::done(outputs, stages),
         Err(failed) => TaskResult {
-            outcome: match failed.error {
-                StageError::InvalidInput(m) => Outcome::InvalidInput(m),
-                StageError::Failed(m) => Outcome::Error(m),
-            },
-            outputs: Vec::new(),
             stages: failed.reports,
+            ..TaskResult::failed(&TaskError::Stage(failed.error))
         },
     }
+}
+
+/// Everything a task checks before its first stage: parameters, one input, its
+/// header and layout, and the task folder.
+fn prepare(spec: &TaskSpec) -> Result<(FovConfig, PathBuf, StackInfo, Layout), TaskError> {
+    let config = FovConfig::from_params(&spec.params).map_err(FovError::Param)?;
+    let input = match spec.inputs.as_slice() {
+        [one] => one.clone(),
+        many => return Err(FovError::InputCount(many.to_vec()).into()),
+    };
+    let (info, layout) = inspect(&input, &config)?;
+    fs::create_dir_all(&spec.task_dir).map_err(|e| TaskError::io("create", &spec.task_dir, e))?;
+    Ok((config, input, info, layout))
 }

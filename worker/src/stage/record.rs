@@ -69,6 +69,27 @@ impl FileId {
     }
 }
 
+/// A stage record that exists but cannot vouch for its checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The record file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The file is not a record (truncated or edited).
+    #[error("{} is damaged ({source})", path.display())]
+    Damaged {
+        /// The record file.
+        path: PathBuf,
+        /// What the JSON parser found.
+        source: serde_json::Error,
+    },
+}
+
 /// What `TASK/NAME.stage.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageRecord {
@@ -95,15 +116,15 @@ impl StageRecord {
     }
 
     /// Loads the record of stage `name`; None when there is none.
-    /// A record that cannot be parsed is reported as the reason to recompute.
-    pub fn load(task_dir: &Path, name: &str) -> Result<Option<StageRecord>, String> {
+    /// A record that cannot be read or parsed is the reason to recompute.
+    pub fn load(task_dir: &Path, name: &str) -> Result<Option<StageRecord>, RecordError> {
         let path = Self::path(task_dir, name);
         match fs::read(&path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => Err(RecordError::Read { path, source }),
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
-                .map_err(|e| format!("{} is damaged ({e})", path.display())),
+                .map_err(|source| RecordError::Damaged { path, source }),
         }
     }
 
