@@ -202,6 +202,7 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
         outcome: Outcome::Done,
         outputs,
         stages: Vec::new(),
+        inputs: Vec::new(),
     }
 }
 

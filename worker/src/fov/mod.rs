@@ -151,6 +151,7 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
             outcome: Outcome::Done,
             outputs,
             stages,
+            inputs: Vec::new(),
         },
         Err(failed) => TaskResult {
             outcome: match failed.error {
@@ -159,6 +160,7 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
             },
             outputs: Vec::new(),
             stages: failed.reports,
+            inputs: Vec::new(),
         },
     }
 }
