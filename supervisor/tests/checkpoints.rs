@@ -9,20 +9,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Output;
 
-fn demo(b: &Batch) {
-    let out = isobatch()
-        .arg("demo")
-        .arg(b.dir.path())
-        .args(["--fovs", "1", "--frames", "5", "--size", "72"])
-        .output()
-        .expect("run isobatch demo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn fov(b: &Batch, extra: &[&str]) -> Output {
     let out = b.pipeline_cmd("fov", extra).output().expect("run isobatch");
     assert_eq!(
@@ -68,7 +54,7 @@ fn npy(dir: &Path) -> Vec<String> {
 #[test]
 fn published_checkpoints_are_reused_through_hard_links() {
     let b = Batch::new();
-    demo(&b);
+    demo(&b, &["--fovs", "1", "--frames", "5", "--size", "72"]);
     fov(&b, &[]);
     let task = fs::read_dir(b.out())
         .unwrap()
@@ -94,7 +80,7 @@ fn published_checkpoints_are_reused_through_hard_links() {
 #[test]
 fn keep_checkpoints_final_keeps_records_and_final_outputs_only() {
     let b = Batch::new();
-    demo(&b);
+    demo(&b, &["--fovs", "1", "--frames", "5", "--size", "72"]);
     fov(&b, &["--keep-checkpoints", "final"]);
     let task = fs::read_dir(b.out())
         .unwrap()
