@@ -182,6 +182,9 @@ mod tests {
             params: Default::default(),
             argv: argv.iter().map(|s| s.to_string()).collect(),
             stages: Default::default(),
+            tracked: Vec::new(),
+            checksum: false,
+            reuse_from: None,
         }
     }
 

@@ -104,6 +104,7 @@ fn run_task(spec: &TaskSpec, tx: &IpcBytesSender) -> Result<()> {
             rss_after,
             rss_peak,
             stages: result.stages,
+            inputs: result.inputs,
         },
     )
 }

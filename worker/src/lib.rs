@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use isobatch_shared::{Outcome, StageReport};
+use isobatch_shared::{FileIdentity, Outcome, StageReport};
 
 pub mod cli;
 pub mod error;
@@ -21,6 +21,7 @@ pub mod parent_death;
 pub mod pipeline;
 pub mod selftest;
 pub mod stage;
+pub mod staging;
 pub mod synth;
 pub mod task_log;
 
@@ -39,6 +40,8 @@ pub struct TaskResult {
     pub outputs: Vec<PathBuf>,
     /// One report per stage for multi-stage pipelines (empty otherwise).
     pub stages: Vec<StageReport>,
+    /// The identity of each input and tracked file when the attempt started.
+    pub inputs: Vec<FileIdentity>,
 }
 
 impl TaskResult {
@@ -48,6 +51,7 @@ impl TaskResult {
             outcome,
             outputs: Vec::new(),
             stages: Vec::new(),
+            inputs: Vec::new(),
         }
     }
 
@@ -57,6 +61,7 @@ impl TaskResult {
             outcome: Outcome::Done,
             outputs,
             stages,
+            inputs: Vec::new(),
         }
     }
 

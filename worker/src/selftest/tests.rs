@@ -20,6 +20,9 @@ fn spec(dir: &Path, inputs: Vec<PathBuf>) -> TaskSpec {
         params: Default::default(),
         argv: vec![],
         stages: Default::default(),
+        tracked: Vec::new(),
+        checksum: false,
+        reuse_from: None,
     }
 }
 

@@ -13,6 +13,9 @@
 //!   `--to-stage S` stops after S.
 //! - A stage writes its outputs atomically and its record last, so a kill at
 //!   any point leaves either a valid checkpoint or one that is recomputed.
+//! - `--keep-checkpoints final` deletes every checkpoint but the last stage's
+//!   outputs once the attempt succeeded, keeping the records: the next run
+//!   with other parameters finds them missing and recomputes from the input.
 
 pub mod record;
 
@@ -194,7 +197,32 @@ fn run_in_order(
         outputs.extend(stage.outputs());
         release_unread(&stages[..=i], &stages[i + 1..=to]);
     }
+    if control.final_only && to < stages.len() {
+        outputs = drop_checkpoints(&stages[..to]).map_err(|error| StagesFailed {
+            reports: reports.clone(),
+            error,
+        })?;
+        outputs.extend(stages[to].outputs());
+    }
     Ok((reports, outputs))
+}
+
+/// `--keep-checkpoints final`: removes the outputs of `earlier` (every stage
+/// before the last one run), keeping their records. Returns what remains of
+/// them: nothing.
+fn drop_checkpoints(earlier: &[Box<dyn Stage + '_>]) -> Result<Vec<PathBuf>, StageError> {
+    for p in earlier.iter().flat_map(|s| s.outputs()) {
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StageError::Failed(format!(
+                    "cannot remove the checkpoint {} (--keep-checkpoints final): {e}",
+                    p.display()
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// After the last stage of `done` has run: releases from the page cache each
@@ -287,6 +315,8 @@ fn planned_record(
             path: p.strip_prefix(task_dir).unwrap_or(p).to_path_buf(),
             bytes: 0,
             mtime_ns: 0,
+            inode: None,
+            ctime_ns: None,
         })
         .collect();
     Ok(StageRecord {
