@@ -149,6 +149,17 @@ pub struct RunArgs {
     /// Run at most N tasks.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Stop starting tasks once N (or N% of the run's) tasks failed with retries used up; the rest are cancelled.
+    #[arg(long, value_name = "N|N%")]
+    pub max_fail: Option<String>,
+    /// Run only the tasks whose last attempt failed (composes with --select).
+    #[arg(long, conflicts_with = "skip_failed")]
+    #[serde(default)]
+    pub only_failed: bool,
+    /// Run everything not yet done except the tasks whose last attempt failed (composes with --select).
+    #[arg(long)]
+    #[serde(default)]
+    pub skip_failed: bool,
     /// Isolation mode [default: subprocess].
     #[arg(long, value_enum)]
     pub mode: Option<Mode>,

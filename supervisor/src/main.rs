@@ -8,6 +8,7 @@ mod config;
 mod discovery;
 mod error;
 mod exec_template;
+mod failed_filter;
 mod journal;
 mod layout;
 mod lock;

@@ -93,6 +93,11 @@ pub fn summarize(
                     durations.push(*duration_s);
                 }
             }
+            Record::Cancelled { task, reason, .. } => {
+                let t = tasks.entry(task.clone()).or_default();
+                t.verdict = Some(Verdict::Cancelled);
+                t.message = reason.clone();
+            }
             Record::Skipped { task, .. } => {
                 tasks.entry(task.clone()).or_default().verdict = Some(Verdict::Skipped)
             }

@@ -18,6 +18,8 @@ use crate::cli::{
 };
 use crate::discovery::GridSpec;
 use crate::error::Error;
+use crate::failed_filter::FailedFilter;
+use crate::runner::max_fail::MaxFail;
 
 /// How many workers run at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,10 @@ pub struct RunConfig {
     pub select: Vec<String>,
     /// --limit.
     pub limit: Option<usize>,
+    /// `--max-fail`: stop starting tasks after this many final failures.
+    pub max_fail: Option<MaxFail>,
+    /// Which tasks the journal's failures pick (`--only-failed`, `--skip-failed`).
+    pub failed_filter: Option<FailedFilter>,
     /// Isolation mode.
     pub mode: Mode,
     /// Concurrency.
@@ -136,6 +142,9 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
         lenient: cli.lenient || file.lenient,
         select: list(cli.select, file.select),
         limit: cli.limit.or(file.limit),
+        max_fail: cli.max_fail.or(file.max_fail),
+        only_failed: cli.only_failed || file.only_failed,
+        skip_failed: cli.skip_failed || file.skip_failed,
         mode: cli.mode.or(file.mode),
         workers: cli.workers.or(file.workers),
         strategy: cli.strategy.or(file.strategy),
@@ -284,6 +293,25 @@ impl RunConfig {
         if a.limit == Some(0) {
             return Err(usage("--limit 0 leaves nothing to run; give at least 1"));
         }
+        let max_fail = a
+            .max_fail
+            .as_deref()
+            .map(|m| {
+                m.parse::<MaxFail>()
+                    .map_err(|e| usage(format!("--max-fail: {e}")))
+            })
+            .transpose()?;
+        let failed_filter = match (a.only_failed, a.skip_failed) {
+            (true, true) => {
+                return Err(usage(
+                    "--only-failed and --skip-failed exclude each other: the first runs just the \
+                     failed tasks, the second everything but them; give one",
+                ));
+            }
+            (true, false) => Some(FailedFilter::Only),
+            (false, true) => Some(FailedFilter::Skip),
+            (false, false) => None,
+        };
         let input = absolute(&a.input.unwrap_or_else(|| "raw".into()))?;
         let output = absolute(&a.output.unwrap_or_else(|| "processed".into()))?;
         checks::output_outside_input(&input, &output)?;
@@ -301,6 +329,8 @@ impl RunConfig {
             lenient: a.lenient,
             select: a.select,
             limit: a.limit,
+            max_fail,
+            failed_filter,
             mode: a.mode.unwrap_or(Mode::Subprocess),
             workers,
             strategy: a.strategy.unwrap_or(Strategy::Individual),

@@ -59,10 +59,24 @@ pub fn write(out: &mut dyn Write, result: &BatchResult, output: &Path) -> io::Re
         parts.join(", "),
         if result.interrupted {
             " (interrupted)"
+        } else if result.stopped_early.is_some() {
+            " (stopped early)"
         } else {
             ""
         }
     )?;
+    if let Some(why) = &result.stopped_early {
+        let cancelled = counts
+            .get(Verdict::Cancelled.as_str())
+            .copied()
+            .unwrap_or(0);
+        writeln!(
+            out,
+            "Stopped early: {why}, so no new task was started; {cancelled} task(s) not started \
+             are cancelled. Run the same command again to run them (--skip-failed leaves out \
+             the failed ones, --only-failed runs just those)."
+        )?;
+    }
     let rows: Vec<&TaskRecord> = if result.tasks.len() <= FULL_TABLE_MAX {
         result.tasks.iter().collect()
     } else {
