@@ -24,6 +24,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Show what a running or finished batch has done, from its journal.
     Status(StatusArgs),
+    /// Print a task's attempt log (the latest by default), follow it while it runs, or show every failed task's log tail.
+    Logs(LogsArgs),
     /// Write synthetic demo input (and ground truth) into DIR.
     Demo(DemoArgs),
     /// Write a self-contained HTML report for OUTPUT_DIR.
@@ -264,6 +266,28 @@ pub struct StatusArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `isobatch logs` options.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The batch's output folder.
+    pub output_dir: PathBuf,
+    /// The task id (as in summary.csv).
+    #[arg(required_unless_present = "failed", conflicts_with = "failed")]
+    pub task: Option<String>,
+    /// Which attempt [default: the latest].
+    #[arg(long, value_name = "N")]
+    pub attempt: Option<u32>,
+    /// Keep printing while the attempt runs; end when it ends (waits for the task to start if it has not).
+    #[arg(long)]
+    pub follow: bool,
+    /// The tail of every failed task's last attempt log, grouped by task.
+    #[arg(long, conflicts_with_all = ["attempt", "follow"])]
+    pub failed: bool,
+    /// Lines per task shown with --failed.
+    #[arg(long, value_name = "N", default_value_t = 20, requires = "failed")]
+    pub lines: usize,
 }
 
 /// `isobatch demo` options.

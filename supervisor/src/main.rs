@@ -44,6 +44,7 @@ fn main() {
         Command::Run(args) => commands::run::run(*args),
         Command::Status(args) => commands::status::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Logs(args) => commands::logs::run(args),
         Command::Report(_) => Err(Error::NotAvailable("isobatch report".into())),
     };
     match result {
