@@ -3,6 +3,7 @@
 //! ([`checks`] holds the refusals).
 
 pub mod checks;
+pub mod windows_path;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -215,7 +216,10 @@ impl RunConfig {
     /// Merges the command line over the config file and validates everything.
     pub fn resolve(cli: RunArgs) -> Result<RunConfig, Error> {
         let file = match &cli.config {
-            Some(path) => load_file(path)?,
+            Some(path) => {
+                windows_path::refuse_windows_path("--config", path)?;
+                load_file(path)?
+            }
             None => RunArgs::default(),
         };
         let a = merge(cli, file);
@@ -231,12 +235,14 @@ impl RunConfig {
         match (pipeline, &a.exec) {
             (Pipeline::Exec, None) => {
                 return Err(usage(
-                    "--pipeline exec needs --exec 'PROGRAM ARG {input} ...'",
+                    "--pipeline exec is missing --exec: add the command to run per task, \
+                     e.g. --exec 'python3 analyse.py {input} {task_dir}'",
                 ));
             }
             (p, Some(_)) if p != Pipeline::Exec => {
                 return Err(usage(format!(
-                    "--exec only applies to --pipeline exec, not {p}"
+                    "--exec runs a command per task, which only --pipeline exec does (this run's \
+                     pipeline is {p}): add --pipeline exec, or drop --exec to run the {p} pipeline"
                 )));
             }
             _ => {}
@@ -312,8 +318,11 @@ impl RunConfig {
             (false, true) => Some(FailedFilter::Skip),
             (false, false) => None,
         };
-        let input = absolute(&a.input.unwrap_or_else(|| "raw".into()))?;
-        let output = absolute(&a.output.unwrap_or_else(|| "processed".into()))?;
+        let input = a.input.unwrap_or_else(|| "raw".into());
+        let output = a.output.unwrap_or_else(|| "processed".into());
+        windows_path::refuse_windows_path("--input", &input)?;
+        windows_path::refuse_windows_path("--output", &output)?;
+        let (input, output) = (absolute(&input)?, absolute(&output)?);
         checks::output_outside_input(&input, &output)?;
         let rerun_on = checks::rerun_on(&a.rerun_on)?;
         let patterns = match &a.pattern {
