@@ -30,6 +30,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Write a self-contained HTML report for OUTPUT_DIR.
     Report(ReportArgs),
+    /// Print the shell completion script for SHELL (see the README to install it).
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into --out DIR.
+    Man(ManArgs),
 }
 
 /// How tasks are isolated.
@@ -314,4 +318,20 @@ pub struct DemoArgs {
 pub struct ReportArgs {
     /// The batch's output folder.
     pub output_dir: PathBuf,
+}
+
+/// `isobatch completions` options.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `isobatch man` options.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write isobatch.1 and one page per subcommand into DIR instead of printing isobatch.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
 }

@@ -45,6 +45,8 @@ fn main() {
         Command::Status(args) => commands::status::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Logs(args) => commands::logs::run(args),
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man(args) => commands::man::run(args),
         Command::Report(_) => Err(Error::NotAvailable("isobatch report".into())),
     };
     match result {
