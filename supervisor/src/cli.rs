@@ -157,6 +157,7 @@ pub struct RunArgs {
     pub limit: Option<usize>,
     /// Stop starting tasks once N (or N% of the run's) tasks failed with retries used up; the rest are cancelled.
     #[arg(long, value_name = "N|N%")]
+    #[serde(default, deserialize_with = "number_or_string")]
     pub max_fail: Option<String>,
     /// Run only the tasks whose last attempt failed (composes with --select).
     #[arg(long, conflicts_with = "skip_failed")]
@@ -334,4 +335,18 @@ pub struct ManArgs {
     /// Write isobatch.1 and one page per subcommand into DIR instead of printing isobatch.1.
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
+}
+
+/// Reads a config value written either as a number (`max-fail = 3`) or a string (`"10%"`).
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Number(u64),
+        Text(String),
+    }
+    Ok(Some(match Value::deserialize(d)? {
+        Value::Number(n) => n.to_string(),
+        Value::Text(s) => s,
+    }))
 }

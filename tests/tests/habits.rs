@@ -223,3 +223,31 @@ fn only_failed_and_skip_failed_together_are_refused() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn max_fail_comes_from_the_config_and_shows_in_the_plan() {
+    let b = Batch::new();
+    for n in ["a1", "a2", "b1", "b2"] {
+        b.task(
+            n,
+            if n.starts_with('a') {
+                "fail=x\n"
+            } else {
+                "sleep=0\n"
+            },
+        );
+    }
+    let cfg = b.dir.path().join("c.toml");
+    std::fs::write(&cfg, "[run]\nmax-fail = 2\nworkers = \"1\"\n").unwrap();
+    let out = run(&b, &["--config", cfg.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("  max fail:  2: stop starting tasks after 2 failed task(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&b, &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(started(&b), ["a1", "a2"]);
+    assert_eq!(b.verdict("b1"), "cancelled");
+}

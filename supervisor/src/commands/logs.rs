@@ -10,7 +10,6 @@ use std::path::Path;
 
 use crate::cli::LogsArgs;
 use crate::error::{EXIT_OK, Error};
-use crate::journal;
 use crate::layout;
 use crate::resume::{self, Earlier};
 
@@ -22,14 +21,7 @@ const SHOWN_TASKS: usize = 10;
 /// Runs the command; returns the exit code.
 pub fn run(args: LogsArgs) -> Result<i32, Error> {
     let out = &args.output_dir;
-    let path = layout::journal(out);
-    if !path.exists() {
-        return Err(Error::Usage(format!(
-            "{}: no isobatch journal here — is this an isobatch output folder?",
-            out.display()
-        )));
-    }
-    let (records, _) = journal::read(&path).map_err(|e| Error::io(&path, e))?;
+    let (records, _) = super::status::read_journal(out)?;
     let history = resume::history(&records);
     if args.failed {
         return failed(out, &history, args.lines);
