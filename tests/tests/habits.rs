@@ -29,7 +29,7 @@ fn run(b: &Batch, extra: &[&str]) -> Output {
 
 #[test]
 fn max_fail_stops_starting_tasks_and_a_rerun_completes_the_batch() {
-    for (mode, limit) in [("subprocess", "3"), ("serial", "30%")] {
+    for (mode, limit) in [("subprocess", "3"), ("pool", "3"), ("serial", "30%")] {
         let b = Batch::new();
         for n in ["a1", "a2", "a3"] {
             b.task(n, "fail=wrong threshold\n");
@@ -49,6 +49,10 @@ fn max_fail_stops_starting_tasks_and_a_rerun_completes_the_batch() {
         assert!(
             stdout.contains("Stopped early: 3 task(s) failed (--max-fail")
                 && stdout.contains("7 task(s) not started are cancelled"),
+            "{mode}: {stdout}"
+        );
+        assert!(
+            stdout.contains("- 7 task(s) [cancelled], not started: 3 task(s) failed (--max-fail"),
             "{mode}: {stdout}"
         );
         assert_eq!(started(&b), ["a1", "a2", "a3"], "{mode}");
