@@ -165,3 +165,30 @@ fn failed_shows_the_tail_of_every_failed_task_grouped() {
     let usage = logs(&b, &["bad1", "--failed"]);
     assert_eq!(usage.status.code(), Some(2));
 }
+
+#[test]
+fn follow_ends_when_the_run_that_owns_the_attempt_dies() {
+    let (b, script) = batch(&[("slow", "wait")]);
+    let mut run = Captured::spawn(run_cmd(&b, &script, &[]));
+    wait_until(LIMIT, "the attempt to start", || {
+        b.journal().iter().any(|r| r["event"] == "attempt_start")
+    });
+    let mut cmd = isobatch();
+    cmd.arg("logs").arg(b.out()).args(["slow", "--follow"]);
+    let mut follow = Captured::spawn(cmd);
+    wait_until(LIMIT, "follow to print the log", || {
+        follow.stdout_text().contains("attempt 1 of slow")
+    });
+    assert!(follow.child.try_wait().unwrap().is_none());
+    run.child.kill().unwrap();
+    run.child.wait().unwrap();
+    let out = follow.finish(LIMIT);
+    // Whatever the killed run left behind stops with it.
+    fs::write(b.dir.path().join("release"), "").unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no run is going on"),
+        "{}",
+        text(&out.stderr)
+    );
+}
