@@ -24,10 +24,16 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Show what a running or finished batch has done, from its journal.
     Status(StatusArgs),
+    /// Print a task's attempt log (the latest by default), follow it while it runs, or show every failed task's log tail.
+    Logs(LogsArgs),
     /// Write synthetic demo input (and ground truth) into DIR.
     Demo(DemoArgs),
     /// Write a self-contained HTML report for OUTPUT_DIR.
     Report(ReportArgs),
+    /// Print the shell completion script for SHELL (see the README to install it).
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into --out DIR.
+    Man(ManArgs),
 }
 
 /// How tasks are isolated.
@@ -149,6 +155,18 @@ pub struct RunArgs {
     /// Run at most N tasks.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Stop starting tasks once N (or N% of the run's) tasks failed with retries used up; the rest are cancelled.
+    #[arg(long, value_name = "N|N%")]
+    #[serde(default, deserialize_with = "number_or_string")]
+    pub max_fail: Option<String>,
+    /// Run only the tasks whose last attempt failed (composes with --select).
+    #[arg(long, conflicts_with = "skip_failed")]
+    #[serde(default)]
+    pub only_failed: bool,
+    /// Run everything not yet done except the tasks whose last attempt failed (composes with --select).
+    #[arg(long)]
+    #[serde(default)]
+    pub skip_failed: bool,
     /// Isolation mode [default: subprocess].
     #[arg(long, value_enum)]
     pub mode: Option<Mode>,
@@ -255,6 +273,28 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// `isobatch logs` options.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The batch's output folder.
+    pub output_dir: PathBuf,
+    /// The task id (as in summary.csv).
+    #[arg(required_unless_present = "failed", conflicts_with = "failed")]
+    pub task: Option<String>,
+    /// Which attempt [default: the latest].
+    #[arg(long, value_name = "N")]
+    pub attempt: Option<u32>,
+    /// Keep printing while the attempt runs; end when it ends (waits for the task to start if it has not).
+    #[arg(long)]
+    pub follow: bool,
+    /// The tail of every failed task's last attempt log, grouped by task.
+    #[arg(long, conflicts_with_all = ["attempt", "follow"])]
+    pub failed: bool,
+    /// Lines per task shown with --failed.
+    #[arg(long, value_name = "N", default_value_t = 20, requires = "failed")]
+    pub lines: usize,
+}
+
 /// `isobatch demo` options.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -279,4 +319,34 @@ pub struct DemoArgs {
 pub struct ReportArgs {
     /// The batch's output folder.
     pub output_dir: PathBuf,
+}
+
+/// `isobatch completions` options.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `isobatch man` options.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write isobatch.1 and one page per subcommand into DIR instead of printing isobatch.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// Reads a config value written either as a number (`max-fail = 3`) or a string (`"10%"`).
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Number(u64),
+        Text(String),
+    }
+    Ok(Some(match Value::deserialize(d)? {
+        Value::Number(n) => n.to_string(),
+        Value::Text(s) => s,
+    }))
 }

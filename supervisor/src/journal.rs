@@ -92,6 +92,16 @@ pub enum Record {
         /// What changed, in words.
         reason: String,
     },
+    /// A task never started in this run (interrupted, or stopped early by
+    /// `--max-fail`); a rerun runs it.
+    Cancelled {
+        /// Seconds since the Unix epoch.
+        time: f64,
+        /// Task id.
+        task: String,
+        /// Why it was not started.
+        reason: String,
+    },
     /// A task was up to date and not run.
     Skipped {
         /// Seconds since the Unix epoch.
@@ -153,6 +163,15 @@ pub fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Journals that `task` was not started in this run, and why.
+pub fn journal_cancelled(journal: &Journal, task: &str, reason: &str) {
+    journal.append(&Record::Cancelled {
+        time: now(),
+        task: task.to_string(),
+        reason: reason.to_string(),
+    });
 }
 
 enum Msg {

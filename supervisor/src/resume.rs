@@ -27,6 +27,8 @@ pub struct LastAttempt {
     pub outputs: Vec<OutputRecord>,
     /// Its inputs and tracked files.
     pub inputs: Vec<FileIdentity>,
+    /// Why it failed (empty when it did not).
+    pub message: String,
 }
 
 /// What the journal says about one task.
@@ -56,6 +58,7 @@ pub fn history(records: &[Record]) -> HashMap<String, Earlier> {
                 param_hash,
                 outputs,
                 inputs,
+                message,
                 ..
             } => {
                 let e = map.entry(task.clone()).or_default();
@@ -65,6 +68,7 @@ pub fn history(records: &[Record]) -> HashMap<String, Earlier> {
                     param_hash: param_hash.clone(),
                     outputs: outputs.clone(),
                     inputs: inputs.clone(),
+                    message: message.clone(),
                 });
                 e.last_ended = *attempt;
             }

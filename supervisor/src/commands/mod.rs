@@ -1,6 +1,10 @@
 //! One file per subcommand.
 
+pub mod completions;
 pub mod demo;
+pub mod logs;
+pub mod logs_follow;
+pub mod man;
 pub mod plan;
 pub mod run;
 pub mod status;

@@ -77,6 +77,13 @@ pub fn write(
         cfg.retries,
         cfg.max_task_memory.map_or("none".into(), format_bytes)
     )?;
+    if let Some(m) = cfg.max_fail {
+        writeln!(
+            out,
+            "  max fail:  {m}: stop starting tasks after {} failed task(s)",
+            m.limit(shape.to_run)
+        )?;
+    }
     let opt = |v: Option<u64>| v.map_or("unknown".to_string(), format_bytes);
     writeln!(
         out,

@@ -26,7 +26,7 @@ use crate::runner::{Context, serial};
 use crate::runner::{admission, attempt_dir};
 use crate::sysmem::{MemoryReading, SystemMemory};
 use crate::unix::{signals, subreaper};
-use crate::{layout, lock, preflight, resume};
+use crate::{failed_filter, layout, lock, preflight, resume};
 
 /// Memory assumed per task for `--workers auto` when nothing better is known
 /// (an exec command without `--task-memory`).
@@ -53,7 +53,8 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         grid: cfg.grid.clone(),
         lenient: cfg.lenient,
         select: cfg.select.clone(),
-        limit: cfg.limit,
+        // --limit counts the tasks a failed-filter keeps, so it applies after it.
+        limit: cfg.limit.filter(|_| cfg.failed_filter.is_none()),
     })?;
     let mut tracked = Vec::new();
     let exec = match &cfg.exec {
@@ -86,6 +87,19 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         (Vec::new(), Vec::new())
     };
     let history = resume::history(&records);
+    let mut discovery = discovery;
+    let filter_note = cfg
+        .failed_filter
+        .map(|f| failed_filter::apply(f, &mut discovery.tasks, &history));
+    if let (Some(_), Some(n)) = (&filter_note, cfg.limit) {
+        discovery.tasks.truncate(n);
+    }
+    if let Some(note) = &filter_note
+        && discovery.tasks.is_empty()
+    {
+        eprintln!("isobatch: {note}: nothing to run");
+        return Ok(EXIT_OK);
+    }
 
     let mut tasks: Vec<TaskRecord> = Vec::new();
     let mut skipped = 0;
@@ -140,6 +154,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         let mut out = std::io::stdout().lock();
         plan::write(&mut out, &cfg, &discovery, &tasks, shape, true)
             .map_err(|e| Error::Internal(e.into()))?;
+        if let Some(note) = &filter_note {
+            writeln!(out, "  {note}").map_err(|e| Error::Internal(e.into()))?;
+        }
         writeln!(out, "\n(dry run: nothing was started)").map_err(|e| Error::Internal(e.into()))?;
         return Ok(EXIT_OK);
     }
@@ -199,15 +216,15 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         param_hash,
         tracked,
     };
-    let mut notes = Vec::new();
-    let (mut tasks, interrupted) = if cfg.mode == Mode::Serial {
+    let mut notes: Vec<String> = filter_note.into_iter().collect();
+    let (mut tasks, interrupted, stopped_early) = if cfg.mode == Mode::Serial {
         notes.push("--mode serial: tasks ran inside the supervisor; timeouts and memory caps were not enforced".into());
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         signals::forward(move |_| flag.store(true, Ordering::SeqCst))
             .map_err(|e| Error::Internal(e.into()))?;
-        let interrupted = serial::run(&ctx, &mut tasks, &|| stop.load(Ordering::SeqCst));
-        (tasks, interrupted)
+        let (interrupted, halt) = serial::run(&ctx, &mut tasks, &|| stop.load(Ordering::SeqCst));
+        (tasks, interrupted, halt)
     } else {
         if let Err(e) = subreaper::become_subreaper() {
             notes.push(format!(
@@ -234,9 +251,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             let _ = events.send(Event::Signal(sig));
         })
         .map_err(|e| Error::Internal(e.into()))?;
-        let (tasks, fatal, interrupted) = dispatcher.run();
+        let (tasks, fatal, halt, interrupted) = dispatcher.run();
         notes.extend(fatal);
-        (tasks, interrupted)
+        (tasks, interrupted, halt)
     };
     progress.finish();
 
@@ -252,6 +269,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let result = BatchResult {
         tasks,
         interrupted,
+        stopped_early,
         started,
         elapsed: clock.elapsed(),
         notes,

@@ -24,16 +24,22 @@ struct TaskState {
     rerun: Option<String>,
 }
 
-/// Prints the status of the batch in `args.output_dir`.
-pub fn run(args: StatusArgs) -> Result<i32, Error> {
-    let path = layout::journal(&args.output_dir);
+/// The journal of the batch in `output` and its damaged-line notes; a usage
+/// error when `output` has no journal (not an isobatch output folder).
+pub fn read_journal(output: &Path) -> Result<(Vec<Record>, Vec<String>), Error> {
+    let path = layout::journal(output);
     if !path.exists() {
         return Err(Error::Usage(format!(
             "{}: no isobatch journal here — is this an isobatch output folder?",
-            args.output_dir.display()
+            output.display()
         )));
     }
-    let (records, damaged) = journal::read(&path).map_err(|e| Error::io(&path, e))?;
+    journal::read(&path).map_err(|e| Error::io(&path, e))
+}
+
+/// Prints the status of the batch in `args.output_dir`.
+pub fn run(args: StatusArgs) -> Result<i32, Error> {
+    let (records, damaged) = read_journal(&args.output_dir)?;
     let report = summarize(&records, journal::now(), &damaged, &args.output_dir);
     let mut out = std::io::stdout().lock();
     let text = if args.json {
@@ -92,6 +98,11 @@ pub fn summarize(
                 if *time >= run_start && verdict.is_complete() {
                     durations.push(*duration_s);
                 }
+            }
+            Record::Cancelled { task, reason, .. } => {
+                let t = tasks.entry(task.clone()).or_default();
+                t.verdict = Some(Verdict::Cancelled);
+                t.message = reason.clone();
             }
             Record::Skipped { task, .. } => {
                 tasks.entry(task.clone()).or_default().verdict = Some(Verdict::Skipped)

@@ -3,6 +3,7 @@
 //! ([`checks`] holds the refusals).
 
 pub mod checks;
+pub mod windows_path;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ use crate::cli::{
 };
 use crate::discovery::GridSpec;
 use crate::error::Error;
+use crate::failed_filter::FailedFilter;
+use crate::runner::max_fail::MaxFail;
 
 /// How many workers run at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,10 @@ pub struct RunConfig {
     pub select: Vec<String>,
     /// --limit.
     pub limit: Option<usize>,
+    /// `--max-fail`: stop starting tasks after this many final failures.
+    pub max_fail: Option<MaxFail>,
+    /// Which tasks the journal's failures pick (`--only-failed`, `--skip-failed`).
+    pub failed_filter: Option<FailedFilter>,
     /// Isolation mode.
     pub mode: Mode,
     /// Concurrency.
@@ -136,6 +143,9 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
         lenient: cli.lenient || file.lenient,
         select: list(cli.select, file.select),
         limit: cli.limit.or(file.limit),
+        max_fail: cli.max_fail.or(file.max_fail),
+        only_failed: cli.only_failed || file.only_failed,
+        skip_failed: cli.skip_failed || file.skip_failed,
         mode: cli.mode.or(file.mode),
         workers: cli.workers.or(file.workers),
         strategy: cli.strategy.or(file.strategy),
@@ -206,7 +216,10 @@ impl RunConfig {
     /// Merges the command line over the config file and validates everything.
     pub fn resolve(cli: RunArgs) -> Result<RunConfig, Error> {
         let file = match &cli.config {
-            Some(path) => load_file(path)?,
+            Some(path) => {
+                windows_path::refuse_windows_path("--config", path)?;
+                load_file(path)?
+            }
             None => RunArgs::default(),
         };
         let a = merge(cli, file);
@@ -222,12 +235,14 @@ impl RunConfig {
         match (pipeline, &a.exec) {
             (Pipeline::Exec, None) => {
                 return Err(usage(
-                    "--pipeline exec needs --exec 'PROGRAM ARG {input} ...'",
+                    "--pipeline exec is missing --exec: add the command to run per task, \
+                     e.g. --exec 'python3 analyse.py {input} {task_dir}'",
                 ));
             }
             (p, Some(_)) if p != Pipeline::Exec => {
                 return Err(usage(format!(
-                    "--exec only applies to --pipeline exec, not {p}"
+                    "--exec runs a command per task, which only --pipeline exec does (this run's \
+                     pipeline is {p}): add --pipeline exec, or drop --exec to run the {p} pipeline"
                 )));
             }
             _ => {}
@@ -284,8 +299,30 @@ impl RunConfig {
         if a.limit == Some(0) {
             return Err(usage("--limit 0 leaves nothing to run; give at least 1"));
         }
-        let input = absolute(&a.input.unwrap_or_else(|| "raw".into()))?;
-        let output = absolute(&a.output.unwrap_or_else(|| "processed".into()))?;
+        let max_fail = a
+            .max_fail
+            .as_deref()
+            .map(|m| {
+                m.parse::<MaxFail>()
+                    .map_err(|e| usage(format!("--max-fail: {e}")))
+            })
+            .transpose()?;
+        let failed_filter = match (a.only_failed, a.skip_failed) {
+            (true, true) => {
+                return Err(usage(
+                    "--only-failed and --skip-failed exclude each other: the first runs just the \
+                     failed tasks, the second everything but them; give one",
+                ));
+            }
+            (true, false) => Some(FailedFilter::Only),
+            (false, true) => Some(FailedFilter::Skip),
+            (false, false) => None,
+        };
+        let input = a.input.unwrap_or_else(|| "raw".into());
+        let output = a.output.unwrap_or_else(|| "processed".into());
+        windows_path::refuse_windows_path("--input", &input)?;
+        windows_path::refuse_windows_path("--output", &output)?;
+        let (input, output) = (absolute(&input)?, absolute(&output)?);
         checks::output_outside_input(&input, &output)?;
         let rerun_on = checks::rerun_on(&a.rerun_on)?;
         let patterns = match &a.pattern {
@@ -301,6 +338,8 @@ impl RunConfig {
             lenient: a.lenient,
             select: a.select,
             limit: a.limit,
+            max_fail,
+            failed_filter,
             mode: a.mode.unwrap_or(Mode::Subprocess),
             workers,
             strategy: a.strategy.unwrap_or(Strategy::Individual),

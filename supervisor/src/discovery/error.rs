@@ -101,7 +101,7 @@ pub enum DiscoveryError {
     /// Files exist but none matches a pattern.
     #[error(
         "no file in the input folder {} matches {patterns}. Expected layout:\n{layout}\n\
-         Files found there, for example:\n{examples}",
+         Files found there, for example:\n{examples}{hint}",
         input.display()
     )]
     NothingMatches {
@@ -113,6 +113,8 @@ pub enum DiscoveryError {
         layout: String,
         /// Up to five files that were found, one per indented line.
         examples: String,
+        /// What to do when the files are of another kind (empty when they are not).
+        hint: String,
     },
     /// A folder under the input cannot be read.
     #[error("cannot read {} while looking for input files: {source}.", path.display())]

@@ -2,6 +2,7 @@
 //! ordered list of tasks (DESIGN.md, "Command line").
 
 mod error;
+mod hints;
 mod naming;
 mod pattern;
 #[cfg(test)]
@@ -213,6 +214,7 @@ pub fn discover(opts: &DiscoveryOptions) -> Result<Discovery, DiscoveryError> {
             input,
             patterns: quoted,
             layout: layout(),
+            hint: hints::extension_hint(&opts.patterns, &examples),
             examples: indent(&examples.join("\n"), 2),
         });
     }

@@ -96,6 +96,7 @@ pub fn write_results_json(
         "started_unix_s": result.started.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
         "elapsed_s": result.elapsed.as_secs_f64(),
         "interrupted": result.interrupted,
+        "stopped_early": result.stopped_early,
         "counts": super::summary::counts(result),
         "tasks": tasks,
     });

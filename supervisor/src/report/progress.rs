@@ -24,7 +24,14 @@ impl Progress {
     /// A display for `total` tasks; `log` is `.isobatch/run.log` (None for dry runs).
     pub fn new(mode: ProgressArg, total: usize, log: Option<File>) -> Self {
         let tty = std::io::stderr().is_terminal();
-        let use_bar = matches!(mode, ProgressArg::Bar) || (mode == ProgressArg::Auto && tty);
+        // A bar drawn to a file or pipe shows nothing, notes included: plain lines instead.
+        let fallback = mode == ProgressArg::Bar && !tty;
+        if fallback {
+            eprintln!(
+                "isobatch: --progress bar: stderr is not a terminal, so progress is shown as plain lines"
+            );
+        }
+        let use_bar = matches!(mode, ProgressArg::Bar | ProgressArg::Auto) && tty;
         let bar = use_bar.then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
@@ -37,7 +44,9 @@ impl Progress {
         });
         Progress {
             bar,
-            plain: matches!(mode, ProgressArg::Plain) || (mode == ProgressArg::Auto && !tty),
+            plain: matches!(mode, ProgressArg::Plain)
+                || (mode == ProgressArg::Auto && !tty)
+                || fallback,
             log: Mutex::new(log.map(BufWriter::new)),
             done: Mutex::new(0),
             total,

@@ -15,6 +15,8 @@ use crate::runner::batch::{BatchResult, TaskRecord};
 
 /// Tables longer than this list only the tasks that did not succeed.
 const FULL_TABLE_MAX: usize = 60;
+/// Task ids listed per reason in the Problems line for tasks that never started.
+const NOT_STARTED_SHOWN: usize = 10;
 /// Message column width in the table.
 const MESSAGE_WIDTH: usize = 60;
 
@@ -59,10 +61,24 @@ pub fn write(out: &mut dyn Write, result: &BatchResult, output: &Path) -> io::Re
         parts.join(", "),
         if result.interrupted {
             " (interrupted)"
+        } else if result.stopped_early.is_some() {
+            " (stopped early)"
         } else {
             ""
         }
     )?;
+    if let Some(why) = &result.stopped_early {
+        let cancelled = counts
+            .get(Verdict::Cancelled.as_str())
+            .copied()
+            .unwrap_or(0);
+        writeln!(
+            out,
+            "Stopped early: {why}, so no new task was started; {cancelled} task(s) not started \
+             are cancelled. Run the same command again to run them (--skip-failed leaves out \
+             the failed ones, --only-failed runs just those)."
+        )?;
+    }
     let rows: Vec<&TaskRecord> = if result.tasks.len() <= FULL_TABLE_MAX {
         result.tasks.iter().collect()
     } else {
@@ -120,12 +136,19 @@ pub fn write(out: &mut dyn Write, result: &BatchResult, output: &Path) -> io::Re
             writeln!(out, "- {}: {why}", t.task.id)?;
         }
     }
+    // Tasks that never started say one thing each (why the batch stopped): one line per reason.
+    let unstarted = |t: &&TaskRecord| verdict_of(t) == Verdict::Cancelled && t.attempts.is_empty();
+    let mut not_started: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for t in result.tasks.iter().filter(unstarted) {
+        not_started.entry(t.message()).or_default().push(&t.task.id);
+    }
     let problems: Vec<&TaskRecord> = result
         .tasks
         .iter()
         .filter(|t| !verdict_of(t).is_complete() && verdict_of(t) != Verdict::Missing)
+        .filter(|t| !unstarted(t))
         .collect();
-    if !problems.is_empty() {
+    if !problems.is_empty() || !not_started.is_empty() {
         writeln!(out, "\nProblems:")?;
         for t in problems {
             let v = verdict_of(t);
@@ -143,6 +166,21 @@ pub fn write(out: &mut dyn Write, result: &BatchResult, output: &Path) -> io::Re
             if t.attempts.is_empty() {
                 writeln!(out, "    {}", t.message())?;
             }
+        }
+        for (why, ids) in &not_started {
+            let shown: Vec<&str> = ids.iter().take(NOT_STARTED_SHOWN).copied().collect();
+            let more = ids.len() - shown.len();
+            writeln!(
+                out,
+                "- {} task(s) [cancelled], {why}: {}{}",
+                ids.len(),
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )?;
         }
     }
     if !result.notes.is_empty() {

@@ -90,9 +90,11 @@ impl Dispatcher<'_> {
                 "cannot write the journal ({e}); stopped starting tasks"
             ));
         }
-        if self.fatal.is_some() && self.phase == Phase::Running {
+        if let Some(stop) = self.fatal.clone().or_else(|| self.halt.clone())
+            && self.phase == Phase::Running
+        {
             self.phase = Phase::Draining;
-            let why = format!("not started: {}", self.fatal.clone().unwrap_or_default());
+            let why = format!("not started: {stop}");
             for t in self.schedule.drain() {
                 self.cancel_unstarted(t, &why);
             }

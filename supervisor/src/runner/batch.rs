@@ -132,6 +132,8 @@ pub struct BatchResult {
     pub tasks: Vec<TaskRecord>,
     /// Ctrl-C or SIGTERM stopped it.
     pub interrupted: bool,
+    /// Why `--max-fail` stopped it early, if it did.
+    pub stopped_early: Option<String>,
     /// When the run started.
     pub started: SystemTime,
     /// How long it took.

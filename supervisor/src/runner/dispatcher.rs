@@ -16,12 +16,14 @@ use super::Context;
 use super::admission::Admission;
 use super::batch::TaskRecord;
 use super::events::{Event, WorkerId};
+use super::max_fail::FailCounter;
 use super::sampler::Sampler;
 use super::schedule::Schedule;
 use super::spawn::{Spawner, WorkerLauncher, abandon_accept};
 use super::terminate::{StopReason, Termination};
 use super::timeout;
 use super::worker::{Worker, WorkerState};
+use crate::journal::journal_cancelled;
 use crate::unix::signals::StopSignal;
 use crate::unix::tree;
 
@@ -67,6 +69,12 @@ pub struct Dispatcher<'a> {
     pub(super) outstanding: usize,
     /// Why the batch stopped early, if it did (shown in the summary).
     pub(super) fatal: Option<String>,
+    /// Final failures counted against `--max-fail`.
+    pub(super) fails: FailCounter,
+    /// Set when `--max-fail` was reached: why the batch drains (not an interruption).
+    pub(super) halt: Option<String>,
+    /// A stop signal arrived.
+    signalled: bool,
     /// A worker exited, so orphans of its tree may need reaping.
     orphans_due: bool,
 }
@@ -87,6 +95,7 @@ impl<'a> Dispatcher<'a> {
         let outstanding = tasks.iter().filter(|t| t.verdict.is_none()).count();
         let slots = vec![None; schedule.slot_count()];
         let successors = slots.clone();
+        let fails = FailCounter::new(ctx.cfg.max_fail, outstanding);
         let d = Dispatcher {
             ctx,
             tasks,
@@ -105,13 +114,17 @@ impl<'a> Dispatcher<'a> {
             spawn_failures: 0,
             outstanding,
             fatal: None,
+            fails,
+            halt: None,
+            signalled: false,
             orphans_due: false,
         };
         Ok((d, events))
     }
 
-    /// Runs the batch to the end; returns the task records and whether it was interrupted.
-    pub fn run(mut self) -> (Vec<TaskRecord>, Option<String>, bool) {
+    /// Runs the batch to the end; returns the task records, why it stopped
+    /// early (a fatal problem, then `--max-fail`), and whether a signal interrupted it.
+    pub fn run(mut self) -> (Vec<TaskRecord>, Option<String>, Option<String>, bool) {
         loop {
             let now = Instant::now();
             self.reap_orphans();
@@ -139,8 +152,8 @@ impl<'a> Dispatcher<'a> {
             }
         }
         self.cleanup();
-        let interrupted = self.phase != Phase::Running;
-        (self.tasks, self.fatal, interrupted)
+        let interrupted = self.signalled || (self.phase != Phase::Running && self.halt.is_none());
+        (self.tasks, self.fatal, self.halt, interrupted)
     }
 
     fn handle(&mut self, event: Event) {
@@ -255,6 +268,7 @@ impl<'a> Dispatcher<'a> {
     }
 
     fn on_signal(&mut self, sig: StopSignal) {
+        self.signalled = true;
         if self.phase == Phase::Running {
             self.phase = Phase::Draining;
             for t in self.schedule.drain() {
@@ -309,6 +323,7 @@ impl<'a> Dispatcher<'a> {
             self.tasks[t].verdict = Some(Verdict::Cancelled);
             self.tasks[t].cancel_reason = Some(why.to_string());
             self.outstanding -= 1;
+            journal_cancelled(self.ctx.journal, &self.tasks[t].task.id, why);
         }
     }
 

@@ -148,6 +148,14 @@ impl Dispatcher<'_> {
         } else {
             rec.verdict = Some(verdict);
             self.outstanding -= 1;
+            if verdict.is_failure()
+                && let Some(why) = self.fails.failed()
+            {
+                self.ctx.progress.note(&format!(
+                    "stopping early: {why}; starting no new tasks, letting running ones finish"
+                ));
+                self.halt.get_or_insert(why);
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod classify;
 pub mod dispatcher;
 pub mod events;
 pub mod finish;
+pub mod max_fail;
 pub mod oom;
 pub mod sampler;
 pub mod schedule;
