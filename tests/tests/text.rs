@@ -23,6 +23,7 @@ fn help_texts() {
         ("help", &["--help"][..]),
         ("run_help", &["run", "--help"]),
         ("status_help", &["status", "--help"]),
+        ("logs_help", &["logs", "--help"]),
         ("demo_help", &["demo", "--help"]),
         ("report_help", &["report", "--help"]),
     ] {
