@@ -201,6 +201,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "KEY=VALUE")]
     #[serde(default)]
     pub param: Vec<String>,
+    /// Turn QC warnings (e.g. a frame whose cell count collapsed) into failed:error.
+    #[arg(long)]
+    #[serde(default)]
+    pub strict_qc: bool,
     /// Command template for --pipeline exec, e.g. 'python3 seg.py {input} {task_dir}'.
     #[arg(long, value_name = "TEMPLATE")]
     pub exec: Option<String>,

@@ -83,6 +83,8 @@ pub struct RunConfig {
     pub params: BTreeMap<String, String>,
     /// --exec template.
     pub exec: Option<String>,
+    /// `--strict-qc`: QC warnings fail the task (`failed:error`).
+    pub strict_qc: bool,
     /// Progress display.
     pub progress: ProgressArg,
     /// JSON summary on stdout.
@@ -143,6 +145,7 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
         force: cli.force || file.force,
         checkpoint_format: cli.checkpoint_format.or(file.checkpoint_format),
         param: list(cli.param, file.param),
+        strict_qc: cli.strict_qc || file.strict_qc,
         exec: cli.exec.or(file.exec),
         executor: cli.executor.or(file.executor),
         slurm_arg: list(cli.slurm_arg, file.slurm_arg),
@@ -209,6 +212,11 @@ impl RunConfig {
                 )));
             }
             _ => {}
+        }
+        if a.strict_qc && pipeline != Pipeline::Fov {
+            return Err(usage(format!(
+                "--strict-qc only applies to --pipeline fov (the only one with QC checks), not {pipeline}"
+            )));
         }
         let workers = match a.workers.as_deref() {
             None | Some("auto") => Workers::Auto,
@@ -283,6 +291,7 @@ impl RunConfig {
             },
             params,
             exec: a.exec,
+            strict_qc: a.strict_qc,
             progress: a.progress.unwrap_or(ProgressArg::Auto),
             json: a.json,
         })

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use isobatch_shared::Verdict;
 use isobatch_shared::units::format_duration;
+use isobatch_shared::{Verdict, qc_warnings};
 use serde_json::json;
 
 use crate::cli::StatusArgs;
@@ -20,6 +20,7 @@ struct TaskState {
     message: String,
     running_since: Option<f64>,
     attempt: u32,
+    warnings: Vec<String>,
 }
 
 /// Prints the status of the batch in `args.output_dir`.
@@ -80,12 +81,14 @@ pub fn summarize(
                 message,
                 duration_s,
                 time,
+                stages,
                 ..
             } => {
                 let t = tasks.entry(task.clone()).or_default();
                 t.running_since = None;
                 t.verdict = Some(*verdict);
                 t.message = message.clone();
+                t.warnings = qc_warnings(stages);
                 if *time >= run_start && verdict.is_complete() {
                     durations.push(*duration_s);
                 }
@@ -111,6 +114,11 @@ pub fn summarize(
         .filter(|(_, t)| t.verdict.is_some_and(|v| v.is_failure()))
         .map(|(id, t)| json!({"task": id, "verdict": t.verdict, "message": t.message}))
         .collect();
+    let warnings: Vec<_> = tasks
+        .iter()
+        .filter(|(_, t)| t.verdict.is_some_and(|v| v.is_complete()) && !t.warnings.is_empty())
+        .map(|(id, t)| json!({"task": id, "warnings": t.warnings}))
+        .collect();
     let finished_this_run = durations.len();
     let eta = (running_run && finished_this_run > 0).then(|| {
         let left = run_tasks.saturating_sub(finished_this_run) as f64;
@@ -123,6 +131,7 @@ pub fn summarize(
         "counts": counts,
         "running": running,
         "failures": failures,
+        "warnings": warnings,
         "eta_s": eta,
         "journal_problems": damaged,
     })
@@ -159,6 +168,15 @@ fn render(v: &serde_json::Value) -> String {
             f["task"].as_str().unwrap_or(""),
             f["verdict"].as_str().unwrap_or("")
         );
+    }
+    for t in v["warnings"].as_array().into_iter().flatten() {
+        for w in t["warnings"].as_array().into_iter().flatten() {
+            s += &format!(
+                "qc warning: {}: {}\n",
+                t["task"].as_str().unwrap_or(""),
+                w.as_str().unwrap_or("")
+            );
+        }
     }
     if let Some(eta) = v["eta_s"].as_f64() {
         s += &format!(

@@ -9,7 +9,7 @@ use isobatch_shared::procfs;
 
 use super::Context;
 use super::batch::{Attempt, TaskRecord};
-use super::classify::classify_outcome;
+use super::classify::{classify_outcome, strict_qc};
 use super::schedule::should_retry;
 use crate::journal::{self, Record};
 
@@ -36,7 +36,11 @@ pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool)
             let rss_before = procfs::self_rss();
             let result = isobatch_worker::pipeline::run(&spec, &mut |_, _, _| {});
             let rss_after = procfs::self_rss();
-            let (verdict, message) = classify_outcome(&result.outcome);
+            let (verdict, message) = strict_qc(
+                classify_outcome(&result.outcome),
+                &result.stages,
+                cfg.strict_qc,
+            );
             let a = Attempt {
                 peak_rss: result
                     .stages

@@ -15,6 +15,7 @@ pub mod filter;
 pub mod layout;
 pub mod morph;
 pub mod params;
+pub mod qc;
 pub mod runs;
 pub mod segment;
 pub mod stages;
@@ -137,7 +138,7 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
     };
     let mut list: Vec<Box<dyn Stage + '_>> = vec![
         Box::new(stages::Copy(&fov)),
-        Box::new(stages::Segment(&fov)),
+        Box::new(stages::Segment::new(&fov)),
         Box::new(stages::Background(&fov)),
         Box::new(stages::Track(&fov)),
         Box::new(stages::Extract(&fov)),

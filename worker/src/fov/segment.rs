@@ -53,6 +53,11 @@ impl Segmenter {
         self.last
     }
 
+    /// The choices made from the data so far, for the stage record.
+    pub fn decisions(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// Writes the cell mask (1 = cell, 0 = background) of `phase` into `mask`.
     ///
     /// # Panics

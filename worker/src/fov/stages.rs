@@ -10,13 +10,14 @@
 
 use std::path::PathBuf;
 
-use isobatch_shared::CheckpointFormat;
+use isobatch_shared::{CheckpointFormat, StageQc};
 
 use super::background::BackgroundEstimator;
 use super::layout::Layout;
+use super::runs::RunScratch;
 use super::segment::Segmenter;
 use super::track::Tracker;
-use super::{FovConfig, traces};
+use super::{FovConfig, qc, traces};
 use crate::image::checkpoint::{StackSink, StackSource, checkpoint_paths};
 use crate::image::tiff_in::{InputStack, Limits};
 use crate::image::{Dtype, ImageError, Pixel, Shape};
@@ -176,43 +177,66 @@ impl Stage for Copy<'_> {
     }
 }
 
-/// Stage 2: the phase-contrast channel to a cell mask.
-pub struct Segment<'a>(pub &'a Fov<'a>);
+/// Stage 2: the phase-contrast channel to a cell mask, with per-frame QC.
+pub struct Segment<'a> {
+    fov: &'a Fov<'a>,
+    qc: Option<StageQc>,
+}
+
+impl<'a> Segment<'a> {
+    /// The segment stage of `fov`.
+    pub fn new(fov: &'a Fov<'a>) -> Self {
+        Segment { fov, qc: None }
+    }
+}
 
 impl Stage for Segment<'_> {
     fn name(&self) -> &'static str {
         "segment"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: per-frame QC in the record.
+        2
     }
     fn params(&self) -> Vec<(String, String)> {
-        let mut p = params(self.0.config.segment.describe());
-        p.push(("pc".into(), self.0.layout.pc.to_string()));
+        let mut p = params(self.fov.config.segment.describe());
+        p.push(("pc".into(), self.fov.layout.pc.to_string()));
         p
     }
     fn inputs(&self) -> Vec<PathBuf> {
-        self.0.files(&format!("copy_c{}", self.0.layout.pc))
+        self.fov.files(&format!("copy_c{}", self.fov.layout.pc))
     }
     fn outputs(&self) -> Vec<PathBuf> {
-        self.0.files("segment_mask")
+        self.fov.files("segment_mask")
     }
     fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
-        let f = self.0;
+        let f = self.fov;
         let (h, w) = (f.shape.height, f.shape.width);
         let mut phase_src = f.source(&format!("copy_c{}", f.layout.pc))?;
         let mut sink = f.sink::<u8>("segment_mask")?;
         let mut seg = Segmenter::new(h, w, &f.config.segment);
         let (mut phase, mut mask) = (vec![0f32; h * w], vec![0u8; h * w]);
+        let mut runs = RunScratch::default();
+        let mut frames = Vec::with_capacity(f.shape.frames);
         for t in 0..f.shape.frames {
             phase_src
                 .read_f32(t, &mut phase)
                 .map_err(checkpoint_error)?;
             seg.segment(&phase, &mut mask);
+            frames.push(qc::frame_qc(&mask, h, w, &mut runs));
             sink.write_frame(t, &mask).map_err(image_error)?;
             tick(progress, t, f.shape.frames);
         }
-        commit_all(vec![sink])
+        commit_all(vec![sink])?;
+        self.qc = Some(StageQc {
+            warnings: qc::collapse_warnings(&frames),
+            decisions: seg.decisions(),
+            frames,
+        });
+        Ok(())
+    }
+    fn qc(&self) -> Option<StageQc> {
+        self.qc.clone()
     }
 }
 
