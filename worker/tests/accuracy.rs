@@ -76,6 +76,7 @@ fn run(size: usize, frames: usize, seed: u64, channels: usize) -> Score {
         frames,
         seed,
         fl_channels: channels,
+        ..SceneConfig::default()
     });
     let events = scene.events();
     let n = size * size;

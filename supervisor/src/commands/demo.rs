@@ -161,6 +161,7 @@ pub fn run(args: DemoArgs) -> Result<i32, Error> {
             frames: args.frames,
             seed: args.seed.wrapping_mul(1000).wrapping_add(i as u64),
             fl_channels: 1,
+            ..SceneConfig::default()
         });
         write_fov(&raw, &truth, &format!("fov{i:02}"), &scene)?;
     }
