@@ -30,7 +30,18 @@ fn main() {
                 density: Some(c),
                 polarity,
             };
-            let s = score(&cfg, &SegmentParams::default());
+            let mut params = SegmentParams::default();
+            if let Ok(v) = std::env::var("POLARITY") {
+                params
+                    .set("polarity", &v)
+                    .expect("POLARITY=dark|bright|auto");
+            }
+            let s = score(&cfg, &params);
+            eprintln!(
+                "{:?} cells/frame {:?}",
+                s.decisions,
+                &s.cells_per_frame[..s.cells_per_frame.len().min(5)]
+            );
             println!(
                 "| {:.0} % | {} | {:.1} % | {:.3} | {:.3} | {:.1} % | {:.1} % | {:.1} % of {} | {:.0} % of {} | {:.2} % |",
                 c * 100.0,

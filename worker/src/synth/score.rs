@@ -46,6 +46,8 @@ pub struct Score {
     pub intensity_err: f64,
     /// Cells found per frame.
     pub cells_per_frame: Vec<usize>,
+    /// The segmenter's decisions (e.g. the polarity it detected).
+    pub decisions: Vec<(String, String)>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -218,5 +220,6 @@ pub fn score(cfg: &SceneConfig, seg_params: &SegmentParams) -> Score {
         divisions: divisions.len(),
         intensity_err: median(errs),
         cells_per_frame,
+        decisions: seg.decisions(),
     }
 }
