@@ -251,6 +251,22 @@ pub struct DemoArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Target fraction of each frame covered by cells, 0.01-0.65 (packs cells on a
+    /// staggered lattice; without it, the sparse layout of about 8 %).
+    #[arg(long, value_name = "F")]
+    pub density: Option<f64>,
+    /// Phase-contrast look: dark cells on a bright halo, or bright cells on a dark one.
+    #[arg(long, value_enum, default_value_t = DemoPolarity::Dark)]
+    pub polarity: DemoPolarity,
+}
+
+/// `isobatch demo --polarity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoPolarity {
+    /// Dark cells, bright halo.
+    Dark,
+    /// Bright cells, dark halo.
+    Bright,
 }
 
 /// `isobatch report` options.

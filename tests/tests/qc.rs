@@ -182,3 +182,56 @@ fn strict_qc_is_refused_where_there_is_no_qc() {
         "{stderr}"
     );
 }
+
+#[test]
+fn divisions_reach_lineage_csv_and_the_parent_column() {
+    let b = Batch::new();
+    let out = isobatch()
+        .arg("demo")
+        .arg(b.dir.path())
+        .args([
+            "--fovs", "1", "--frames", "12", "--size", "128", "--seed", "3",
+        ])
+        .output()
+        .expect("demo");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let events = fs::read_to_string(b.dir.path().join("truth/fov01_events.csv")).expect("events");
+    let divisions = events.lines().filter(|l| l.starts_with("divide,")).count();
+    assert!(divisions > 0, "{events}");
+    let out = run(&b, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    let lineage = fs::read_to_string(b.out().join("lineage.csv")).expect("combined lineage.csv");
+    let task = fs::read_to_string(b.out().join("fov01/lineage.csv")).expect("task lineage.csv");
+    assert_eq!(lineage, task);
+    let mut lines = lineage.lines();
+    assert_eq!(
+        lines.next(),
+        Some("fov,cell,parent,frame_born,frame_divided")
+    );
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    let children: Vec<&Vec<String>> = rows.iter().filter(|r| !r[2].is_empty()).collect();
+    assert_eq!(children.len(), 2 * divisions, "{lineage}");
+    for child in &children {
+        let parent = rows
+            .iter()
+            .find(|r| r[1] == child[2])
+            .unwrap_or_else(|| panic!("no row for parent {}", child[2]));
+        assert_eq!(parent[4], child[3], "divided when the daughter was born");
+    }
+
+    let traces = fs::read_to_string(b.out().join("traces.csv")).expect("traces.csv");
+    let mut t = traces.lines().filter(|l| !l.starts_with('#'));
+    assert!(
+        t.next()
+            .expect("header")
+            .starts_with("fov,cell,parent,frame,")
+    );
+    for l in t {
+        let f: Vec<&str> = l.split(',').collect();
+        let row = rows.iter().find(|r| r[1] == f[1]).expect("cell in lineage");
+        assert_eq!(row[2], f[2], "{l}");
+    }
+}

@@ -13,6 +13,7 @@ pub mod estimate;
 pub mod extract;
 pub mod filter;
 pub mod layout;
+pub mod lineage;
 pub mod morph;
 pub mod params;
 pub mod qc;
