@@ -24,10 +24,18 @@ fn check(coverage: f64, polarity: Polarity) {
     let want = format!("{} (auto)", polarity.as_str());
     assert_eq!(s.decisions, vec![("polarity".to_string(), want)]);
     assert!(s.dice >= 0.90, "Dice {}", s.dice);
-    assert!((0.9..=1.1).contains(&s.area_ratio), "area ratio {}", s.area_ratio);
+    assert!(
+        (0.9..=1.1).contains(&s.area_ratio),
+        "area ratio {}",
+        s.area_ratio
+    );
     assert!(s.cells_traced >= 0.97, "cells traced {}", s.cells_traced);
     assert!(s.observed >= 0.95, "observed {}", s.observed);
-    assert!(s.intensity_err <= 0.02, "intensity error {}", s.intensity_err);
+    assert!(
+        s.intensity_err <= 0.02,
+        "intensity error {}",
+        s.intensity_err
+    );
 }
 
 #[test]

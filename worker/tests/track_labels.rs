@@ -66,7 +66,10 @@ fn assert_tracked_as(frames: usize, dtype: Dtype) {
     files.sort();
     assert_eq!(labels.dtype(), dtype);
     assert_eq!(last.iter().copied().max(), Some(frames as u32 * 1024));
-    assert_eq!(files, ["lineage.csv", "segment_mask.npy", "track_labels.npy"]);
+    assert_eq!(
+        files,
+        ["lineage.csv", "segment_mask.npy", "track_labels.npy"]
+    );
 }
 
 #[test]
