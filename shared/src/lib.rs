@@ -20,6 +20,8 @@ pub mod verdict;
 
 pub use identity::FileIdentity;
 pub use protocol::{FromWorker, Outcome, ToWorker};
-pub use stages::{CheckpointFormat, StageAction, StageControl, StageReport};
+pub use stages::{
+    CheckpointFormat, FrameQc, StageAction, StageControl, StageQc, StageReport, qc_warnings,
+};
 pub use task::{Pipeline, TaskSpec};
 pub use verdict::Verdict;

@@ -16,7 +16,7 @@ use crate::stages::StageReport;
 use crate::task::TaskSpec;
 
 /// Bumped whenever a message changes shape; `Hello` carries it so a mismatch is refused, not misread.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The parent-death signal the supervisor arms for each worker. Not SIGKILL:
 /// the worker catches it and SIGKILLs its whole process group, so children a
@@ -166,6 +166,7 @@ mod tests {
                     seconds: 0.01,
                     peak_rss_bytes: 4,
                     reason: String::new(),
+                    qc: None,
                 },
                 StageReport {
                     name: "segment".into(),
@@ -173,6 +174,14 @@ mod tests {
                     seconds: 1.5,
                     peak_rss_bytes: 4,
                     reason: "parameter threshold_k changed (3 → 4)".into(),
+                    qc: Some(crate::StageQc {
+                        frames: vec![crate::FrameQc {
+                            cells: 3,
+                            covered: 0.25,
+                        }],
+                        decisions: vec![("polarity".into(), "dark (auto)".into())],
+                        warnings: vec!["frame 2: 0 cells".into()],
+                    }),
                 },
             ],
             inputs: vec![FileIdentity {

@@ -229,6 +229,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "KEY=VALUE")]
     #[serde(default)]
     pub param: Vec<String>,
+    /// Turn QC warnings (e.g. a frame whose cell count collapsed) into failed:error.
+    #[arg(long)]
+    #[serde(default)]
+    pub strict_qc: bool,
     /// Command template for --pipeline exec, e.g. 'python3 seg.py {input} {task_dir}' ({param.KEY} for --param).
     #[arg(long, value_name = "TEMPLATE")]
     pub exec: Option<String>,
@@ -312,6 +316,22 @@ pub struct DemoArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Target fraction of each frame covered by cells, 0.01-0.65 (packs cells on a
+    /// staggered lattice; without it, the sparse layout of about 8 %).
+    #[arg(long, value_name = "F")]
+    pub density: Option<f64>,
+    /// Phase-contrast look: dark cells on a bright halo, or bright cells on a dark one.
+    #[arg(long, value_enum, default_value_t = DemoPolarity::Dark)]
+    pub polarity: DemoPolarity,
+}
+
+/// `isobatch demo --polarity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoPolarity {
+    /// Dark cells, bright halo.
+    Dark,
+    /// Bright cells, dark halo.
+    Bright,
 }
 
 /// `isobatch report` options.

@@ -28,7 +28,7 @@ fn write_masks(dir: &std::path::Path, shape: Shape) {
 
 /// Runs the track stage on masks of `frames` frames of 64² (1024 new ids a frame) and
 /// asserts that the labels are stored as `dtype`, that the last frame's largest label
-/// is the last id handed out, and that only the mask and the labels are left.
+/// is the last id handed out, and that only the mask, the labels and lineage.csv are left.
 fn assert_tracked_as(frames: usize, dtype: Dtype) {
     let dir = tempfile::tempdir().expect("tempdir");
     let shape = Shape {
@@ -66,7 +66,10 @@ fn assert_tracked_as(frames: usize, dtype: Dtype) {
     files.sort();
     assert_eq!(labels.dtype(), dtype);
     assert_eq!(last.iter().copied().max(), Some(frames as u32 * 1024));
-    assert_eq!(files, ["segment_mask.npy", "track_labels.npy"]);
+    assert_eq!(
+        files,
+        ["lineage.csv", "segment_mask.npy", "track_labels.npy"]
+    );
 }
 
 #[test]

@@ -265,6 +265,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     }
     if cfg.pipeline == Pipeline::Fov {
         notes.push(traces::combine(&tasks, &cfg.output).unwrap_or_else(|e| e));
+        if let Err(e) = crate::report::lineage::combine(&tasks, &cfg.output) {
+            notes.push(e);
+        }
     }
     let result = BatchResult {
         tasks,

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use isobatch_shared::Verdict;
 use isobatch_shared::units::format_duration;
+use isobatch_shared::{Verdict, qc_warnings};
 use serde_json::json;
 
 use crate::cli::StatusArgs;
@@ -22,6 +22,8 @@ struct TaskState {
     attempt: u32,
     /// Why the latest run computes an earlier `done` result again.
     rerun: Option<String>,
+    /// QC warnings of the latest complete attempt.
+    warnings: Vec<String>,
 }
 
 /// The journal of the batch in `output` and its damaged-line notes; a usage
@@ -89,12 +91,14 @@ pub fn summarize(
                 message,
                 duration_s,
                 time,
+                stages,
                 ..
             } => {
                 let t = tasks.entry(task.clone()).or_default();
                 t.running_since = None;
                 t.verdict = Some(*verdict);
                 t.message = message.clone();
+                t.warnings = qc_warnings(stages);
                 if *time >= run_start && verdict.is_complete() {
                     durations.push(*duration_s);
                 }
@@ -132,6 +136,11 @@ pub fn summarize(
         .iter()
         .filter_map(|(id, t)| t.rerun.as_ref().map(|r| json!({"task": id, "reason": r})))
         .collect();
+    let warnings: Vec<_> = tasks
+        .iter()
+        .filter(|(_, t)| t.verdict.is_some_and(|v| v.is_complete()) && !t.warnings.is_empty())
+        .map(|(id, t)| json!({"task": id, "warnings": t.warnings}))
+        .collect();
     let finished_this_run = durations.len();
     let eta = (running_run && finished_this_run > 0).then(|| {
         let left = run_tasks.saturating_sub(finished_this_run) as f64;
@@ -145,6 +154,7 @@ pub fn summarize(
         "running": running,
         "failures": failures,
         "computed_again": reruns,
+        "warnings": warnings,
         "eta_s": eta,
         "journal_problems": damaged,
     })
@@ -188,6 +198,15 @@ fn render(v: &serde_json::Value) -> String {
             r["task"].as_str().unwrap_or(""),
             r["reason"].as_str().unwrap_or("")
         );
+    }
+    for t in v["warnings"].as_array().into_iter().flatten() {
+        for w in t["warnings"].as_array().into_iter().flatten() {
+            s += &format!(
+                "qc warning: {}: {}\n",
+                t["task"].as_str().unwrap_or(""),
+                w.as_str().unwrap_or("")
+            );
+        }
     }
     if let Some(eta) = v["eta_s"].as_f64() {
         s += &format!(

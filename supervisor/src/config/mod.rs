@@ -102,6 +102,8 @@ pub struct RunConfig {
     pub reuse_task_dir: bool,
     /// `--keep-checkpoints final`: only final outputs are kept.
     pub final_only: bool,
+    /// `--strict-qc`: QC warnings fail the task (`failed:error`).
+    pub strict_qc: bool,
     /// Progress display.
     pub progress: ProgressArg,
     /// JSON summary on stdout.
@@ -165,6 +167,7 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
         force: cli.force || file.force,
         checkpoint_format: cli.checkpoint_format.or(file.checkpoint_format),
         param: list(cli.param, file.param),
+        strict_qc: cli.strict_qc || file.strict_qc,
         exec: cli.exec.or(file.exec),
         checksum: cli.checksum || file.checksum,
         rerun_on: if cli.rerun_on.is_empty() {
@@ -246,6 +249,11 @@ impl RunConfig {
                 )));
             }
             _ => {}
+        }
+        if a.strict_qc && pipeline != Pipeline::Fov {
+            return Err(usage(format!(
+                "--strict-qc only applies to --pipeline fov (the only one with QC checks), not {pipeline}"
+            )));
         }
         let workers = match a.workers.as_deref() {
             None | Some("auto") => Workers::Auto,
@@ -368,6 +376,7 @@ impl RunConfig {
             rerun_on,
             reuse_task_dir: a.reuse_task_dir,
             final_only: a.keep_checkpoints == Some(KeepCheckpoints::Final),
+            strict_qc: a.strict_qc,
             progress: a.progress.unwrap_or(ProgressArg::Auto),
             json: a.json,
         })

@@ -75,6 +75,7 @@ pub fn write_results_json(
                 "message": t.message(),
                 "inputs": t.task.inputs,
                 "outputs": t.outputs().iter().map(|p| relative(output, p)).collect::<Vec<_>>(),
+                "warnings": super::summary::task_warnings(t),
                 "stages": t.attempts.last().map_or(&[][..], |a| &a.stages[..]),
                 "logs": t.attempts.iter()
                     .map(|a| relative(output, &layout::attempt_log(output, &t.task.id, a.attempt)))
@@ -89,6 +90,7 @@ pub fn write_results_json(
         "patterns": cfg.patterns,
         "mode": format!("{:?}", cfg.mode).to_lowercase(),
         "strategy": format!("{:?}", cfg.strategy).to_lowercase(),
+        "strict_qc": cfg.strict_qc,
         "params": cfg.params,
         "exec": cfg.exec,
         "timeout_s": cfg.timeout.map(|d| d.as_secs_f64()),

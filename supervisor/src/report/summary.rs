@@ -1,14 +1,15 @@
 //! The end-of-run summary: counts, a table (task, status, verdict, attempts,
 //! duration, peak RSS, message), a Computed again section saying why each
-//! earlier `done` result was recomputed, and a Problems section with the full
-//! error of every task that did not succeed.
+//! earlier `done` result was recomputed, a Problems section with the full
+//! error of every task that did not succeed, and a Warnings section with the
+//! QC warnings of tasks that did.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 
-use isobatch_shared::Verdict;
 use isobatch_shared::units::{format_bytes, format_duration};
+use isobatch_shared::{Verdict, qc_warnings};
 
 use crate::layout;
 use crate::runner::batch::{BatchResult, TaskRecord};
@@ -43,6 +44,36 @@ fn one_line(msg: &str) -> String {
 
 fn verdict_of(t: &TaskRecord) -> Verdict {
     t.verdict.unwrap_or(Verdict::Cancelled)
+}
+
+/// The QC warnings of a task's last attempt (e.g. a frame whose cell count collapsed).
+pub fn task_warnings(t: &TaskRecord) -> Vec<String> {
+    t.attempts
+        .last()
+        .map_or_else(Vec::new, |a| qc_warnings(&a.stages))
+}
+
+/// The Warnings section: every QC warning of a task that ended `done`, so a
+/// result that looks complete never hides a collapsed frame.
+fn write_warnings(out: &mut dyn Write, result: &BatchResult) -> io::Result<()> {
+    let warned: Vec<(&TaskRecord, Vec<String>)> = result
+        .tasks
+        .iter()
+        .filter(|t| verdict_of(t) == Verdict::Done)
+        .map(|t| (t, task_warnings(t)))
+        .filter(|(_, w)| !w.is_empty())
+        .collect();
+    if warned.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nWarnings:")?;
+    for (t, warnings) in warned {
+        writeln!(out, "- {}", t.task.id)?;
+        for w in warnings {
+            writeln!(out, "    {w}")?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the human summary.
@@ -183,6 +214,7 @@ pub fn write(out: &mut dyn Write, result: &BatchResult, output: &Path) -> io::Re
             )?;
         }
     }
+    write_warnings(out, result)?;
     if !result.notes.is_empty() {
         writeln!(out, "\nNotes:")?;
         for n in &result.notes {

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitStatus;
 
 use isobatch_shared::units::format_bytes;
-use isobatch_shared::{Outcome, Verdict};
+use isobatch_shared::{Outcome, StageReport, Verdict, qc_warnings};
 use isobatch_worker::task_log;
 use std::os::unix::process::ExitStatusExt;
 
@@ -18,6 +18,23 @@ pub fn classify_outcome(outcome: &Outcome) -> (Verdict, String) {
         Outcome::InvalidInput(m) => (Verdict::FailedInvalidInput, m.clone()),
         Outcome::Crashed(m) => (Verdict::FailedCrashed, m.clone()),
     }
+}
+
+/// `--strict-qc`: a `done` attempt whose stages raised QC warnings becomes
+/// `failed:error`, its message the warnings. Anything else is left as it is.
+pub fn strict_qc(
+    (verdict, message): (Verdict, String),
+    stages: &[StageReport],
+    strict: bool,
+) -> (Verdict, String) {
+    let warnings = qc_warnings(stages);
+    if !strict || verdict != Verdict::Done || warnings.is_empty() {
+        return (verdict, message);
+    }
+    (
+        Verdict::FailedError,
+        format!("QC warnings (--strict-qc):\n{}", warnings.join("\n")),
+    )
 }
 
 fn signal_name(sig: i32) -> String {

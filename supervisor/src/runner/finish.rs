@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use super::Context;
 use super::attempt_dir;
 use super::batch::Attempt;
-use super::classify::{classify_exit, classify_outcome};
+use super::classify::{classify_exit, classify_outcome, strict_qc};
 use super::dispatcher::{Dispatcher, Phase};
 use super::events::WorkerId;
 use super::oom::OomCounters;
@@ -77,7 +77,8 @@ impl Dispatcher<'_> {
         w.rss_history.push(rss_after);
         w.state = WorkerState::Idle;
         let pid = w.pid;
-        let (verdict, message) = classify_outcome(outcome);
+        let (verdict, message) =
+            strict_qc(classify_outcome(outcome), &stages, self.ctx.cfg.strict_qc);
         self.record(
             run.task,
             Attempt {

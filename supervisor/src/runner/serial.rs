@@ -9,7 +9,7 @@ use isobatch_shared::procfs;
 
 use super::Context;
 use super::batch::{Attempt, TaskRecord};
-use super::classify::classify_outcome;
+use super::classify::{classify_outcome, strict_qc};
 use super::max_fail::FailCounter;
 use super::schedule::should_retry;
 use crate::journal::{self, Record};
@@ -51,7 +51,11 @@ pub fn run(
             let rss_before = procfs::self_rss();
             let result = isobatch_worker::pipeline::run(&spec, &mut |_, _, _| {});
             let rss_after = procfs::self_rss();
-            let (verdict, message) = classify_outcome(&result.outcome);
+            let (verdict, message) = strict_qc(
+                classify_outcome(&result.outcome),
+                &result.stages,
+                cfg.strict_qc,
+            );
             let mut a = Attempt {
                 peak_rss: result
                     .stages

@@ -14,8 +14,10 @@ pub mod estimate;
 pub mod extract;
 pub mod filter;
 pub mod layout;
+pub mod lineage;
 pub mod morph;
 pub mod params;
+pub mod qc;
 pub mod runs;
 pub mod segment;
 pub mod stages;
@@ -119,7 +121,7 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
     };
     let mut list: Vec<Box<dyn Stage + '_>> = vec![
         Box::new(stages::Copy(&fov)),
-        Box::new(stages::Segment(&fov)),
+        Box::new(stages::Segment::new(&fov)),
         Box::new(stages::Background(&fov)),
         Box::new(stages::Track(&fov)),
         Box::new(stages::Extract(&fov)),

@@ -39,6 +39,29 @@ fn parse_f32(key: &str, value: &str, min: f32, max: f32) -> Result<f32, ParamErr
     }
 }
 
+/// Phase-contrast polarity the segmentation assumes (`--param polarity=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PolarityParam {
+    /// Detected from the first frame with texture (default).
+    #[default]
+    Auto,
+    /// Dark cells on a bright halo.
+    Dark,
+    /// Bright cells on a dark halo.
+    Bright,
+}
+
+impl PolarityParam {
+    /// The value as `--param polarity=` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolarityParam::Auto => "auto",
+            PolarityParam::Dark => "dark",
+            PolarityParam::Bright => "bright",
+        }
+    }
+}
+
 /// Segmentation of the phase-contrast channel (stage `segment`).
 ///
 /// Pipeline: local standard deviation in a `(2·std_radius+1)²` window; a histogram of
@@ -46,9 +69,10 @@ fn parse_f32(key: &str, value: &str, min: f32, max: f32) -> Result<f32, ParamErr
 /// `log std > mode + threshold_k·σ` (σ from the mode peak's half width); closing by a
 /// disk of `close_radius`, hole filling, opening by `open_radius`, removal of objects
 /// under `min_area`. Then the refinement: phase-contrast cells are darker than their
-/// surroundings and ringed by a bright halo, so inside the texture mask only pixels
-/// darker than the local phase background by `dark_k`·noise are kept (this puts the
-/// boundary at the cell edge instead of the halo), followed by hole filling,
+/// surroundings and ringed by a bright halo (or, with the other `polarity`, brighter
+/// and ringed by a dark one), so inside the texture mask only pixels darker
+/// (brighter) than the local phase background by `dark_k`·noise are kept (this puts
+/// the boundary at the cell edge instead of the halo), followed by hole filling,
 /// opening and small-object removal again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegmentParams {
@@ -65,6 +89,10 @@ pub struct SegmentParams {
     /// `dark_k` (default 3): refinement keeps pixels darker than the local phase
     /// background by `dark_k` times the noise level; 0 switches the refinement off.
     pub dark_k: f32,
+    /// `polarity` (default auto): dark or bright cells; auto decides per FOV from
+    /// the first frame with texture (whichever side of the background holds more
+    /// contrast) and the stage record says what it chose.
+    pub polarity: PolarityParam,
 }
 
 impl Default for SegmentParams {
@@ -76,6 +104,7 @@ impl Default for SegmentParams {
             open_radius: 1,
             min_area: 30,
             dark_k: 3.0,
+            polarity: PolarityParam::Auto,
         }
     }
 }
@@ -89,6 +118,7 @@ impl SegmentParams {
         "open_radius",
         "min_area",
         "dark_k",
+        "polarity",
     ];
 
     /// Applies `key=value`: `Ok(true)` if the key is this stage's, `Ok(false)` if not,
@@ -101,6 +131,20 @@ impl SegmentParams {
             "open_radius" => self.open_radius = parse_usize(key, value, 0, 50)?,
             "min_area" => self.min_area = parse_usize(key, value, 0, usize::MAX)?,
             "dark_k" => self.dark_k = parse_f32(key, value, 0.0, 100.0)?,
+            "polarity" => {
+                self.polarity = match value.trim() {
+                    "auto" => PolarityParam::Auto,
+                    "dark" => PolarityParam::Dark,
+                    "bright" => PolarityParam::Bright,
+                    _ => {
+                        return Err(ParamError::OutOfRange {
+                            key: key.to_string(),
+                            value: value.to_string(),
+                            expected: "dark, bright or auto".to_string(),
+                        });
+                    }
+                }
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -115,6 +159,7 @@ impl SegmentParams {
             ("open_radius", self.open_radius.to_string()),
             ("min_area", self.min_area.to_string()),
             ("dark_k", self.dark_k.to_string()),
+            ("polarity", self.polarity.as_str().to_string()),
         ]
     }
 }

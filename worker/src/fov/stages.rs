@@ -10,13 +10,14 @@
 
 use std::path::PathBuf;
 
-use isobatch_shared::CheckpointFormat;
+use isobatch_shared::{CheckpointFormat, StageQc};
 
 use super::background::BackgroundEstimator;
 use super::layout::Layout;
+use super::runs::RunScratch;
 use super::segment::Segmenter;
-use super::track::Tracker;
-use super::{FovConfig, traces};
+use super::track::{Lineage, Tracker};
+use super::{FovConfig, lineage, qc, traces};
 use crate::image::checkpoint::{StackSink, StackSource, checkpoint_paths};
 use crate::image::tiff_in::{InputStack, Limits};
 use crate::image::{Dtype, Pixel, Shape};
@@ -162,43 +163,66 @@ impl Stage for Copy<'_> {
     }
 }
 
-/// Stage 2: the phase-contrast channel to a cell mask.
-pub struct Segment<'a>(pub &'a Fov<'a>);
+/// Stage 2: the phase-contrast channel to a cell mask, with per-frame QC.
+pub struct Segment<'a> {
+    fov: &'a Fov<'a>,
+    qc: Option<StageQc>,
+}
+
+impl<'a> Segment<'a> {
+    /// The segment stage of `fov`.
+    pub fn new(fov: &'a Fov<'a>) -> Self {
+        Segment { fov, qc: None }
+    }
+}
 
 impl Stage for Segment<'_> {
     fn name(&self) -> &'static str {
         "segment"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: per-frame QC in the record.
+        2
     }
     fn params(&self) -> Vec<(String, String)> {
-        let mut p = params(self.0.config.segment.describe());
-        p.push(("pc".into(), self.0.layout.pc.to_string()));
+        let mut p = params(self.fov.config.segment.describe());
+        p.push(("pc".into(), self.fov.layout.pc.to_string()));
         p
     }
     fn inputs(&self) -> Vec<PathBuf> {
-        self.0.files(&format!("copy_c{}", self.0.layout.pc))
+        self.fov.files(&format!("copy_c{}", self.fov.layout.pc))
     }
     fn outputs(&self) -> Vec<PathBuf> {
-        self.0.files("segment_mask")
+        self.fov.files("segment_mask")
     }
     fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
-        let f = self.0;
+        let f = self.fov;
         let (h, w) = (f.shape.height, f.shape.width);
         let mut phase_src = f.source(&format!("copy_c{}", f.layout.pc))?;
         let mut sink = f.sink::<u8>("segment_mask")?;
         let mut seg = Segmenter::new(h, w, &f.config.segment);
         let (mut phase, mut mask) = (vec![0f32; h * w], vec![0u8; h * w]);
+        let mut runs = RunScratch::default();
+        let mut frames = Vec::with_capacity(f.shape.frames);
         for t in 0..f.shape.frames {
             phase_src
                 .read_f32(t, &mut phase)
                 .map_err(StageError::Checkpoint)?;
             seg.segment(&phase, &mut mask);
+            frames.push(qc::frame_qc(&mask, h, w, &mut runs));
             sink.write_frame(t, &mask).map_err(StageError::Image)?;
             tick(progress, t, f.shape.frames);
         }
-        commit_all(vec![sink])
+        commit_all(vec![sink])?;
+        self.qc = Some(StageQc {
+            warnings: qc::collapse_warnings(&frames),
+            decisions: seg.decisions(),
+            frames,
+        });
+        Ok(())
+    }
+    fn qc(&self) -> Option<StageQc> {
+        self.qc.clone()
     }
 }
 
@@ -277,8 +301,8 @@ impl Stage for Track<'_> {
         "track"
     }
     fn version(&self) -> u32 {
-        // 2: u16 labels when the ids fit.
-        2
+        // 2: u16 labels when the ids fit. 3: divisions end the parent; lineage.csv.
+        3
     }
     fn params(&self) -> Vec<(String, String)> {
         params(self.0.config.track.describe())
@@ -287,7 +311,9 @@ impl Stage for Track<'_> {
         self.0.files("segment_mask")
     }
     fn outputs(&self) -> Vec<PathBuf> {
-        self.0.files("track_labels")
+        let mut v = self.0.files("track_labels");
+        v.push(lineage::path(&self.0.dir));
+        v
     }
     fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
         // u16 labels when the ids fit (half the bytes to write, and Fiji reads 16-bit images
@@ -295,31 +321,31 @@ impl Stage for Track<'_> {
         // with an id over u16::MAX shows they do not: that file is dropped uncommitted and the
         // stack is tracked again into u32. One pass in the common case instead of a counting
         // pass before every write.
-        if self.track(self.0.sink::<u16>("track_labels")?, progress)? {
-            return Ok(());
-        }
-        progress(
-            0.0,
-            "more than 65535 cell ids: tracking again with 32-bit labels",
-        );
-        if self.track(self.0.sink::<u32>("track_labels")?, progress)? {
-            Ok(())
-        } else {
-            Err(StageError::Failed(
-                "more than 2^32 - 1 cell ids in one stack".into(),
-            ))
-        }
+        let rows = match self.track(self.0.sink::<u16>("track_labels")?, progress)? {
+            Some(rows) => rows,
+            None => {
+                progress(
+                    0.0,
+                    "more than 65535 cell ids: tracking again with 32-bit labels",
+                );
+                self.track(self.0.sink::<u32>("track_labels")?, progress)?
+                    .ok_or_else(|| {
+                        StageError::Failed("more than 2^32 - 1 cell ids in one stack".into())
+                    })?
+            }
+        };
+        lineage::write(&self.0.dir, &self.0.task, &rows)
     }
 }
 
 impl Track<'_> {
-    /// Tracks every frame into `sink` and commits it. `Ok(false)`, with nothing
-    /// committed, as soon as an id does not fit `T`.
+    /// Tracks every frame into `sink` and commits it; returns the lineage.
+    /// `Ok(None)`, with nothing committed, as soon as an id does not fit `T`.
     fn track<T: Pixel + TryFrom<u32>>(
         &self,
         mut sink: StackSink<T>,
         progress: &mut dyn FnMut(f32, &str),
-    ) -> Result<bool, StageError> {
+    ) -> Result<Option<Vec<Lineage>>, StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
         let mut masks = f.source("segment_mask")?;
@@ -331,7 +357,7 @@ impl Track<'_> {
             tracker.push(&mask, &mut labels);
             // Every label is at most the last id handed out.
             if T::try_from(tracker.ids_issued()).is_err() {
-                return Ok(false);
+                return Ok(None);
             }
             for (o, &l) in out.iter_mut().zip(&labels) {
                 *o = T::try_from(l).map_err(|_| {
@@ -342,7 +368,7 @@ impl Track<'_> {
             tick(progress, t, f.shape.frames);
         }
         commit_all(vec![sink])?;
-        Ok(true)
+        Ok(Some(tracker.lineage().to_vec()))
     }
 }
 
@@ -354,7 +380,8 @@ impl Stage for Extract<'_> {
         "extract"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: the parent column.
+        2
     }
     fn params(&self) -> Vec<(String, String)> {
         let mut p = params(self.0.config.extract.describe());
@@ -364,6 +391,7 @@ impl Stage for Extract<'_> {
     fn inputs(&self) -> Vec<PathBuf> {
         let f = self.0;
         let mut v = f.files("track_labels");
+        v.push(lineage::path(&f.dir));
         v.extend(f.fl_files("copy"));
         v.extend(f.fl_files("background"));
         v

@@ -33,12 +33,15 @@ pub fn header(fl: &[usize]) -> String {
     for c in fl {
         h.push_str(&format!(",intensity_total_c{c},intensity_mean_c{c}"));
     }
+    // Last, so the established columns keep their places.
+    h.push_str(",parent");
     h
 }
 
-/// One row, without the trailing newline.
-fn row(fov: &str, time: f64, r: &CellRow) -> String {
+/// One row, without the trailing newline (`parent` empty when there is none).
+fn row(fov: &str, parent: Option<u32>, time: f64, r: &CellRow) -> String {
     let [y0, x0, y1, x1] = r.bbox;
+    let parent = parent.map(|p| p.to_string()).unwrap_or_default();
     let mut s = format!(
         "{fov},{},{},{},{},{:.3},{:.3},{y0},{x0},{y1},{x1}",
         r.cell,
@@ -51,6 +54,8 @@ fn row(fov: &str, time: f64, r: &CellRow) -> String {
     for (total, mean) in r.total.iter().zip(&r.mean) {
         s.push_str(&format!(",{total:.3},{mean:.4}"));
     }
+    s.push(',');
+    s.push_str(&parent);
     s
 }
 
@@ -94,6 +99,7 @@ fn measure_frames(
     let mut bg = vec![vec![0f32; n]; bg_src.len()];
     let mut out = BufWriter::new(unsorted);
     let mut bytes_per_cell: BTreeMap<u32, u64> = BTreeMap::new();
+    let parents = super::lineage::parents(&f.dir)?;
     for t in 0..f.shape.frames {
         labels_src
             .read_labels(t, &mut labels)
@@ -117,7 +123,8 @@ fn measure_frames(
             &mut scratch,
         );
         for r in rows {
-            let line = row(&f.task, f.layout.time(t), &r) + "\n";
+            let parent = parents.get(&r.cell).copied();
+            let line = row(&f.task, parent, f.layout.time(t), &r) + "\n";
             out.write_all(line.as_bytes())
                 .map_err(|e| StageError::io("cannot write traces", e))?;
             *bytes_per_cell.entry(r.cell).or_default() += line.len() as u64;

@@ -23,7 +23,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use isobatch_shared::{StageAction, StageControl, StageReport, procfs};
+use isobatch_shared::{StageAction, StageControl, StageQc, StageReport, procfs};
 
 use crate::image::ImageError;
 use record::{FileId, StageRecord};
@@ -88,6 +88,11 @@ pub trait Stage {
     /// Computes the outputs, each written atomically. `progress(fraction, message)`
     /// reports how far it is (0.0–1.0 within the stage).
     fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError>;
+    /// Quality-control findings of the last [`run`](Stage::run), kept in the
+    /// stage's record so a reused checkpoint reports them again. None by default.
+    fn qc(&self) -> Option<StageQc> {
+        None
+    }
 }
 
 /// What [`run_stages`] returns when a stage fails: the reports so far and the error.
@@ -179,12 +184,18 @@ fn run_in_order(
         match result {
             Ok((record, None)) => {
                 let _ = writeln!(out.log, "stage {name}: reused (checkpoint up to date)");
-                reports.push(report(name, StageAction::Reused, secs, String::new()));
+                reports.push(with_qc(
+                    report(name, StageAction::Reused, secs, String::new()),
+                    &record,
+                ));
                 upstream = record.digest();
             }
             Ok((record, Some(why))) => {
                 let _ = writeln!(out.log, "stage {name}: computed in {secs:.2} s ({why})");
-                reports.push(report(name, StageAction::Computed, secs, why));
+                reports.push(with_qc(
+                    report(name, StageAction::Computed, secs, why),
+                    &record,
+                ));
                 upstream = record.digest();
                 recomputing = true;
             }
@@ -280,6 +291,7 @@ fn step(
     }
     wanted.seconds = started.elapsed().as_secs_f64();
     wanted.outputs = identify(task_dir, &stage.outputs(), "output")?;
+    wanted.qc = stage.qc();
     wanted
         .save(task_dir)
         .map_err(|e| StageError::io(format!("cannot write the {name} checkpoint record"), e))?;
@@ -327,6 +339,7 @@ fn planned_record(
         inputs: identify(task_dir, &stage.inputs(), "input")?,
         outputs,
         seconds: 0.0,
+        qc: None,
     })
 }
 
@@ -354,7 +367,14 @@ fn report(name: &str, action: StageAction, seconds: f64, reason: String) -> Stag
         seconds,
         peak_rss_bytes,
         reason,
+        qc: None,
     }
+}
+
+/// `report` with the QC findings its stage record holds.
+fn with_qc(mut report: StageReport, record: &StageRecord) -> StageReport {
+    report.qc = record.qc.clone();
+    report
 }
 
 #[cfg(test)]

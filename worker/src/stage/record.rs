@@ -16,7 +16,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use isobatch_shared::{atomic, digest};
+use isobatch_shared::{StageQc, atomic, digest};
 use serde::{Deserialize, Serialize};
 
 /// The identity of one file: where, how big, when last written.
@@ -123,6 +123,10 @@ pub struct StageRecord {
     pub outputs: Vec<FileId>,
     /// How long it took, seconds.
     pub seconds: f64,
+    /// Quality-control findings of the run that made the checkpoint (per-frame
+    /// cell counts, data-driven decisions, warnings); absent for most stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qc: Option<StageQc>,
 }
 
 impl StageRecord {
