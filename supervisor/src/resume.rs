@@ -29,6 +29,8 @@ pub struct LastAttempt {
     pub inputs: Vec<FileIdentity>,
     /// Why it failed (empty when it did not).
     pub message: String,
+    /// The QC warnings its stages raised (a `done` attempt may carry some).
+    pub qc_warnings: Vec<String>,
 }
 
 /// What the journal says about one task.
@@ -59,6 +61,7 @@ pub fn history(records: &[Record]) -> HashMap<String, Earlier> {
                 outputs,
                 inputs,
                 message,
+                stages,
                 ..
             } => {
                 let e = map.entry(task.clone()).or_default();
@@ -69,6 +72,7 @@ pub fn history(records: &[Record]) -> HashMap<String, Earlier> {
                     outputs: outputs.clone(),
                     inputs: inputs.clone(),
                     message: message.clone(),
+                    qc_warnings: isobatch_shared::qc_warnings(stages),
                 });
                 e.last_ended = *attempt;
             }
@@ -100,6 +104,8 @@ pub struct Now<'a> {
     pub files: &'a [PathBuf],
     /// `--checksum`: compare content hashes instead of file metadata.
     pub checksum: bool,
+    /// `--strict-qc`: a `done` result with QC warnings is not what this run would accept.
+    pub strict_qc: bool,
 }
 
 /// Decides whether the task `earlier` describes is up to date.
@@ -128,6 +134,12 @@ fn stale_reason(earlier: &Earlier, last: &LastAttempt, now: Now<'_>) -> Option<S
         return Some(format!(
             "attempt {} started after the done attempt {} and never ended",
             earlier.attempts, earlier.last_ended
+        ));
+    }
+    if now.strict_qc && !last.qc_warnings.is_empty() {
+        return Some(format!(
+            "it ended done with {} QC warning(s) and --strict-qc is set",
+            last.qc_warnings.len()
         ));
     }
     if last.param_hash != now.param_hash {

@@ -171,6 +171,28 @@ fn strict_qc_fails_the_emptied_frame_from_flag_and_config() {
 }
 
 #[test]
+fn a_rerun_with_strict_qc_does_not_skip_a_done_task_with_warnings() {
+    let b = Batch::new();
+    write_emptied_fov(&b.raw());
+    assert_eq!(run(&b, &[]).status.code(), Some(0));
+    assert_eq!(b.verdict("fov01"), "done");
+
+    let out = run(&b, &["--strict-qc"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert_eq!(b.verdict("fov01"), "failed:error");
+    let status = isobatch()
+        .arg("status")
+        .arg(b.out())
+        .output()
+        .expect("status");
+    assert!(
+        text(&status.stdout).contains("--strict-qc is set"),
+        "{}",
+        text(&status.stdout)
+    );
+}
+
+#[test]
 fn strict_qc_is_refused_where_there_is_no_qc() {
     let b = Batch::new();
     b.task("a", "sleep=0\n");

@@ -112,6 +112,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             output: &cfg.output,
             files: &files,
             checksum: cfg.checksum,
+            strict_qc: cfg.strict_qc,
         };
         match resume::decide(&earlier, now) {
             Decision::Skip(_) if cfg.force => {
