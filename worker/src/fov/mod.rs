@@ -20,6 +20,7 @@ pub mod params;
 pub mod qc;
 pub mod runs;
 pub mod segment;
+pub mod split;
 pub mod stages;
 pub mod traces;
 pub mod track;

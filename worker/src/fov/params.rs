@@ -73,7 +73,8 @@ impl PolarityParam {
 /// and ringed by a dark one), so inside the texture mask only pixels darker
 /// (brighter) than the local phase background by `dark_k`·noise are kept (this puts
 /// the boundary at the cell edge instead of the halo), followed by hole filling,
-/// opening and small-object removal again.
+/// opening and small-object removal again. Last, touching cells are split by a
+/// seeded watershed on the mask's distance transform (`split_neck`, [`crate::fov::split`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegmentParams {
     /// `std_radius` (default 2): half width of the local-std window, pixels.
@@ -93,6 +94,10 @@ pub struct SegmentParams {
     /// the first frame with texture (whichever side of the background holds more
     /// contrast) and the stage record says what it chose.
     pub polarity: PolarityParam,
+    /// `split_neck` (default 2): touching cells are split where the mask's
+    /// half-width at the neck is at least this many pixels under both cells'
+    /// half-width; 0 switches splitting off.
+    pub split_neck: f32,
 }
 
 impl Default for SegmentParams {
@@ -105,6 +110,7 @@ impl Default for SegmentParams {
             min_area: 30,
             dark_k: 3.0,
             polarity: PolarityParam::Auto,
+            split_neck: 2.0,
         }
     }
 }
@@ -119,6 +125,7 @@ impl SegmentParams {
         "min_area",
         "dark_k",
         "polarity",
+        "split_neck",
     ];
 
     /// Applies `key=value`: `Ok(true)` if the key is this stage's, `Ok(false)` if not,
@@ -131,6 +138,7 @@ impl SegmentParams {
             "open_radius" => self.open_radius = parse_usize(key, value, 0, 50)?,
             "min_area" => self.min_area = parse_usize(key, value, 0, usize::MAX)?,
             "dark_k" => self.dark_k = parse_f32(key, value, 0.0, 100.0)?,
+            "split_neck" => self.split_neck = parse_f32(key, value, 0.0, 50.0)?,
             "polarity" => {
                 self.polarity = match value.trim() {
                     "auto" => PolarityParam::Auto,
@@ -160,6 +168,7 @@ impl SegmentParams {
             ("min_area", self.min_area.to_string()),
             ("dark_k", self.dark_k.to_string()),
             ("polarity", self.polarity.as_str().to_string()),
+            ("split_neck", self.split_neck.to_string()),
         ]
     }
 }

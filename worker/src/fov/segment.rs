@@ -6,6 +6,7 @@ use crate::fov::filter::{LocalStd, TextureThreshold};
 use crate::fov::morph::Morph;
 use crate::fov::params::{BackgroundParams, PolarityParam, SegmentParams};
 use crate::fov::runs::{Connectivity, RunScratch, fill_holes, remove_small};
+use crate::fov::split::Splitter;
 
 /// Segments phase-contrast frames of one size into 0/1 cell masks; reuses its buffers.
 #[derive(Debug, Clone)]
@@ -17,6 +18,7 @@ pub struct Segmenter {
     var: Vec<f32>,
     morph: Morph,
     runs: RunScratch,
+    split: Splitter,
     phase_bg: BackgroundEstimator,
     dark: Vec<u8>,
     textured: Vec<u8>,
@@ -44,6 +46,7 @@ impl Segmenter {
             var: vec![0.0; h * w],
             morph: Morph::default(),
             runs: RunScratch::default(),
+            split: Splitter::default(),
             phase_bg: BackgroundEstimator::new(h, w, &bgp),
             dark: vec![0; h * w],
             textured: vec![0; h * w],
@@ -133,6 +136,7 @@ impl Segmenter {
             }
             self.clean(mask, false);
         }
+        self.split.split(mask, h, w, p.split_neck);
     }
 
     /// Closing (texture mask only), hole filling, opening, small-object removal.
