@@ -100,7 +100,8 @@ pub struct Components {
     parent: Vec<u32>,
 }
 
-fn find(parent: &mut [u32], mut i: u32) -> u32 {
+/// The root of `i` in a union-find forest (`parent[root] == root`), halving the path.
+pub(crate) fn find(parent: &mut [u32], mut i: u32) -> u32 {
     while parent[i as usize] != i {
         let p = parent[i as usize];
         parent[i as usize] = parent[p as usize];

@@ -10,6 +10,8 @@
 //! pair is cleared: the cells become separate 4-connected components, as the
 //! tracker labels them. One frame at a time; the buffers are sized by the frame.
 
+use crate::fov::runs::find;
+
 /// Chamfer weights: an axial step, a diagonal step (≈ 3·√2).
 const AXIAL: u32 = 3;
 const DIAGONAL: u32 = 4;
@@ -23,15 +25,6 @@ pub struct Splitter {
     parent: Vec<u32>,
     order: Vec<u32>,
     start: Vec<u32>,
-}
-
-fn find(parent: &mut [u32], mut i: u32) -> u32 {
-    while parent[i as usize] != i {
-        let p = parent[i as usize];
-        parent[i as usize] = parent[p as usize];
-        i = p;
-    }
-    i
 }
 
 impl Splitter {
