@@ -18,6 +18,8 @@ mod runner;
 mod sysmem;
 mod unix;
 
+use std::io::Write;
+
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
@@ -48,7 +50,8 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("isobatch: {e}");
+            // A closed stderr must not turn a refusal into a panic (exit 101).
+            let _ = writeln!(std::io::stderr(), "isobatch: {e}");
             std::process::exit(e.exit_code());
         }
     }

@@ -4,6 +4,9 @@
 
 pub mod files;
 pub mod memory;
+pub mod outlet;
 pub mod progress;
+pub mod run_log;
 pub mod summary;
+pub mod terminal;
 pub mod traces;
