@@ -5,6 +5,8 @@
 //! supervisor goes away. Panics are deliberately not caught: a panicking task
 //! crashes the worker, and the supervisor classifies it as `failed:crashed`.
 
+use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -21,11 +23,25 @@ use crate::{TaskResult, pipeline};
 /// Serves the supervisor listening at `server_name` until it says `Shutdown` or disconnects.
 ///
 /// `supervisor` is the pid the supervisor passed: the worker arms its parent-death signal, and
-/// exits rather than run unsupervised when its parent is already someone else. Errors when the parent-death signal cannot be armed, the
+/// exits rather than run unsupervised when its parent is already someone else. `cgroup` is the
+/// run's cgroup to join first, if the supervisor made one (a worker that cannot join runs
+/// without it and says so on stderr). Errors when the parent-death signal cannot be armed, the
 /// connection cannot be made, or a message cannot be encoded or decoded.
-pub fn serve(server_name: &str, supervisor: Option<u32>) -> Result<()> {
+pub fn serve(server_name: &str, supervisor: Option<u32>, cgroup: Option<&Path>) -> Result<()> {
+    let cgroup = cgroup.and_then(|cg| match crate::parent_death::join_cgroup(cg) {
+        Ok(()) => Some(cg.to_path_buf()),
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "isobatch-worker {}: cannot join cgroup {}: {e}; running without it",
+                std::process::id(),
+                cg.display()
+            );
+            None
+        }
+    });
     if let Some(pid) = supervisor {
-        crate::parent_death::arm(pid)?;
+        crate::parent_death::arm(pid, cgroup)?;
     }
     let bootstrap = IpcSender::<Bootstrap>::connect(server_name.to_string())
         .with_context(|| format!("cannot connect to the supervisor at {server_name:?}"))?;

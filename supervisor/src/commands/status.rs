@@ -93,6 +93,7 @@ pub fn summarize(
             Record::Skipped { task, .. } => {
                 tasks.entry(task.clone()).or_default().verdict = Some(Verdict::Skipped)
             }
+            Record::RunScope { .. } | Record::Worker { .. } => {}
         }
     }
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();

@@ -1,0 +1,146 @@
+//! The run's cgroup, where the machine offers one this process may use.
+//!
+//! A cgroup (v2) is the one container a process cannot leave by `setsid`,
+//! double forks or re-parenting, and its `cgroup.kill` ends everything in it
+//! at once. So when this process may create a child of its own cgroup, every
+//! worker joins `isobatch-PID` there (the worker does it itself, before any
+//! task runs); a worker that outlives its supervisor kills the cgroup, the
+//! end of the run kills and removes it, and a later run sweeps one left by a
+//! killed run. Nothing depends on it: without a cgroup (v1-only machines,
+//! no delegation, read-only `/sys/fs/cgroup`), process trees are found through
+//! `/proc` as before.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long removal waits for killed processes to leave the cgroup.
+const EMPTY_WAIT: Duration = Duration::from_secs(2);
+
+/// A cgroup made for this run; killed and removed by [`RunCgroup::remove`],
+/// or only removed (if empty) when dropped on an early error.
+#[derive(Debug)]
+pub struct RunCgroup {
+    path: PathBuf,
+}
+
+/// This process's cgroup v2 folder: its `0::/PATH` line in `/proc/self/cgroup`
+/// under the cgroup2 mount point from `/proc/self/mountinfo`.
+fn own_cgroup() -> Result<PathBuf, String> {
+    let membership = fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+    let rel = membership
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or("no cgroup v2 membership")?;
+    let mounts = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    let mount = mounts
+        .lines()
+        .find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            (right.split_whitespace().next()? == "cgroup2")
+                .then(|| left.split_whitespace().nth(4).map(PathBuf::from))
+                .flatten()
+        })
+        .ok_or("no cgroup2 file system mounted")?;
+    Ok(mount.join(rel.trim().trim_start_matches('/')))
+}
+
+impl RunCgroup {
+    /// Makes `isobatch-PID` in this process's own cgroup; the error says why not.
+    pub fn create() -> Result<RunCgroup, String> {
+        let parent = own_cgroup()?;
+        let path = parent.join(format!("isobatch-{}", std::process::id()));
+        fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let cg = RunCgroup { path };
+        if !cg.path.join("cgroup.kill").exists() {
+            let _ = fs::remove_dir(&cg.path);
+            return Err("the kernel has no cgroup.kill (Linux 5.14 or later)".into());
+        }
+        Ok(cg)
+    }
+
+    /// The cgroup's folder, which workers join.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Kills whatever is still in it and removes it; says why when it cannot
+    /// (a process in uninterruptible sleep cannot die yet).
+    pub fn remove(self) -> Result<(), String> {
+        kill_and_remove(&self.path)
+    }
+}
+
+impl Drop for RunCgroup {
+    fn drop(&mut self) {
+        // After `remove` it is gone already; on an early error it is empty.
+        let _ = fs::remove_dir(&self.path);
+    }
+}
+
+/// SIGKILLs every process in the cgroup at `path`, waits (briefly) for them to
+/// leave, and removes it. A cgroup that is already gone is fine.
+pub fn kill_and_remove(path: &Path) -> Result<(), String> {
+    match fs::write(path.join("cgroup.kill"), "1") {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot kill cgroup {}: {e}", path.display())),
+    }
+    let end = Instant::now() + EMPTY_WAIT;
+    loop {
+        match fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if Instant::now() >= end => {
+                return Err(format!(
+                    "cannot remove cgroup {} ({e}): a process in it does not die \
+                     (uninterruptible sleep?)",
+                    path.display()
+                ));
+            }
+            // Killed processes leave the cgroup as they finish exiting: moments, unless stuck.
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cgroup_kill_ends_a_setsid_escapee() {
+        let Ok(cg) = RunCgroup::create() else {
+            eprintln!("skipped: no usable cgroup v2 here");
+            return;
+        };
+        let path = cg.path().to_path_buf();
+        let procs = path.join("cgroup.procs");
+        let mut cmd = std::process::Command::new("setsid");
+        cmd.args(["sleep", "60"]);
+        // SAFETY: only an async-signal-safe write between fork and exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            let procs = std::ffi::CString::new(procs.to_string_lossy().as_bytes()).unwrap();
+            cmd.pre_exec(move || {
+                let fd = nix::libc::open(procs.as_ptr(), nix::libc::O_WRONLY);
+                if fd < 0 || nix::libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(io::Error::last_os_error());
+                }
+                nix::libc::close(fd);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        assert!(
+            fs::read_to_string(&procs)
+                .unwrap()
+                .contains(&child.id().to_string())
+        );
+        cg.remove().unwrap();
+        assert!(!path.exists());
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+    }
+}
