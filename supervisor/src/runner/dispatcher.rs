@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+use isobatch_shared::procfs;
 use isobatch_shared::protocol::PROTOCOL_VERSION;
 use isobatch_shared::{FromWorker, Verdict};
 
@@ -22,6 +23,7 @@ use super::spawn::{Spawner, WorkerLauncher, abandon_accept};
 use super::terminate::{StopReason, Termination};
 use super::timeout;
 use super::worker::{Worker, WorkerState};
+use crate::journal::{self, Record};
 use crate::unix::signals::StopSignal;
 use crate::unix::tree;
 
@@ -29,6 +31,8 @@ use crate::unix::tree;
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
 /// The longest the loop sleeps without an event.
 const MAX_WAIT: Duration = Duration::from_millis(200);
+/// How long the end of the batch waits for killed processes to finish dying.
+const CLEANUP_WAIT: Duration = Duration::from_secs(2);
 /// Consecutive workers dying before `Hello` after which the batch gives up.
 const MAX_SPAWN_FAILURES: u32 = 3;
 
@@ -37,9 +41,9 @@ const MAX_SPAWN_FAILURES: u32 = 3;
 pub enum Phase {
     /// Normal operation.
     Running,
-    /// Ctrl-C once: let running tasks finish, start nothing new.
+    /// Ctrl-C or SIGTERM once, or a fatal problem: let running tasks finish, start nothing new.
     Draining,
-    /// Ctrl-C twice or SIGTERM: stop running tasks too.
+    /// Ctrl-C or SIGTERM twice: stop running tasks too.
     Terminating,
 }
 
@@ -67,8 +71,12 @@ pub struct Dispatcher<'a> {
     pub(super) outstanding: usize,
     /// Why the batch stopped early, if it did (shown in the summary).
     pub(super) fatal: Option<String>,
+    /// Other things the summary should say (processes that would not die).
+    notes: Vec<String>,
     /// A worker exited, so orphans of its tree may need reaping.
     orphans_due: bool,
+    /// SIGINT or SIGTERM arrived (a fatal problem drains too, but is not an interruption).
+    interrupted: bool,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -105,13 +113,17 @@ impl<'a> Dispatcher<'a> {
             spawn_failures: 0,
             outstanding,
             fatal: None,
+            notes: Vec::new(),
             orphans_due: false,
+            interrupted: false,
         };
         Ok((d, events))
     }
 
-    /// Runs the batch to the end; returns the task records and whether it was interrupted.
-    pub fn run(mut self) -> (Vec<TaskRecord>, Option<String>, bool) {
+    /// Runs the batch to the end; returns the task records, notes for the
+    /// summary (why it stopped early, processes that would not die) and
+    /// whether SIGINT or SIGTERM interrupted it.
+    pub fn run(mut self) -> (Vec<TaskRecord>, Vec<String>, bool) {
         loop {
             let now = Instant::now();
             self.reap_orphans();
@@ -119,13 +131,18 @@ impl<'a> Dispatcher<'a> {
             if self.outstanding == 0 && self.workers.is_empty() && self.starting.is_empty() {
                 break;
             }
-            let next = timeout::enforce(
+            let due = timeout::enforce(
                 &mut self.workers,
                 self.ctx.cfg.timeout,
                 self.ctx.cfg.kill_grace,
                 now,
             );
-            let mut wait = next.map_or(MAX_WAIT, |at| at.saturating_duration_since(now));
+            for id in due.unkillable {
+                self.abandon(id, now);
+            }
+            let mut wait = due
+                .next
+                .map_or(MAX_WAIT, |at| at.saturating_duration_since(now));
             if let Some(at) = self.schedule.next_retry() {
                 wait = wait.min(at.saturating_duration_since(now));
             }
@@ -139,8 +156,8 @@ impl<'a> Dispatcher<'a> {
             }
         }
         self.cleanup();
-        let interrupted = self.phase != Phase::Running;
-        (self.tasks, self.fatal, interrupted)
+        self.notes.splice(0..0, self.fatal.take());
+        (self.tasks, self.notes, self.interrupted)
     }
 
     fn handle(&mut self, event: Event) {
@@ -149,8 +166,18 @@ impl<'a> Dispatcher<'a> {
             Event::Spawned {
                 worker,
                 pid,
+                start_ticks,
                 server_name,
-            } => self.on_spawned(worker, pid, server_name, now),
+            } => {
+                if let Some(start_ticks) = start_ticks {
+                    self.ctx.journal.append(&Record::Worker {
+                        time: journal::now(),
+                        pid,
+                        start_ticks,
+                    });
+                }
+                self.on_spawned(worker, pid, server_name, now)
+            }
             Event::SpawnFailed { worker, error } => self.on_spawn_failed(worker, &error),
             Event::Connected { worker, tx } => {
                 if let Some(w) = self.workers.get_mut(&worker) {
@@ -253,9 +280,12 @@ impl<'a> Dispatcher<'a> {
         }
     }
 
+    /// SIGINT or SIGTERM: the first drains, the second cancels running tasks.
     fn on_signal(&mut self, sig: StopSignal) {
-        if self.phase == Phase::Running {
-            self.phase = Phase::Draining;
+        if !std::mem::replace(&mut self.interrupted, true) {
+            if self.phase == Phase::Running {
+                self.phase = Phase::Draining;
+            }
             for t in self.schedule.drain() {
                 self.cancel_unstarted(t, "not started: the batch was interrupted");
             }
@@ -265,16 +295,17 @@ impl<'a> Dispatcher<'a> {
                 .filter(|w| w.running().is_some())
                 .count();
             self.ctx.progress.note(&format!(
-                "interrupted: starting no new tasks; waiting for {busy} running task(s) — \
-                 press Ctrl-C again to stop them"
+                "interrupted ({}): starting no new tasks; waiting for {busy} running task(s) — \
+                 press Ctrl-C again (or send SIGTERM again) to stop them",
+                sig.name()
             ));
-            if sig == StopSignal::Interrupt {
-                return;
-            }
+            return;
         }
         if self.phase != Phase::Terminating {
             self.phase = Phase::Terminating;
-            self.ctx.progress.note("stopping running tasks");
+            self.ctx
+                .progress
+                .note(&format!("{} again: stopping running tasks", sig.name()));
             let now = Instant::now();
             for w in self.workers.values_mut() {
                 if w.stop.is_none() && w.running().is_some() {
@@ -352,14 +383,64 @@ impl<'a> Dispatcher<'a> {
         }
     }
 
+    /// A stopped worker did not exit long after SIGKILL: it cannot die yet
+    /// (uninterruptible sleep). Its attempt gets its verdict now, its slot a
+    /// new worker, and the summary says what was left behind; its waiter
+    /// thread reports its end, should it come, to nobody.
+    fn abandon(&mut self, id: WorkerId, now: Instant) {
+        let Some(w) = self.workers.get(&id) else {
+            return;
+        };
+        let pid = w.pid;
+        let task = w
+            .running()
+            .map(|r| format!(" (task {})", self.tasks[r.task].task.id))
+            .unwrap_or_default();
+        let note = format!(
+            "worker {pid}{task} did not exit after SIGKILL ({}); isobatch no longer waits for it",
+            describe_stuck(pid)
+        );
+        self.ctx.progress.note(&note);
+        self.notes.push(note);
+        self.on_exit(id, Err("did not exit after SIGKILL".into()), now);
+    }
+
+    /// At the end: SIGKILLs and reaps whatever still runs below the supervisor,
+    /// waiting up to [`CLEANUP_WAIT`] for it to finish dying; what does not
+    /// (uninterruptible sleep) is named in the summary.
     fn cleanup(&mut self) {
-        for _ in 0..100 {
-            let killed =
-                tree::signal_descendants(std::process::id(), nix::sys::signal::Signal::SIGKILL);
-            let reaped = tree::reap_orphans(&HashSet::new());
-            if killed == 0 && reaped == 0 {
-                break;
+        let me = std::process::id();
+        let end = Instant::now() + CLEANUP_WAIT;
+        loop {
+            tree::signal_descendants(me, nix::sys::signal::Signal::SIGKILL);
+            tree::reap_orphans(&HashSet::new());
+            let left = procfs::descendants(me);
+            if left.is_empty() {
+                return;
             }
+            if Instant::now() >= end {
+                let who: Vec<String> = left
+                    .iter()
+                    .map(|&p| format!("{p} ({})", describe_stuck(p)))
+                    .collect();
+                self.notes.push(format!(
+                    "{} process(es) could not be killed and are left behind: {}",
+                    left.len(),
+                    who.join(", ")
+                ));
+                return;
+            }
+            // Killed processes vanish once the kernel has torn them down: moments.
+            std::thread::sleep(Duration::from_millis(10));
         }
+    }
+}
+
+/// Why process `pid` may not die: its state, spelled out for D.
+fn describe_stuck(pid: u32) -> String {
+    match procfs::stat_of(pid).map(|s| s.state) {
+        Some('D') => "state D: uninterruptible sleep, e.g. a hung network file system".into(),
+        Some(s) => format!("state {s}"),
+        None => "gone by now".into(),
     }
 }

@@ -305,16 +305,16 @@ impl Captured {
 
 impl Drop for Captured {
     /// A test that fails half-way does not leave its isobatch running.
-    /// SIGTERM first, so that isobatch stops its own process tree; SIGKILL
-    /// only if it has not exited within 10 s.
+    /// SIGTERM, repeated (the second one stops running tasks), so that isobatch
+    /// stops its own process tree; SIGKILL only if it has not exited within 10 s.
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(self.child.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
             let end = Instant::now() + Duration::from_secs(10);
             while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < end {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(self.child.id() as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
             let _ = self.child.kill();
