@@ -46,10 +46,27 @@ fn own_cgroup() -> Result<PathBuf, String> {
     Ok(mount.join(rel.trim().trim_start_matches('/')))
 }
 
+/// Removes `isobatch-PID` cgroups beside this run's whose process is gone:
+/// a run killed with SIGKILL leaves its cgroup behind, emptied by its workers.
+/// Only empty cgroups can be removed, so one still in use is never harmed.
+fn remove_stale(parent: &Path) {
+    for entry in fs::read_dir(parent).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("isobatch-")) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
+}
+
 impl RunCgroup {
-    /// Makes `isobatch-PID` in this process's own cgroup; the error says why not.
+    /// Makes `isobatch-PID` in this process's own cgroup (removing stale ones
+    /// of dead runs beside it); the error says why not.
     pub fn create() -> Result<RunCgroup, String> {
         let parent = own_cgroup()?;
+        remove_stale(&parent);
         let path = parent.join(format!("isobatch-{}", std::process::id()));
         fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         let cg = RunCgroup { path };
