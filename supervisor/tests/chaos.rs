@@ -39,7 +39,7 @@ fn seed() -> u64 {
     std::env::var("CHAOS_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x15_0ba7_c4)
+        .unwrap_or(0x150b_a7c4)
 }
 
 /// 200 tiny tasks: an output of 0–64 KiB and a sleep of 0–30 ms each.
