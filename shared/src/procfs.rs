@@ -137,10 +137,16 @@ pub fn parse_stat(line: &str) -> Option<ProcStat> {
 /// with the pid and the boot id it names one process for good, so a recorded
 /// pid that was reused by another process is never mistaken for it.
 pub fn start_ticks(pid: u32) -> Option<u64> {
+    stat_number(pid, 22)
+}
+
+/// Field `n` (1-based, as `man 5 proc` numbers them) of `/proc/PID/stat`, a
+/// number; counted after the command name, which may contain spaces.
+fn stat_number(pid: u32, n: usize) -> Option<u64> {
     let line = read_proc(format!("/proc/{pid}/stat"))?;
     line[line.rfind(')')? + 1..]
         .split_whitespace()
-        .nth(19)?
+        .nth(n.checked_sub(3)?)?
         .parse()
         .ok()
 }
@@ -225,12 +231,7 @@ pub fn children(pid: u32) -> Option<Vec<u32>> {
 
 /// The number of threads of `pid` (`num_threads`, field 20 of `/proc/PID/stat`).
 fn thread_count(pid: u32) -> Option<usize> {
-    let line = read_proc(format!("/proc/{pid}/stat"))?;
-    line[line.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(17)?
-        .parse()
-        .ok()
+    usize::try_from(stat_number(pid, 20)?).ok()
 }
 
 /// Every live descendant of `root`, read now from `/proc`. Walks the

@@ -118,7 +118,12 @@ fn kill_at(
         processes_with_env(&needle).is_empty()
     });
     if let Some(code) = out.status.code() {
-        assert_eq!(code, 0, "a run ended on its own, but not well:\n{}", text(&out.stderr));
+        assert_eq!(
+            code,
+            0,
+            "a run ended on its own, but not well:\n{}",
+            text(&out.stderr)
+        );
         return true;
     }
     false

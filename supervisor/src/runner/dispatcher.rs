@@ -9,7 +9,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use isobatch_shared::procfs;
 use isobatch_shared::protocol::PROTOCOL_VERSION;
 use isobatch_shared::{FromWorker, Verdict};
 
@@ -31,8 +30,6 @@ use crate::unix::tree;
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
 /// The longest the loop sleeps without an event.
 const MAX_WAIT: Duration = Duration::from_millis(200);
-/// How long the end of the batch waits for killed processes to finish dying.
-const CLEANUP_WAIT: Duration = Duration::from_secs(2);
 /// Consecutive workers dying before `Hello` after which the batch gives up.
 const MAX_SPAWN_FAILURES: u32 = 3;
 
@@ -72,7 +69,7 @@ pub struct Dispatcher<'a> {
     /// Why the batch stopped early, if it did (shown in the summary).
     pub(super) fatal: Option<String>,
     /// Other things the summary should say (processes that would not die).
-    notes: Vec<String>,
+    pub(super) notes: Vec<String>,
     /// A worker exited, so orphans of its tree may need reaping.
     orphans_due: bool,
     /// SIGINT or SIGTERM arrived (a fatal problem drains too, but is not an interruption).
@@ -342,7 +339,7 @@ impl<'a> Dispatcher<'a> {
         }
     }
 
-    fn on_exit(
+    pub(super) fn on_exit(
         &mut self,
         worker: WorkerId,
         status: Result<std::process::ExitStatus, String>,
@@ -381,66 +378,5 @@ impl<'a> Dispatcher<'a> {
             let live: HashSet<u32> = self.workers.values().map(|w| w.pid).collect();
             tree::reap_orphans(&live);
         }
-    }
-
-    /// A stopped worker did not exit long after SIGKILL: it cannot die yet
-    /// (uninterruptible sleep). Its attempt gets its verdict now, its slot a
-    /// new worker, and the summary says what was left behind; its waiter
-    /// thread reports its end, should it come, to nobody.
-    fn abandon(&mut self, id: WorkerId, now: Instant) {
-        let Some(w) = self.workers.get(&id) else {
-            return;
-        };
-        let pid = w.pid;
-        let task = w
-            .running()
-            .map(|r| format!(" (task {})", self.tasks[r.task].task.id))
-            .unwrap_or_default();
-        let note = format!(
-            "worker {pid}{task} did not exit after SIGKILL ({}); isobatch no longer waits for it",
-            describe_stuck(pid)
-        );
-        self.ctx.progress.note(&note);
-        self.notes.push(note);
-        self.on_exit(id, Err("did not exit after SIGKILL".into()), now);
-    }
-
-    /// At the end: SIGKILLs and reaps whatever still runs below the supervisor,
-    /// waiting up to [`CLEANUP_WAIT`] for it to finish dying; what does not
-    /// (uninterruptible sleep) is named in the summary.
-    fn cleanup(&mut self) {
-        let me = std::process::id();
-        let end = Instant::now() + CLEANUP_WAIT;
-        loop {
-            tree::signal_descendants(me, nix::sys::signal::Signal::SIGKILL);
-            tree::reap_orphans(&HashSet::new());
-            let left = procfs::descendants(me);
-            if left.is_empty() {
-                return;
-            }
-            if Instant::now() >= end {
-                let who: Vec<String> = left
-                    .iter()
-                    .map(|&p| format!("{p} ({})", describe_stuck(p)))
-                    .collect();
-                self.notes.push(format!(
-                    "{} process(es) could not be killed and are left behind: {}",
-                    left.len(),
-                    who.join(", ")
-                ));
-                return;
-            }
-            // Killed processes vanish once the kernel has torn them down: moments.
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-/// Why process `pid` may not die: its state, spelled out for D.
-fn describe_stuck(pid: u32) -> String {
-    match procfs::stat_of(pid).map(|s| s.state) {
-        Some('D') => "state D: uninterruptible sleep, e.g. a hung network file system".into(),
-        Some(s) => format!("state {s}"),
-        None => "gone by now".into(),
     }
 }

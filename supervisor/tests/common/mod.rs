@@ -2,6 +2,8 @@
 //! selftest task files, wait on conditions with deadlines, inspect `/proc`.
 #![allow(dead_code)]
 
+pub mod fuse;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
