@@ -3,7 +3,8 @@
 //! full disk (a real 20 MiB tmpfs) leaves no partial line, stops new tasks,
 //! prints why and exits 1, never 130; reports that cannot be written still
 //! print the summary and exit 1; report temp files of a killed run are removed
-//! by the next one; an internal error before anything ran exits 2.
+//! by the next one; an internal error before anything ran, or a worker program
+//! that cannot start, exits 2.
 mod common;
 use common::*;
 
@@ -217,4 +218,18 @@ fn an_internal_error_before_anything_ran_exits_2() {
         "{stderr}"
     );
     assert_eq!(journal_count(&b, "attempt_start"), 0);
+}
+
+#[test]
+fn a_worker_program_that_cannot_start_means_nothing_ran_exit_2() {
+    let b = Batch::new();
+    b.task("a", "sleep=0\n").task("b", "sleep=0\n");
+    let mut cmd = b.run_cmd(&[]);
+    cmd.env("ISOBATCH_WORKER", b.dir.path().join("no-such-worker"));
+    let out = run_within(cmd, LIMIT);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stdout.contains("cannot start a worker"), "{stdout}");
+    assert_eq!(journal_count(&b, "attempt_start"), 0);
+    assert!(b.verdicts().iter().all(|(_, v)| v == "cancelled"));
 }

@@ -3,12 +3,14 @@
 //!
 //! Nothing here can turn a batch that ran into "nothing ran" (exit 2): a
 //! report that cannot be written or a journal that could not keep every
-//! result is said in the summary and on stderr, and the run exits 1.
+//! result is said in the summary and on stderr, and the run exits 1. Exit 2
+//! only when tasks were left undone without a single attempt (no worker could
+//! start): then, as the contract says, nothing ran.
 
 use isobatch_shared::units::format_bytes;
 
 use crate::config::RunConfig;
-use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_TASKS_FAILED};
+use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_TASKS_FAILED, EXIT_USAGE};
 use crate::journal::{self, Journal, Record};
 use crate::layout;
 use crate::report::progress::Progress;
@@ -82,10 +84,15 @@ pub fn conclude(
     }
     progress.stdout_text(String::from_utf8_lossy(&text).into_owned(), !cfg.json);
     progress.flush();
+    // Tasks left undone without a single attempt: the batch could not start
+    // anything (no worker could be started, the journal could not be written).
+    let nothing_ran = !result.all_ok() && result.tasks.iter().all(|t| t.attempts.is_empty());
     if result.interrupted {
         EXIT_INTERRUPTED
     } else if result.all_ok() && problems.is_empty() {
         EXIT_OK
+    } else if nothing_ran {
+        EXIT_USAGE
     } else {
         EXIT_TASKS_FAILED
     }
