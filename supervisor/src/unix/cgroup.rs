@@ -8,7 +8,9 @@
 //! end of the run kills and removes it, and a later run sweeps one left by a
 //! killed run. Nothing depends on it: without a cgroup (v1-only machines,
 //! no delegation, read-only `/sys/fs/cgroup`), process trees are found through
-//! `/proc` as before.
+//! `/proc` as before. Where systemd runs the machine, a cgroup is only used
+//! when systemd delegated it (its rules: nobody else creates cgroups in a
+//! subtree it manages).
 
 use std::fs;
 use std::io;
@@ -46,6 +48,38 @@ fn own_cgroup() -> Result<PathBuf, String> {
     Ok(mount.join(rel.trim().trim_start_matches('/')))
 }
 
+/// True when extended attribute `name` of `path` is `1`.
+fn xattr_is_one(path: &Path, name: &str) -> bool {
+    let (Ok(p), Ok(n)) = (
+        std::ffi::CString::new(path.as_os_str().as_encoded_bytes()),
+        std::ffi::CString::new(name),
+    ) else {
+        return false;
+    };
+    let mut buf = [0u8; 8];
+    // SAFETY: NUL-terminated strings and a buffer of the length passed.
+    let len =
+        unsafe { nix::libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    len == 1 && buf[0] == b'1'
+}
+
+/// Whether this process may make cgroups below `own`: on a machine systemd
+/// runs only where it delegated the subtree; elsewhere wherever the kernel allows.
+fn may_use(own: &Path) -> Result<(), String> {
+    if !Path::new("/run/systemd/system").exists()
+        || ["trusted.delegate", "user.delegate"]
+            .iter()
+            .any(|a| xattr_is_one(own, a))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "systemd manages {} and did not delegate it",
+            own.display()
+        ))
+    }
+}
+
 /// Removes `isobatch-PID` cgroups beside this run's whose process is gone:
 /// a run killed with SIGKILL leaves its cgroup behind, emptied by its workers.
 /// Only empty cgroups can be removed, so one still in use is never harmed.
@@ -66,6 +100,7 @@ impl RunCgroup {
     /// of dead runs beside it); the error says why not.
     pub fn create() -> Result<RunCgroup, String> {
         let parent = own_cgroup()?;
+        may_use(&parent)?;
         remove_stale(&parent);
         let path = parent.join(format!("isobatch-{}", std::process::id()));
         fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
