@@ -1,10 +1,10 @@
 //! `.isobatch/run.log`: every line the supervisor shows or decides, written on a
 //! thread of its own so a slow or hung output disk never stalls the dispatcher.
 //!
-//! Each line is one `write` to the file opened for appending, so the log is
-//! complete up to the last line even when the supervisor is killed. Lines that
-//! arrive while the writer is stuck are dropped and counted, and the count is
-//! logged once the writer moves again.
+//! Lines queued within a few milliseconds go out in one `write` to the file
+//! opened for appending: the log is complete up to moments before a kill,
+//! without a system call per line. Lines that arrive while the writer is stuck
+//! are dropped and counted, and the count is logged once the writer moves again.
 
 use std::fs::File;
 use std::io::Write;
@@ -18,6 +18,8 @@ use super::outlet::Outlet;
 const CAPACITY: usize = 4096;
 /// A write stuck this long makes the log drop lines instead of queueing them.
 const PATIENCE: Duration = Duration::from_secs(5);
+/// How long the writer gathers lines before it writes them.
+const LINGER: Duration = Duration::from_millis(5);
 
 /// A handle to the run log (clones share it); `None` inside means no log (dry runs).
 #[derive(Clone)]
@@ -38,16 +40,18 @@ impl RunLog {
                     "run-log",
                     CAPACITY,
                     PATIENCE,
-                    move |line: String| {
+                    LINGER,
+                    move |lines: Vec<String>| {
+                        let mut text = String::new();
                         let n = lost.swap(0, Ordering::Relaxed);
                         if n > 0 {
-                            let note = format!(
+                            text = format!(
                                 "{:.3} ({n} log line(s) were dropped while the disk did not accept writes)\n",
                                 crate::journal::now()
                             );
-                            let _ = file.write_all(note.as_bytes());
                         }
-                        let _ = file.write_all(line.as_bytes());
+                        text.extend(lines);
+                        let _ = file.write_all(text.as_bytes());
                     },
                 )?)
             }

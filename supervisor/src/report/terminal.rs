@@ -90,7 +90,7 @@ impl Terminal {
         });
         let (st, lg) = (state.clone(), log.clone());
         let mut bar = bar;
-        let outlet = Outlet::start("terminal", CAPACITY, PATIENCE, move |msg: Msg| match msg {
+        let mut show = move |msg: Msg| match msg {
             Msg::Text(s, text) if st.open(s) => {
                 let written = match &bar {
                     Some(b) if s == Stream::Err => b.suspend(|| write_to(s, &text)),
@@ -124,7 +124,14 @@ impl Terminal {
                     b.set_draw_target(ProgressDrawTarget::hidden());
                 }
             }
-        })?;
+        };
+        let outlet = Outlet::start(
+            "terminal",
+            CAPACITY,
+            PATIENCE,
+            Duration::ZERO,
+            move |msgs: Vec<Msg>| msgs.into_iter().for_each(&mut show),
+        )?;
         Ok(Terminal { outlet, state, log })
     }
 
