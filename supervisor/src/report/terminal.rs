@@ -22,6 +22,9 @@ use super::run_log::RunLog;
 const CAPACITY: usize = 1024;
 /// A write stuck this long turns terminal output off (and ends the final flush).
 const PATIENCE: Duration = Duration::from_secs(5);
+/// How long the writer gathers messages before it shows them: unnoticeable
+/// to a reader, and a fast batch does not wake the writer once per task.
+const LINGER: Duration = Duration::from_millis(5);
 
 /// Which standard stream a line goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +132,7 @@ impl Terminal {
             "terminal",
             CAPACITY,
             PATIENCE,
-            Duration::ZERO,
+            LINGER,
             move |msgs: Vec<Msg>| msgs.into_iter().for_each(&mut show),
         )?;
         Ok(Terminal { outlet, state, log })
