@@ -8,6 +8,7 @@ use common::*;
 
 use std::fs;
 use std::io::Write;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -81,7 +82,9 @@ fn assert_all_gone(tag: &(String, String), what: &str) -> Duration {
 
 /// Starts the batch, waits for the escapee `marker` to run outside the worker's
 /// session, SIGKILLs the supervisor and checks that nothing of the batch survives.
-fn sigkill_leaves_nothing(b: &Batch, cmd: std::process::Command, marker: &str, name: &str) {
+/// Run with the run's cgroup (where the machine offers one) and without it
+/// (`/proc` walks only), as each test below does.
+fn sigkill_leaves_nothing(b: &Batch, cmd: Command, marker: &str, name: &str) {
     let tag = tag(name);
     let mut cmd = cmd;
     cmd.env(&tag.0, &tag.1);
@@ -155,45 +158,64 @@ impl Drop for Frozen {
     }
 }
 
+/// Runs a scenario (given a marker base: its batch, command and escapee's
+/// marker) twice: with the run's cgroup, where the machine offers one, and
+/// with `/proc` walks only (`ISOBATCH_NO_CGROUP=1`).
+fn both_ways(name: &str, base: u32, scenario: impl Fn(u32) -> (Batch, Command, String)) {
+    for (way, base) in [("cgroup", base), ("proc", base + 10)] {
+        let (b, mut cmd, m) = scenario(base);
+        if way == "proc" {
+            cmd.env("ISOBATCH_NO_CGROUP", "1");
+        }
+        sigkill_leaves_nothing(&b, cmd, &m, &format!("{name}-{way}"));
+    }
+}
+
 #[test]
 fn a_setsid_escapee_dies_with_a_sigkilled_supervisor_subprocess() {
-    let m = sleep_marker(71);
-    let b = Batch::new();
-    b.task("esc", &format!("escape={m}\nsleep=30\n"));
-    let cmd = b.run_cmd(&["--mode", "subprocess", "--workers", "1"]);
-    sigkill_leaves_nothing(&b, cmd, &m, "subprocess");
+    both_ways("subprocess", 71, |base| {
+        let m = sleep_marker(base);
+        let b = Batch::new();
+        b.task("esc", &format!("escape={m}\nsleep=30\n"));
+        let cmd = b.run_cmd(&["--mode", "subprocess", "--workers", "1"]);
+        (b, cmd, m)
+    });
 }
 
 #[test]
 fn a_setsid_escapee_dies_with_a_sigkilled_supervisor_pool() {
-    let m = sleep_marker(72);
-    let b = Batch::new();
-    b.task("esc", &format!("escape={m}\nsleep=30\n"))
-        .task("other", "sleep=30\n");
-    let cmd = b.run_cmd(&["--mode", "pool", "--workers", "2"]);
-    sigkill_leaves_nothing(&b, cmd, &m, "pool");
+    both_ways("pool", 72, |base| {
+        let m = sleep_marker(base);
+        let b = Batch::new();
+        b.task("esc", &format!("escape={m}\nsleep=30\n"))
+            .task("other", "sleep=30\n");
+        let cmd = b.run_cmd(&["--mode", "pool", "--workers", "2"]);
+        (b, cmd, m)
+    });
 }
 
 #[test]
 fn an_orphaned_setsid_grandchild_dies_with_a_sigkilled_supervisor() {
-    let m = sleep_marker(73);
-    let b = Batch::new();
-    b.task("double_fork", "");
-    // The subshell starts `setsid sleep` and exits at once: the sleep is orphaned
-    // in a session of its own, two generations below the worker.
-    let mut cmd = isobatch();
-    cmd.args(["run", "--pipeline", "exec", "--progress", "none", "--input"])
-        .arg(b.raw())
-        .arg("--output")
-        .arg(b.out())
-        .args(["--pattern", "{name}.txt", "--exec"])
-        .arg(format!("sh -c \"(setsid sleep {m} &); sleep 30\""));
-    sigkill_leaves_nothing(&b, cmd, &m, "double-fork");
+    both_ways("double-fork", 73, |base| {
+        let m = sleep_marker(base);
+        let b = Batch::new();
+        b.task("double_fork", "");
+        // The subshell starts `setsid sleep` and exits at once: the sleep is orphaned
+        // in a session of its own, two generations below the worker.
+        let mut cmd = isobatch();
+        cmd.args(["run", "--pipeline", "exec", "--progress", "none", "--input"])
+            .arg(b.raw())
+            .arg("--output")
+            .arg(b.out())
+            .args(["--pattern", "{name}.txt", "--exec"])
+            .arg(format!("sh -c \"(setsid sleep {m} &); sleep 30\""));
+        (b, cmd, m)
+    });
 }
 
 #[test]
 fn a_frozen_worker_and_its_escapee_are_swept_by_the_next_run() {
-    let m = sleep_marker(74);
+    let m = sleep_marker(94);
     let b = Batch::new();
     b.task("esc", &format!("escape={m}\nsleep=30\n"));
     // One pool worker and no other: no sibling worker can clean up for it.

@@ -16,7 +16,7 @@ struct Args {
     connect: String,
     /// The supervisor's pid: the worker exits at once if its parent is already someone else.
     parent: Option<u32>,
-    /// The run's cgroup (v2) folder to join, if the supervisor made one.
+    /// The run's cgroup (v2) folder, which the worker is in, if the supervisor made one.
     cgroup: Option<String>,
 }
 

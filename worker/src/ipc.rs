@@ -24,21 +24,21 @@ use crate::{TaskResult, pipeline};
 ///
 /// `supervisor` is the pid the supervisor passed: the worker arms its parent-death signal, and
 /// exits rather than run unsupervised when its parent is already someone else. `cgroup` is the
-/// run's cgroup to join first, if the supervisor made one (a worker that cannot join runs
-/// without it and says so on stderr). Errors when the parent-death signal cannot be armed, the
-/// connection cannot be made, or a message cannot be encoded or decoded.
+/// run's cgroup the worker was started in, if the supervisor made one (one the worker is not
+/// in is never used, and said so on stderr). Errors when the parent-death signal cannot be
+/// armed, the connection cannot be made, or a message cannot be encoded or decoded.
 pub fn serve(server_name: &str, supervisor: Option<u32>, cgroup: Option<&Path>) -> Result<()> {
-    let cgroup = cgroup.and_then(|cg| match crate::parent_death::join_cgroup(cg) {
-        Ok(()) => Some(cg.to_path_buf()),
-        Err(e) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "isobatch-worker {}: cannot join cgroup {}: {e}; running without it",
-                std::process::id(),
-                cg.display()
-            );
-            None
+    let cgroup = cgroup.and_then(|cg| {
+        if crate::parent_death::in_run_cgroup(cg) {
+            return Some(cg.to_path_buf());
         }
+        let _ = writeln!(
+            std::io::stderr(),
+            "isobatch-worker {}: not in the run's cgroup {}; running without it",
+            std::process::id(),
+            cg.display()
+        );
+        None
     });
     if let Some(pid) = supervisor {
         crate::parent_death::arm(pid, cgroup)?;

@@ -22,6 +22,7 @@ pub mod selftest;
 pub mod stage;
 pub mod synth;
 pub mod task_log;
+pub mod tree_kill;
 
 pub use cli::main_with_args;
 

@@ -2,18 +2,20 @@
 //! process the task started, `setsid` escapees included.
 //!
 //! At start-up the worker
-//! - joins the run's cgroup when the supervisor made one (`--cgroup`): nothing
+//! - remembers the run's cgroup when the supervisor made one (`--cgroup`; the
+//!   worker is born in it, as the supervisor moved itself there): nothing
 //!   started inside it can leave it, so one write to its `cgroup.kill` ends
 //!   them all. Optional: without one, the steps below do the whole job;
 //! - becomes a child subreaper: a task's process whose parent exits (the
 //!   classic double fork behind `setsid`) is re-parented to the worker, not to
 //!   init, so everything a task started stays a descendant of the worker;
 //! - arms SIGUSR2 (`isobatch_shared::protocol::PARENT_DEATH_SIGNAL`) as its
-//!   parent-death signal. Its handler only writes a byte to a pipe (the one
-//!   async-signal-safe way to hand work over); a guardian thread blocked on
-//!   that pipe then kills the cgroup, every descendant it finds in `/proc`
-//!   (repeatedly, until none is left), and last its own process group,
-//!   itself included.
+//!   parent-death signal. With a cgroup, the handler writes `1` to the
+//!   `cgroup.kill` it opened at start-up, which ends the whole run at once.
+//!   Without one (or should that write fail), the handler kills every
+//!   descendant it finds in `/proc`, round after round until none is left
+//!   ([`crate::tree_kill`], async-signal-safe), and last its own process
+//!   group, itself included.
 //!
 //! Arming it here rather than between fork and exec lets the supervisor start workers with
 //! `posix_spawn`, which does not copy its page tables: a measurable share of subprocess mode's
@@ -23,29 +25,25 @@ use std::os::fd::{IntoRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use isobatch_shared::procfs;
 use isobatch_shared::protocol::PARENT_DEATH_SIGNAL;
-use nix::fcntl::OFlag;
 use nix::sys::prctl;
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, sigaction};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{Pid, getppid};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
+use nix::unistd::getppid;
 
-/// The guardian's wake-up pipe (write end), or -1 before it exists.
-static WAKE: AtomicI32 = AtomicI32::new(-1);
-
-/// Rounds of "find every descendant, SIGKILL it" before the worker gives up
-/// and kills its group; each round also catches what the previous one's
-/// victims re-parented to the worker.
-const KILL_ROUNDS: usize = 50;
+/// The run cgroup's `cgroup.kill`, open for writing, or -1 without a cgroup.
+static CGROUP_KILL: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_parent_death(_: nix::libc::c_int) {
-    let fd = WAKE.load(Ordering::Relaxed);
-    // SAFETY: write(2) and kill(2) are async-signal-safe; the byte lives on this stack frame.
+    let fd = CGROUP_KILL.load(Ordering::Relaxed);
+    // SAFETY: write(2) is async-signal-safe; the byte is a static.
+    let cgroup_killed = fd >= 0 && unsafe { nix::libc::write(fd, b"1".as_ptr().cast(), 1) } == 1;
+    // The cgroup kill ends this process too; the rest is for when there is none.
+    if !cgroup_killed {
+        crate::tree_kill::kill_descendants();
+    }
+    // SAFETY: kill(2) is async-signal-safe; pid 0 means "my process group".
     unsafe {
-        if fd < 0 || nix::libc::write(fd, [1u8].as_ptr().cast(), 1) != 1 {
-            nix::libc::kill(0, nix::libc::SIGKILL);
-        }
+        nix::libc::kill(0, nix::libc::SIGKILL);
     }
 }
 
@@ -55,9 +53,6 @@ pub enum ArmError {
     /// A system call failed.
     #[error("cannot arm the parent-death signal: {0}")]
     Sys(#[from] nix::Error),
-    /// The guardian thread could not be started.
-    #[error("cannot start the guardian thread: {0}")]
-    Thread(#[from] std::io::Error),
     /// The supervisor died before the signal was armed: nobody would ever send it.
     #[error("the supervisor (pid {expected}) is gone; the parent is now pid {actual}")]
     ParentGone {
@@ -68,15 +63,29 @@ pub enum ArmError {
     },
 }
 
-/// Moves this process into `cgroup` (a cgroup v2 folder); its future children follow.
-pub fn join_cgroup(cgroup: &Path) -> std::io::Result<()> {
-    std::fs::write(cgroup.join("cgroup.procs"), "0")
+/// True when this process is in the cgroup v2 folder `cgroup` (its
+/// `/proc/self/cgroup` path is the folder's tail) and the folder is one the
+/// supervisor makes (`isobatch-PID`): only such a cgroup is ever killed.
+pub fn in_run_cgroup(cgroup: &Path) -> bool {
+    let Ok(membership) = std::fs::read_to_string("/proc/self/cgroup") else {
+        return false;
+    };
+    let made_by_isobatch = cgroup
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("isobatch-"))
+        .is_some_and(|pid| pid.parse::<u32>().is_ok());
+    made_by_isobatch
+        && membership
+            .lines()
+            .filter_map(|l| l.strip_prefix("0::"))
+            .any(|rel| rel.len() > 1 && cgroup.ends_with(rel.trim().trim_start_matches('/')))
 }
 
-/// Becomes a child subreaper, starts the guardian, installs the handler, asks the kernel for
+/// Becomes a child subreaper, installs the handler, asks the kernel for
 /// the signal when the parent dies, and checks the parent is still `supervisor` (the pid the
 /// supervisor passed): one that died before `prctl` would never send the signal. `cgroup` is
-/// the run's cgroup this worker joined, if any. Call once at worker start, before any task runs.
+/// the run's cgroup this worker is in, if any. Call once at worker start, before any task runs.
 pub fn arm(supervisor: u32, cgroup: Option<PathBuf>) -> Result<(), ArmError> {
     let check = || {
         let actual = getppid().as_raw();
@@ -92,11 +101,15 @@ pub fn arm(supervisor: u32, cgroup: Option<PathBuf>) -> Result<(), ArmError> {
     // Checked first too, so a worker started by someone else changes nothing before it exits.
     check()?;
     prctl::set_child_subreaper(true)?;
-    let (wake_rx, wake_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-    std::thread::Builder::new()
-        .name("guardian".into())
-        .spawn(move || guard(&wake_rx, cgroup.as_deref()))?;
-    WAKE.store(wake_tx.into_raw_fd(), Ordering::Relaxed);
+    let kill_file = cgroup.and_then(|cg| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(cg.join("cgroup.kill"))
+            .ok()
+    });
+    if let Some(f) = kill_file {
+        CGROUP_KILL.store(OwnedFd::from(f).into_raw_fd(), Ordering::Relaxed);
+    }
     let action = SigAction::new(
         SigHandler::Handler(on_parent_death),
         SaFlags::empty(),
@@ -106,45 +119,4 @@ pub fn arm(supervisor: u32, cgroup: Option<PathBuf>) -> Result<(), ArmError> {
     unsafe { sigaction(PARENT_DEATH_SIGNAL, &action) }?;
     prctl::set_pdeathsig(PARENT_DEATH_SIGNAL)?;
     check()
-}
-
-/// The guardian thread: waits for the handler's byte, then kills everything.
-fn guard(wake: &OwnedFd, cgroup: Option<&Path>) {
-    let mut byte = [0u8; 1];
-    loop {
-        match nix::unistd::read(wake, &mut byte) {
-            Ok(1) => break,
-            Err(nix::errno::Errno::EINTR) => continue,
-            // The pipe cannot close while the write end is leaked into WAKE; still, never spin.
-            _ => break,
-        }
-    }
-    kill_everything(cgroup);
-}
-
-/// Kills the cgroup, every descendant (until none is left), then the worker's own group.
-fn kill_everything(cgroup: Option<&Path>) {
-    if let Some(cg) = cgroup {
-        // Kills every process of the run, this one included; the rest is for when it cannot.
-        let _ = std::fs::write(cg.join("cgroup.kill"), "1");
-    }
-    let me = std::process::id();
-    for _ in 0..KILL_ROUNDS {
-        let found = procfs::descendants(me);
-        if found.is_empty() {
-            break;
-        }
-        for pid in found {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-        }
-        std::thread::yield_now();
-        // Zombies stay listed as children until reaped.
-        while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            if status == WaitStatus::StillAlive {
-                break;
-            }
-        }
-    }
-    let _ = kill(Pid::from_raw(0), Signal::SIGKILL);
-    let _ = kill(Pid::from_raw(me as i32), Signal::SIGKILL);
 }

@@ -37,7 +37,7 @@ use crate::unix::process_group;
 pub struct WorkerLauncher {
     program: WorkerProgram,
     log: File,
-    /// The run's cgroup, which each worker joins (if the run has one).
+    /// The run's cgroup each worker is born in and kills should the supervisor die (if any).
     cgroup: Option<PathBuf>,
 }
 
@@ -75,7 +75,7 @@ impl Spawner {
 
 impl WorkerLauncher {
     /// Finds the worker program; `log` receives worker output outside tasks;
-    /// workers join `cgroup` if given.
+    /// workers are told `cgroup`, the run's cgroup they are born in, if given.
     pub fn new(log: File, cgroup: Option<PathBuf>) -> anyhow::Result<Self> {
         crate::unix::ipc_dir::prefer_tmpfs();
         Ok(Self {

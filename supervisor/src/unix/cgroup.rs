@@ -2,15 +2,18 @@
 //!
 //! A cgroup (v2) is the one container a process cannot leave by `setsid`,
 //! double forks or re-parenting, and its `cgroup.kill` ends everything in it
-//! at once. So when this process may create a child of its own cgroup, every
-//! worker joins `isobatch-PID` there (the worker does it itself, before any
-//! task runs); a worker that outlives its supervisor kills the cgroup, the
-//! end of the run kills and removes it, and a later run sweeps one left by a
-//! killed run. Nothing depends on it: without a cgroup (v1-only machines,
+//! at once. So when this process may create a child of its own cgroup, it
+//! moves itself into a new `isobatch-PID` there, and every worker and task it
+//! starts is born inside (moving each worker in would cost milliseconds per
+//! worker: a migration waits for an RCU grace period). A worker that outlives
+//! its supervisor kills the cgroup; at the end of the run the supervisor moves
+//! itself back out, then kills and removes it; a later run sweeps one left by
+//! a killed run. Nothing depends on it: without a cgroup (v1-only machines,
 //! no delegation, read-only `/sys/fs/cgroup`), process trees are found through
 //! `/proc` as before. Where systemd runs the machine, a cgroup is only used
 //! when systemd delegated it (its rules: nobody else creates cgroups in a
-//! subtree it manages).
+//! subtree it manages). `ISOBATCH_NO_CGROUP=1` turns it off (to compare,
+//! or where cgroups misbehave); the tests run both ways.
 
 use std::fs;
 use std::io;
@@ -20,11 +23,19 @@ use std::time::{Duration, Instant};
 /// How long removal waits for killed processes to leave the cgroup.
 const EMPTY_WAIT: Duration = Duration::from_secs(2);
 
-/// A cgroup made for this run; killed and removed by [`RunCgroup::remove`],
-/// or only removed (if empty) when dropped on an early error.
+/// A cgroup made for this run, holding this process; killed and removed by
+/// [`RunCgroup::remove`], or only left (and removed if empty) when dropped on
+/// an early error.
 #[derive(Debug)]
 pub struct RunCgroup {
     path: PathBuf,
+    /// The cgroup this process came from, and goes back to.
+    home: PathBuf,
+}
+
+/// Moves this process (all its threads) into the cgroup at `dir`.
+fn move_self(dir: &Path) -> io::Result<()> {
+    fs::write(dir.join("cgroup.procs"), "0")
 }
 
 /// This process's cgroup v2 folder: its `0::/PATH` line in `/proc/self/cgroup`
@@ -97,19 +108,27 @@ fn remove_stale(parent: &Path) {
 
 impl RunCgroup {
     /// Makes `isobatch-PID` in this process's own cgroup (removing stale ones
-    /// of dead runs beside it); the error says why not.
+    /// of dead runs beside it) and moves this process into it; the error says why not.
     pub fn create() -> Result<RunCgroup, String> {
-        let parent = own_cgroup()?;
-        may_use(&parent)?;
-        remove_stale(&parent);
-        let path = parent.join(format!("isobatch-{}", std::process::id()));
-        fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let cg = RunCgroup { path };
-        if !cg.path.join("cgroup.kill").exists() {
-            let _ = fs::remove_dir(&cg.path);
-            return Err("the kernel has no cgroup.kill (Linux 5.14 or later)".into());
+        if std::env::var_os("ISOBATCH_NO_CGROUP").is_some_and(|v| v == "1") {
+            return Err("ISOBATCH_NO_CGROUP=1".into());
         }
-        Ok(cg)
+        let home = own_cgroup()?;
+        may_use(&home)?;
+        remove_stale(&home);
+        let path = home.join(format!("isobatch-{}", std::process::id()));
+        fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let fail = |why: String| {
+            let _ = fs::remove_dir(&path);
+            Err(why)
+        };
+        if !path.join("cgroup.kill").exists() {
+            return fail("the kernel has no cgroup.kill (Linux 5.14 or later)".into());
+        }
+        if let Err(e) = move_self(&path) {
+            return fail(format!("cannot move into {}: {e}", path.display()));
+        }
+        Ok(RunCgroup { path, home })
     }
 
     /// The cgroup's folder, which workers join.
@@ -117,17 +136,26 @@ impl RunCgroup {
         &self.path
     }
 
-    /// Kills whatever is still in it and removes it; says why when it cannot
-    /// (a process in uninterruptible sleep cannot die yet).
+    /// Moves this process back where it came from, then kills whatever is
+    /// still in the cgroup and removes it; says why when it cannot (a process
+    /// in uninterruptible sleep cannot die yet; a later run sweeps it).
     pub fn remove(self) -> Result<(), String> {
+        move_self(&self.home).map_err(|e| {
+            format!(
+                "cannot leave {} ({e}); it stays until a later run removes it",
+                self.path.display()
+            )
+        })?;
         kill_and_remove(&self.path)
     }
 }
 
 impl Drop for RunCgroup {
     fn drop(&mut self) {
-        // After `remove` it is gone already; on an early error it is empty.
-        let _ = fs::remove_dir(&self.path);
+        // After `remove` it is gone already; on an early error nothing else is in it.
+        if move_self(&self.home).is_ok() {
+            let _ = fs::remove_dir(&self.path);
+        }
     }
 }
 
@@ -163,15 +191,22 @@ mod tests {
 
     #[test]
     fn a_cgroup_kill_ends_a_setsid_escapee() {
-        let Ok(cg) = RunCgroup::create() else {
-            eprintln!("skipped: no usable cgroup v2 here");
+        // A cgroup of the test's own: moving the test process itself would take
+        // every other test's children along.
+        let Ok(home) = own_cgroup() else {
+            eprintln!("skipped: no cgroup v2 here");
             return;
         };
-        let path = cg.path().to_path_buf();
+        let path = home.join(format!("isobatch-unit-{}", std::process::id()));
+        if fs::create_dir(&path).is_err() || !path.join("cgroup.kill").exists() {
+            let _ = fs::remove_dir(&path);
+            eprintln!("skipped: no usable cgroup v2 here");
+            return;
+        }
         let procs = path.join("cgroup.procs");
         let mut cmd = std::process::Command::new("setsid");
         cmd.args(["sleep", "60"]);
-        // SAFETY: only an async-signal-safe write between fork and exec.
+        // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             use std::os::unix::process::CommandExt;
             let procs = std::ffi::CString::new(procs.to_string_lossy().as_bytes()).unwrap();
@@ -190,7 +225,7 @@ mod tests {
                 .unwrap()
                 .contains(&child.id().to_string())
         );
-        cg.remove().unwrap();
+        kill_and_remove(&path).unwrap();
         assert!(!path.exists());
         let status = child.wait().unwrap();
         assert!(!status.success());
