@@ -54,6 +54,10 @@ pub struct TaskSpec {
     pub inputs: Vec<PathBuf>,
     /// Captured pattern fields, in pattern order.
     pub fields: Vec<(String, String)>,
+    /// The position (field of view) inside a multi-position input file; `None` for a
+    /// file with one position.
+    #[serde(default)]
+    pub position: Option<usize>,
     /// `OUTPUT/TASK`: where the task writes its outputs and checkpoints.
     pub task_dir: PathBuf,
     /// `OUTPUT/.isobatch/logs/TASK/attempt-N.log`: the attempt's stdout and stderr.

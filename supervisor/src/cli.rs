@@ -139,6 +139,9 @@ pub struct RunArgs {
     /// Run at most N tasks.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// fov: only these positions of multi-position files, e.g. 0-9,12.
+    #[arg(long, value_name = "0-9,12")]
+    pub positions: Option<String>,
     /// Isolation mode [default: subprocess].
     #[arg(long, value_enum)]
     pub mode: Option<Mode>,

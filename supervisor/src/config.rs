@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::cli::{
     CheckpointFormat, ExecutorArg, Mode, PipelineArg, ProgressArg, RunArgs, Strategy,
 };
-use crate::discovery::GridSpec;
+use crate::discovery::{GridSpec, PositionSet};
 use crate::error::Error;
 
 /// How many workers run at once.
@@ -43,6 +43,8 @@ pub struct RunConfig {
     pub select: Vec<String>,
     /// --limit.
     pub limit: Option<usize>,
+    /// --positions.
+    pub positions: Option<PositionSet>,
     /// Isolation mode.
     pub mode: Mode,
     /// Concurrency.
@@ -124,6 +126,7 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
         lenient: cli.lenient || file.lenient,
         select: list(cli.select, file.select),
         limit: cli.limit.or(file.limit),
+        positions: cli.positions.or(file.positions),
         mode: cli.mode.or(file.mode),
         workers: cli.workers.or(file.workers),
         strategy: cli.strategy.or(file.strategy),
@@ -174,7 +177,12 @@ fn absolute(path: &Path) -> Result<PathBuf, Error> {
 /// The default input patterns of each pipeline.
 pub fn default_patterns(pipeline: Pipeline) -> Vec<String> {
     match pipeline {
-        Pipeline::Fov | Pipeline::Pair => vec!["{fov}.tif".into(), "{fov}.tiff".into()],
+        // `.ome.tif` first: the first pattern that matches a file wins, so ids never carry `.ome`.
+        Pipeline::Fov | Pipeline::Pair => {
+            ["{fov}.ome.tif", "{fov}.ome.tiff", "{fov}.tif", "{fov}.tiff"]
+                .map(String::from)
+                .to_vec()
+        }
         Pipeline::Selftest => vec!["{task}.txt".into()],
         Pipeline::Exec => vec!["{name}".into()],
     }
@@ -246,6 +254,16 @@ impl RunConfig {
             params.insert(k.trim().to_string(), v.to_string());
         }
         check_pipeline_options(pipeline, &params, &a.from_stage, &a.to_stage)?;
+        let positions = a
+            .positions
+            .as_deref()
+            .map(|p| p.parse::<PositionSet>().map_err(usage))
+            .transpose()?;
+        if positions.is_some() && pipeline != Pipeline::Fov {
+            return Err(usage(format!(
+                "--positions only applies to --pipeline fov, not {pipeline}"
+            )));
+        }
         let patterns = match &a.pattern {
             Some(p) => vec![p.clone()],
             None => default_patterns(pipeline),
@@ -259,6 +277,7 @@ impl RunConfig {
             lenient: a.lenient,
             select: a.select,
             limit: a.limit,
+            positions,
             mode: a.mode.unwrap_or(Mode::Subprocess),
             workers,
             strategy: a.strategy.unwrap_or(Strategy::Individual),

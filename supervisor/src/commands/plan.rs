@@ -35,6 +35,7 @@ pub fn write(
     cfg: &RunConfig,
     d: &Discovery,
     shape: Shape,
+    layouts: &[String],
     list_tasks: bool,
 ) -> io::Result<()> {
     writeln!(out, "isobatch plan")?;
@@ -80,6 +81,12 @@ pub fn write(
         format_bytes(shape.disk),
         opt(shape.disk_free)
     )?;
+    for l in layouts {
+        writeln!(out, "  layout:    {l}")?;
+    }
+    if let Some(p) = &cfg.positions {
+        writeln!(out, "  positions: {p} (--positions)")?;
+    }
     if let Some(exec) = &cfg.exec {
         writeln!(out, "  exec:      {exec}")?;
     }
@@ -96,9 +103,12 @@ pub fn write(
                         .to_string()
                 })
                 .collect();
+            let at = t
+                .position
+                .map_or_else(String::new, |p| format!(" position {p}"));
             writeln!(
                 out,
-                "  {}  [{}]  {}",
+                "  {}  [{}]  {}{at}",
                 t.id,
                 t.describe_fields(),
                 inputs.join(", ")

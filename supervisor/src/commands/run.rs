@@ -11,7 +11,7 @@ use isobatch_shared::{Pipeline, Verdict};
 use super::plan::{self, Shape};
 use crate::cli::{Mode, RunArgs};
 use crate::config::{RunConfig, Workers};
-use crate::discovery::{DiscoveryOptions, discover};
+use crate::discovery::{DiscoveryOptions, PositionCounter, discover};
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_TASKS_FAILED, Error};
 use crate::exec_template::{ExecTemplate, resolve_program};
 use crate::journal::{self, Journal, Record};
@@ -42,6 +42,11 @@ fn auto_workers(max_task: Option<u64>, memory: Option<MemoryReading>) -> usize {
     cores.min(admitted).max(1)
 }
 
+/// The positions of an fov input, from its headers (`None`: unreadable; the worker says why).
+fn count_positions(path: &std::path::Path) -> Option<usize> {
+    isobatch_worker::image::source::position_count(path).ok()
+}
+
 /// Runs the command; returns the exit code.
 pub fn run(args: RunArgs) -> Result<i32, Error> {
     let cfg = RunConfig::resolve(args)?;
@@ -52,6 +57,8 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         lenient: cfg.lenient,
         select: cfg.select.clone(),
         limit: cfg.limit,
+        positions: (cfg.pipeline == Pipeline::Fov).then_some(count_positions as PositionCounter),
+        position_set: cfg.positions.clone(),
     })?;
     let exec = match &cfg.exec {
         Some(t) => {
@@ -95,6 +102,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     }
     let to_run = tasks.len() - skipped;
     let estimate = preflight::estimate(&cfg, &tasks);
+    if !estimate.refusals.is_empty() {
+        return Err(Error::Preflight(estimate.refusals.join("\n")));
+    }
     let memory = SystemMemory::new().read();
     let disk_free = preflight::free_space(&cfg.output);
     let warnings =
@@ -119,7 +129,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     };
     if cfg.dry_run {
         let mut out = std::io::stdout().lock();
-        plan::write(&mut out, &cfg, &discovery, shape, true)
+        plan::write(&mut out, &cfg, &discovery, shape, &estimate.layouts, true)
             .map_err(|e| Error::Internal(e.into()))?;
         writeln!(out, "\n(dry run: nothing was started)").map_err(|e| Error::Internal(e.into()))?;
         return Ok(EXIT_OK);
@@ -141,7 +151,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     }
     {
         let mut err = std::io::stderr().lock();
-        let _ = plan::write(&mut err, &cfg, &discovery, shape, false);
+        let _ = plan::write(&mut err, &cfg, &discovery, shape, &estimate.layouts, false);
     }
 
     let started = SystemTime::now();

@@ -29,7 +29,8 @@ use isobatch_shared::{Outcome, TaskSpec};
 
 use crate::TaskResult;
 use crate::image::Shape;
-use crate::image::tiff_in::{Limits, StackInfo, probe};
+use crate::image::source::{self, PlaneFile, Series};
+use crate::image::tiff_in::Limits;
 use crate::stage::{Reporter, Stage, StageError, run_stages};
 use crate::task_log::open_log;
 use layout::{Layout, LayoutParams};
@@ -83,11 +84,48 @@ impl FovConfig {
     }
 }
 
-/// Reads a FOV's header and resolves its layout; the error is the input's fault.
-pub fn inspect(path: &Path, config: &FovConfig) -> Result<(StackInfo, Layout), String> {
-    let info = probe(path, &Limits::default()).map_err(|e| e.to_string())?;
-    let layout = Layout::resolve(path, &info, &config.layout)?;
-    Ok((info, layout))
+/// Why a position cannot be run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InspectError {
+    /// The file cannot be read as what the pipeline needs (`failed:invalid-input`).
+    #[error("{0}")]
+    Input(String),
+    /// The parameters contradict the metadata, or a choice the metadata leaves open
+    /// was not made: pre-flight refuses the batch (exit 2).
+    #[error("{0}")]
+    Params(String),
+}
+
+/// Opens a FOV file and resolves the layout of `position` (`None`: a single-position file).
+pub fn open(
+    path: &Path,
+    position: Option<usize>,
+    config: &FovConfig,
+) -> Result<(Box<dyn PlaneFile>, Series, Layout), InspectError> {
+    let file =
+        source::open(path, &Limits::default()).map_err(|e| InspectError::Input(e.to_string()))?;
+    let p = position.unwrap_or(0);
+    let series = file.positions().get(p).cloned().ok_or_else(|| {
+        InspectError::Input(format!(
+            "{}: position {p} does not exist ({} position(s) in the file)",
+            path.display(),
+            file.positions().len()
+        ))
+    })?;
+    let layout = Layout::resolve(path, &series, &config.layout).map_err(|e| match position {
+        Some(p) => InspectError::Params(format!("{e} (position {p})")),
+        None => InspectError::Params(e),
+    })?;
+    Ok((file, series, layout))
+}
+
+/// Reads a FOV's headers and resolves the layout of `position`.
+pub fn inspect(
+    path: &Path,
+    position: Option<usize>,
+    config: &FovConfig,
+) -> Result<(Series, Layout), InspectError> {
+    open(path, position, config).map(|(_, s, l)| (s, l))
 }
 
 /// Runs one fov task attempt.
@@ -107,9 +145,9 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
             )));
         }
     };
-    let (info, layout) = match inspect(&input, &config) {
+    let (info, layout) = match inspect(&input, spec.position, &config) {
         Ok(x) => x,
-        Err(e) => return TaskResult::from_outcome(Outcome::InvalidInput(e)),
+        Err(e) => return TaskResult::from_outcome(Outcome::InvalidInput(e.to_string())),
     };
     if let Err(e) = fs::create_dir_all(&spec.task_dir) {
         return TaskResult::from_outcome(Outcome::Error(format!(
@@ -123,6 +161,7 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
     };
     let fov = stages::Fov {
         input,
+        position: spec.position,
         dir: spec.task_dir.clone(),
         task: spec.task.clone(),
         shape: Shape {
@@ -130,8 +169,9 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
             height: info.height,
             width: info.width,
         },
+        dtype: layout.copy_dtype(info.dtype),
+        input_dtype: info.dtype,
         layout,
-        dtype: info.dtype,
         format: spec.stages.format,
         config: &config,
     };

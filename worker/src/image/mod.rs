@@ -18,6 +18,7 @@ pub mod checkpoint;
 pub mod imagej;
 pub mod npy;
 mod npy_header;
+pub mod source;
 mod tiff_ifd;
 pub mod tiff_in;
 pub mod tiff_out;

@@ -245,6 +245,14 @@ fn check_chunks<R: Read + Seek>(
                 "truncated: {kind} {i} needs bytes {off}..{end} but the file has {file_len} bytes"
             ));
         }
+        // A byte count running past the end means the file was cut or its tags are corrupt;
+        // the decoder would zero-fill what is missing.
+        let claimed = off.saturating_add(cnt);
+        if claimed > file_len {
+            return Err(format!(
+                "truncated: {kind} {i} claims bytes {off}..{claimed} but the file has {file_len} bytes"
+            ));
+        }
     }
     Ok(())
 }
