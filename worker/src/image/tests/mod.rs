@@ -4,6 +4,7 @@
 mod checkpoint_tests;
 mod interop;
 mod npy_tests;
+mod ome_tests;
 mod rss;
 mod tiff_hostile;
 mod tiff_roundtrip;
