@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use crate::identity::FileIdentity;
 use crate::stages::StageReport;
 use crate::task::TaskSpec;
 
@@ -74,6 +75,8 @@ pub enum FromWorker {
         rss_peak: u64,
         /// One report per stage, for multi-stage pipelines (empty otherwise).
         stages: Vec<StageReport>,
+        /// The identity of every input and tracked file as the attempt found it.
+        inputs: Vec<FileIdentity>,
     },
 }
 
@@ -143,6 +146,9 @@ mod tests {
             params: [("k".to_string(), "v".to_string())].into(),
             argv: vec!["python3".into(), "x.py".into()],
             stages: crate::StageControl::default(),
+            tracked: vec!["/lab/x.py".into()],
+            checksum: true,
+            reuse_from: Some("/out/a_b".into()),
         };
         let msg = ToWorker::Run(Box::new(spec));
         let frame = encode(&msg).unwrap();
@@ -170,6 +176,14 @@ mod tests {
                     reason: "parameter threshold_k changed (3 → 4)".into(),
                 },
             ],
+            inputs: vec![FileIdentity {
+                path: "/in/a.tif".into(),
+                bytes: 1,
+                mtime_ns: 2,
+                inode: 3,
+                ctime_ns: -4,
+                xxh3: Some("ab".into()),
+            }],
         };
         assert_eq!(decode::<FromWorker>(&encode(&fin).unwrap()).unwrap(), fin);
     }

@@ -60,6 +60,9 @@ pub struct StageControl {
     pub force: bool,
     /// How checkpoints are written.
     pub format: CheckpointFormat,
+    /// `--keep-checkpoints final`: delete stage checkpoints (keeping their
+    /// records) once the task's final outputs are written.
+    pub final_only: bool,
 }
 
 /// What happened to one stage in one attempt.

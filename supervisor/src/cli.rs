@@ -80,6 +80,16 @@ pub enum CheckpointFormat {
     Both,
 }
 
+/// Which stage checkpoints a built-in pipeline keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepCheckpoints {
+    /// Every stage's checkpoint (a rerun with new parameters starts from the changed stage).
+    All,
+    /// Only the final outputs; stage records stay (new parameters recompute from the input).
+    Final,
+}
+
 /// Where tasks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -204,9 +214,24 @@ pub struct RunArgs {
     #[arg(long, value_name = "KEY=VALUE")]
     #[serde(default)]
     pub param: Vec<String>,
-    /// Command template for --pipeline exec, e.g. 'python3 seg.py {input} {task_dir}'.
+    /// Command template for --pipeline exec, e.g. 'python3 seg.py {input} {task_dir}' ({param.KEY} for --param).
     #[arg(long, value_name = "TEMPLATE")]
     pub exec: Option<String>,
+    /// Compare input content (xxh3 hash) instead of size/mtime/inode/ctime on rerun.
+    #[arg(long)]
+    #[serde(default)]
+    pub checksum: bool,
+    /// A file every task depends on (the lab's script, its config): a change reruns all (repeatable).
+    #[arg(long, value_name = "FILE")]
+    #[serde(default)]
+    pub rerun_on: Vec<PathBuf>,
+    /// Run each attempt in TASK/ itself instead of a fresh staging folder (scripts keeping their own checkpoints).
+    #[arg(long)]
+    #[serde(default)]
+    pub reuse_task_dir: bool,
+    /// Stage checkpoints kept after a task is done [default: all].
+    #[arg(long, value_enum)]
+    pub keep_checkpoints: Option<KeepCheckpoints>,
     /// Where tasks run [default: local].
     #[arg(long, value_enum)]
     pub executor: Option<ExecutorArg>,

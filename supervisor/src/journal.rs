@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use isobatch_shared::{StageReport, Verdict};
+use isobatch_shared::{FileIdentity, StageReport, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// One journal line.
@@ -76,6 +76,21 @@ pub enum Record {
         /// What each stage of a multi-stage pipeline did (absent for single-step pipelines).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         stages: Vec<StageReport>,
+        /// Every input and tracked file (exec program, `--rerun-on`) as the
+        /// attempt found it (absent in journals written before it was recorded,
+        /// and for attempts that never reported).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        inputs: Vec<FileIdentity>,
+    },
+    /// A task that an earlier run finished `done` is computed again, and why
+    /// (an input, the parameters or an output changed).
+    Rerun {
+        /// Seconds since the Unix epoch.
+        time: f64,
+        /// Task id.
+        task: String,
+        /// What changed, in words.
+        reason: String,
     },
     /// A task was up to date and not run.
     Skipped {

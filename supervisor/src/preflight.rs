@@ -7,7 +7,8 @@ use std::path::Path;
 
 use isobatch_shared::Pipeline;
 use isobatch_shared::units::{format_bytes, parse_size};
-use isobatch_worker::fov::{FovConfig, InspectError, estimate};
+use isobatch_worker::fov::error::FovError;
+use isobatch_worker::fov::{FovConfig, estimate};
 
 use crate::config::RunConfig;
 use crate::runner::batch::TaskRecord;
@@ -91,12 +92,13 @@ pub fn estimate(cfg: &RunConfig, tasks: &[TaskRecord]) -> Estimate {
                             }
                             Some(needs)
                         }
-                        Err(InspectError::Params(m)) => {
-                            est.refusals.push(m);
+                        // A layout the parameters contradict or leave open refuses the batch.
+                        Err(e @ FovError::Layout { .. }) => {
+                            est.refusals.push(e.to_string());
                             None
                         }
                         // The worker reports an unreadable input as that task's verdict.
-                        Err(InspectError::Input(_)) => None,
+                        Err(_) => None,
                     }
                 });
                 est.disk += needs.map_or(0, |n| n.disk);

@@ -145,6 +145,9 @@ fn spec(
         params: Default::default(),
         argv: argv.iter().map(|s| s.to_string()).collect(),
         stages: Default::default(),
+        tracked: Vec::new(),
+        checksum: false,
+        reuse_from: None,
     }
 }
 

@@ -7,6 +7,10 @@ use isobatch_shared::units::{format_bytes, format_duration};
 
 use crate::config::RunConfig;
 use crate::discovery::Discovery;
+use crate::runner::batch::TaskRecord;
+
+/// How many "computed again" lines the plan shows before it counts the rest.
+const SHOWN_RERUNS: usize = 20;
 
 /// Concurrency and chunking chosen for this batch.
 #[derive(Debug, Clone, Copy)]
@@ -29,11 +33,13 @@ pub struct Shape {
     pub disk_free: Option<u64>,
 }
 
-/// Writes the plan; with `list_tasks`, every task and its inputs.
+/// Writes the plan; with `list_tasks`, every task and its inputs. Tasks whose
+/// earlier `done` result is computed again are listed with what changed.
 pub fn write(
     out: &mut dyn Write,
     cfg: &RunConfig,
     d: &Discovery,
+    tasks: &[TaskRecord],
     shape: Shape,
     layouts: &[String],
     list_tasks: bool,
@@ -89,6 +95,17 @@ pub fn write(
     }
     if let Some(exec) = &cfg.exec {
         writeln!(out, "  exec:      {exec}")?;
+    }
+    let reruns: Vec<&TaskRecord> = tasks.iter().filter(|t| t.rerun_reason.is_some()).collect();
+    if !reruns.is_empty() {
+        writeln!(out, "  computed again ({}):", reruns.len())?;
+        for t in reruns.iter().take(SHOWN_RERUNS) {
+            let why = t.rerun_reason.as_deref().unwrap_or_default();
+            writeln!(out, "    {}: {why}", t.task.id)?;
+        }
+        if reruns.len() > SHOWN_RERUNS {
+            writeln!(out, "    ... and {} more", reruns.len() - SHOWN_RERUNS)?;
+        }
     }
     if list_tasks {
         writeln!(out, "\ntasks:")?;

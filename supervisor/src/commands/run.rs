@@ -16,13 +16,14 @@ use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_TASKS_FAILED, Error};
 use crate::exec_template::{ExecTemplate, resolve_program};
 use crate::journal::{self, Journal, Record};
 use crate::report::{files, memory, progress::Progress, summary, traces};
-use crate::runner::admission;
+use crate::resume::Decision;
 use crate::runner::batch::{BatchResult, TaskRecord};
 use crate::runner::dispatcher::Dispatcher;
 use crate::runner::events::Event;
 use crate::runner::schedule::{Schedule, chunk_size};
 use crate::runner::spawn::WorkerLauncher;
 use crate::runner::{Context, serial};
+use crate::runner::{admission, attempt_dir};
 use crate::sysmem::{MemoryReading, SystemMemory};
 use crate::unix::{signals, subreaper};
 use crate::{layout, lock, preflight, resume};
@@ -52,6 +53,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let cfg = RunConfig::resolve(args)?;
     let discovery = discover(&DiscoveryOptions {
         input: cfg.input.clone(),
+        exclude: Some(cfg.output.clone()),
         patterns: cfg.patterns.clone(),
         grid: cfg.grid.clone(),
         lenient: cfg.lenient,
@@ -60,14 +62,17 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         positions: (cfg.pipeline == Pipeline::Fov).then_some(count_positions as PositionCounter),
         position_set: cfg.positions.clone(),
     })?;
+    let mut tracked = Vec::new();
     let exec = match &cfg.exec {
         Some(t) => {
             let tpl = ExecTemplate::parse(t, &discovery.field_names)?;
-            resolve_program(tpl.program())?;
+            tpl.check_params(t, &cfg.params)?;
+            tracked.push(resolve_program(tpl.program())?);
             Some(tpl)
         }
         None => None,
     };
+    tracked.extend(cfg.rerun_on.iter().cloned());
     // The lock comes before the journal is read, so no other run can append
     // between what this run decides to skip and what it runs. A dry run only reads.
     let _lock = if cfg.dry_run {
@@ -75,7 +80,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     } else {
         let state = layout::state_dir(&cfg.output);
         fs::create_dir_all(state.join("logs")).map_err(|e| Error::io(&state, e))?;
-        Some(lock::acquire(&layout::lock(&cfg.output), &cfg.output)?)
+        let held = lock::acquire(&layout::lock(&cfg.output), &cfg.output)?;
+        let staging = layout::staging_root(&cfg.output);
+        attempt_dir::clear_staging(&cfg.output).map_err(|e| Error::io(&staging, e))?;
+        Some(held)
     };
     let param_hash = resume::param_hash(&cfg);
     let journal_path = layout::journal(&cfg.output);
@@ -91,12 +99,23 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     for t in &discovery.tasks {
         let earlier = history.get(&t.id).cloned().unwrap_or_default();
         let mut rec = TaskRecord::new(t.clone(), earlier.attempts);
-        if !cfg.force
-            && let Some(outputs) = resume::up_to_date(&earlier, &param_hash, &cfg.output)
-        {
-            rec.verdict = Some(Verdict::Skipped);
-            rec.earlier_outputs = outputs;
-            skipped += 1;
+        let files: Vec<_> = t.inputs.iter().chain(&tracked).cloned().collect();
+        let now = resume::Now {
+            param_hash: &param_hash,
+            output: &cfg.output,
+            files: &files,
+            checksum: cfg.checksum,
+        };
+        match resume::decide(&earlier, now) {
+            Decision::Skip(_) if cfg.force => {
+                rec.rerun_reason = Some("--force".into());
+            }
+            Decision::Skip(outputs) => {
+                rec.verdict = Some(Verdict::Skipped);
+                rec.earlier_outputs = outputs;
+                skipped += 1;
+            }
+            Decision::Run(reason) => rec.rerun_reason = reason,
         }
         tasks.push(rec);
     }
@@ -129,8 +148,16 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     };
     if cfg.dry_run {
         let mut out = std::io::stdout().lock();
-        plan::write(&mut out, &cfg, &discovery, shape, &estimate.layouts, true)
-            .map_err(|e| Error::Internal(e.into()))?;
+        plan::write(
+            &mut out,
+            &cfg,
+            &discovery,
+            &tasks,
+            shape,
+            &estimate.layouts,
+            true,
+        )
+        .map_err(|e| Error::Internal(e.into()))?;
         writeln!(out, "\n(dry run: nothing was started)").map_err(|e| Error::Internal(e.into()))?;
         return Ok(EXIT_OK);
     }
@@ -151,7 +178,15 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     }
     {
         let mut err = std::io::stderr().lock();
-        let _ = plan::write(&mut err, &cfg, &discovery, shape, &estimate.layouts, false);
+        let _ = plan::write(
+            &mut err,
+            &cfg,
+            &discovery,
+            &tasks,
+            shape,
+            &estimate.layouts,
+            false,
+        );
     }
 
     let started = SystemTime::now();
@@ -167,11 +202,19 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         mode: format!("{:?}", cfg.mode).to_lowercase(),
         workers: shape.workers,
     });
-    for t in tasks.iter().filter(|t| t.verdict == Some(Verdict::Skipped)) {
-        journal.append(&Record::Skipped {
-            time: journal::now(),
-            task: t.task.id.clone(),
-        });
+    for t in &tasks {
+        if t.verdict == Some(Verdict::Skipped) {
+            journal.append(&Record::Skipped {
+                time: journal::now(),
+                task: t.task.id.clone(),
+            });
+        } else if let Some(reason) = &t.rerun_reason {
+            journal.append(&Record::Rerun {
+                time: journal::now(),
+                task: t.task.id.clone(),
+                reason: reason.clone(),
+            });
+        }
     }
 
     let ctx = Context {
@@ -180,6 +223,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         journal: &journal,
         progress: &progress,
         param_hash,
+        tracked,
     };
     let mut notes = Vec::new();
     let (mut tasks, interrupted) = if cfg.mode == Mode::Serial {

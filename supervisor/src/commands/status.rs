@@ -20,6 +20,8 @@ struct TaskState {
     message: String,
     running_since: Option<f64>,
     attempt: u32,
+    /// Why the latest run computes an earlier `done` result again.
+    rerun: Option<String>,
 }
 
 /// Prints the status of the batch in `args.output_dir`.
@@ -61,6 +63,7 @@ pub fn summarize(
                 run_start = *time;
                 for t in tasks.values_mut() {
                     t.running_since = None;
+                    t.rerun = None;
                 }
             }
             Record::RunEnd { .. } => running_run = false,
@@ -93,6 +96,9 @@ pub fn summarize(
             Record::Skipped { task, .. } => {
                 tasks.entry(task.clone()).or_default().verdict = Some(Verdict::Skipped)
             }
+            Record::Rerun { task, reason, .. } => {
+                tasks.entry(task.clone()).or_default().rerun = Some(reason.clone())
+            }
         }
     }
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -111,6 +117,10 @@ pub fn summarize(
         .filter(|(_, t)| t.verdict.is_some_and(|v| v.is_failure()))
         .map(|(id, t)| json!({"task": id, "verdict": t.verdict, "message": t.message}))
         .collect();
+    let reruns: Vec<_> = tasks
+        .iter()
+        .filter_map(|(id, t)| t.rerun.as_ref().map(|r| json!({"task": id, "reason": r})))
+        .collect();
     let finished_this_run = durations.len();
     let eta = (running_run && finished_this_run > 0).then(|| {
         let left = run_tasks.saturating_sub(finished_this_run) as f64;
@@ -123,6 +133,7 @@ pub fn summarize(
         "counts": counts,
         "running": running,
         "failures": failures,
+        "computed_again": reruns,
         "eta_s": eta,
         "journal_problems": damaged,
     })
@@ -158,6 +169,13 @@ fn render(v: &serde_json::Value) -> String {
             "failed: {} [{}] {msg}\n",
             f["task"].as_str().unwrap_or(""),
             f["verdict"].as_str().unwrap_or("")
+        );
+    }
+    for r in v["computed_again"].as_array().into_iter().flatten() {
+        s += &format!(
+            "computed again: {}: {}\n",
+            r["task"].as_str().unwrap_or(""),
+            r["reason"].as_str().unwrap_or("")
         );
     }
     if let Some(eta) = v["eta_s"].as_f64() {

@@ -35,6 +35,19 @@ pub enum DiscoveryError {
         /// Its fields, comma-separated.
         other_fields: String,
     },
+    /// `--select` kept no task: nothing would run.
+    #[error(
+        "--select {select} matches none of the {count} tasks found, so there is nothing to run; \
+         the pattern found: {examples}."
+    )]
+    NothingSelected {
+        /// The globs, space-separated.
+        select: String,
+        /// How many tasks the pattern found.
+        count: usize,
+        /// Some of their ids.
+        examples: String,
+    },
     /// A `--grid` spec cannot be parsed.
     #[error("--grid `{spec}` is invalid: {reason}.")]
     InvalidGrid {

@@ -31,6 +31,8 @@ use walk::{example_files, walk};
 pub struct DiscoveryOptions {
     /// The input folder (`--input`); patterns are relative to it.
     pub input: PathBuf,
+    /// A folder discovery never walks into (the output folder).
+    pub exclude: Option<PathBuf>,
     /// `--pattern` templates; all must use the same field names.
     pub patterns: Vec<String>,
     /// `--grid` specs: the values each listed field must take.
@@ -201,7 +203,13 @@ pub fn discover(opts: &DiscoveryOptions) -> Result<Discovery, DiscoveryError> {
         }
     };
     let descend = |depth: usize, name: &str| patterns.iter().any(|p| p.could_descend(depth, name));
-    walk(&opts.input, &descend, max_depth, &mut visit)?;
+    walk(
+        &opts.input,
+        opts.exclude.as_deref(),
+        &descend,
+        max_depth,
+        &mut visit,
+    )?;
 
     if found.is_empty() {
         let examples = example_files(&opts.input);
@@ -303,8 +311,16 @@ pub fn discover(opts: &DiscoveryOptions) -> Result<Discovery, DiscoveryError> {
                 glob: opts.select.join(" "),
                 source,
             })?;
+        let found: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
         tasks.retain(|t| set.is_match(&t.id));
         missing.retain(|t| set.is_match(&t.id));
+        if tasks.is_empty() {
+            return Err(DiscoveryError::NothingSelected {
+                select: opts.select.join(" "),
+                count: found.len(),
+                examples: examples(&found),
+            });
+        }
     }
     if !missing.is_empty() && !opts.lenient {
         let list = missing
@@ -328,6 +344,23 @@ pub fn discover(opts: &DiscoveryOptions) -> Result<Discovery, DiscoveryError> {
         field_names,
     })
 }
+
+/// Up to [`SHOWN_IDS`] task ids, listed for a "nothing to run" error.
+fn examples(ids: &[String]) -> String {
+    let mut list = ids
+        .iter()
+        .take(SHOWN_IDS)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > SHOWN_IDS {
+        list.push_str(&format!(", ... ({} more)", ids.len() - SHOWN_IDS));
+    }
+    list
+}
+
+/// How many task ids a "nothing to run" error lists.
+const SHOWN_IDS: usize = 20;
 
 /// Parses every pattern and checks that they share one set of field names.
 fn parse_patterns(sources: &[String]) -> Result<Vec<Pattern>, DiscoveryError> {

@@ -1,6 +1,7 @@
 //! The end-of-run summary: counts, a table (task, status, verdict, attempts,
-//! duration, peak RSS, message) and a Problems section with the full error of
-//! every task that did not succeed.
+//! duration, peak RSS, message), a Computed again section saying why each
+//! earlier `done` result was recomputed, and a Problems section with the full
+//! error of every task that did not succeed.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -105,6 +106,18 @@ pub fn write(out: &mut dyn Write, result: &BatchResult, output: &Path) -> io::Re
                 result.tasks.len() - rows.len(),
                 layout::summary_csv(output).display()
             )?;
+        }
+    }
+    let reruns: Vec<&TaskRecord> = result
+        .tasks
+        .iter()
+        .filter(|t| t.rerun_reason.is_some())
+        .collect();
+    if !reruns.is_empty() {
+        writeln!(out, "\nComputed again (an earlier run had them done):")?;
+        for t in reruns {
+            let why = t.rerun_reason.as_deref().unwrap_or_default();
+            writeln!(out, "- {}: {why}", t.task.id)?;
         }
     }
     let problems: Vec<&TaskRecord> = result

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use isobatch_shared::atomic::is_temp_name;
-use isobatch_shared::{StageControl, TaskSpec, ToWorker};
+use isobatch_shared::{Pipeline, StageControl, TaskSpec, ToWorker};
 
 use super::Context;
 use super::batch::TaskRecord;
@@ -46,11 +46,15 @@ pub fn clean_leftovers(task_dir: &Path) {
 pub fn task_spec(ctx: &Context<'_>, rec: &TaskRecord) -> TaskSpec {
     let attempt = rec.next_attempt();
     let cfg = ctx.cfg;
-    let task_dir = cfg.output.join(&rec.task.id);
+    let task_dir = super::attempt_dir::work_dir(cfg, &rec.task.id, attempt);
     let argv = ctx
         .exec
-        .map(|tpl| tpl.render(&rec.task, &task_dir, attempt))
+        .map(|tpl| tpl.render(&rec.task, &task_dir, attempt, &cfg.params))
         .unwrap_or_default();
+    let published = cfg.output.join(&rec.task.id);
+    // Built-in pipelines reuse the valid checkpoints of the last published result.
+    let reuse_from = (cfg.pipeline == Pipeline::Fov && !cfg.reuse_task_dir && published.is_dir())
+        .then_some(published);
     TaskSpec {
         task: rec.task.id.clone(),
         attempt,
@@ -67,7 +71,11 @@ pub fn task_spec(ctx: &Context<'_>, rec: &TaskRecord) -> TaskSpec {
             to: cfg.to_stage.clone(),
             force: cfg.force,
             format: cfg.checkpoint_format,
+            final_only: cfg.final_only,
         },
+        tracked: ctx.tracked.clone(),
+        checksum: cfg.checksum,
+        reuse_from,
     }
 }
 
@@ -291,6 +299,7 @@ impl Dispatcher<'_> {
             attempt,
             started: now,
             deadline: self.ctx.cfg.timeout.map(|d| now + d),
+            oom_at_start: super::oom::OomCounters::read(),
         });
         self.sampler.track(id, w.pid, self.ctx.cfg.max_task_memory);
         self.ctx.journal.append(&Record::AttemptStart {

@@ -226,6 +226,7 @@ impl<'a> Dispatcher<'a> {
                 rss_after,
                 rss_peak,
                 stages,
+                inputs,
             } => {
                 let expected = self
                     .workers
@@ -237,7 +238,7 @@ impl<'a> Dispatcher<'a> {
                         self.on_finished(
                             worker,
                             &outcome,
-                            (outputs, stages),
+                            (outputs, stages, inputs),
                             [rss_before, rss_after, rss_peak],
                             now,
                         );

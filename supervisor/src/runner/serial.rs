@@ -37,7 +37,7 @@ pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool)
             let result = isobatch_worker::pipeline::run(&spec, &mut |_, _, _| {});
             let rss_after = procfs::self_rss();
             let (verdict, message) = classify_outcome(&result.outcome);
-            let a = Attempt {
+            let mut a = Attempt {
                 peak_rss: result
                     .stages
                     .iter()
@@ -47,9 +47,10 @@ pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool)
                 rss_after,
                 outputs: result.outputs,
                 stages: result.stages,
+                inputs: result.inputs,
                 ..Attempt::ended(attempt, verdict, message, started.elapsed())
             };
-            super::finish::report_attempt(ctx, &rec.task.id, &a);
+            super::finish::report_attempt(ctx, &rec.task.id, &mut a);
             rec.attempts.push(a);
             let retry = should_retry(verdict, rec.attempts.len() as u32, cfg.retries) && !stop();
             if !retry {

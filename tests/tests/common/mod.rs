@@ -394,3 +394,18 @@ pub fn processes_with_arg(arg: &str) -> Vec<u32> {
             .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == arg.as_bytes()))
     })
 }
+
+/// `isobatch demo` into the batch folder (writes `raw/` and `truth/`).
+pub fn demo(b: &Batch, args: &[&str]) {
+    let out = isobatch()
+        .arg("demo")
+        .arg(b.dir.path())
+        .args(args)
+        .output()
+        .expect("run isobatch demo");
+    assert!(
+        out.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

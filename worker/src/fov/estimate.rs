@@ -11,7 +11,8 @@ use std::path::Path;
 
 use isobatch_shared::CheckpointFormat;
 
-use super::{FovConfig, InspectError, inspect};
+use super::error::FovError;
+use super::{FovConfig, inspect};
 use crate::image::Dtype;
 
 /// The worker's own footprint before a task touches any image: about 4.5 MiB for the
@@ -39,7 +40,7 @@ pub fn estimate(
     position: Option<usize>,
     config: &FovConfig,
     format: CheckpointFormat,
-) -> Result<(Needs, String), InspectError> {
+) -> Result<(Needs, String), FovError> {
     let (info, layout) = inspect(path, position, config)?;
     let pixels = (info.width as u64).saturating_mul(info.height as u64);
     let stack = pixels.saturating_mul(layout.frames as u64);

@@ -14,6 +14,7 @@
 use std::fmt;
 use std::path::Path;
 
+use super::error::{LayoutError, ParamError};
 use crate::image::Dtype;
 use crate::image::source::{Axis, Order, Series, Sizes};
 
@@ -96,33 +97,32 @@ impl LayoutParams {
         &["channels", "order", "pc", "fl", "z", "frame_interval"];
 
     /// Applies one `--param`; Ok(false) when the key is not a layout key.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ParamError> {
+        let malformed = |problem: &str| ParamError::Malformed {
+            key: key.to_string(),
+            value: value.to_string(),
+            problem: problem.to_string(),
+        };
         match key {
             "channels" => match value.trim().parse::<usize>() {
                 Ok(n) if n > 0 => self.channels = Some(n),
-                _ => {
-                    return Err(format!(
-                        "--param channels={value}: expected a channel count of at least 1"
-                    ));
-                }
+                _ => return Err(malformed("expected a channel count of at least 1")),
             },
             "order" => {
                 self.order = Some(match value.trim().to_ascii_uppercase().as_str() {
                     "CT" => PageOrder::CT,
                     "TC" => PageOrder::TC,
                     _ => {
-                        return Err(format!(
-                            "--param order={value}: expected CT (channel varies fastest: t0c0, t0c1, t1c0, …) \
-                             or TC (time varies fastest: t0c0, t1c0, …, t0c1, …)"
+                        return Err(malformed(
+                            "expected CT (channel varies fastest: t0c0, t0c1, t1c0, …) \
+                             or TC (time varies fastest: t0c0, t1c0, …, t0c1, …)",
                         ));
                     }
                 })
             }
             "pc" => {
                 if value.trim().is_empty() || value.contains(',') {
-                    return Err(format!(
-                        "--param pc={value}: expected one channel (index or name)"
-                    ));
+                    return Err(malformed("expected one channel (index or name)"));
                 }
                 self.pc = Some(ChannelRef::parse(value));
             }
@@ -137,18 +137,19 @@ impl LayoutParams {
                     .enumerate()
                     .find_map(|(i, c)| list[..i].contains(c).then_some(c))
                 {
-                    return Err(format!("--param fl={value}: channel {c} is listed twice"));
+                    return Err(malformed(&format!("channel {c} is listed twice")));
                 }
                 self.fl = Some(list);
             }
             "z" => {
-                self.z = Some(match value.trim().to_ascii_lowercase().as_str() {
-                    "max" => ZChoice::Max,
-                    "mean" => ZChoice::Mean,
-                    v => ZChoice::Index(v.parse::<usize>().map_err(|_| {
-                        format!("--param z={value}: expected max, mean or a plane index (0, 1, …)")
-                    })?),
-                })
+                self.z =
+                    Some(match value.trim().to_ascii_lowercase().as_str() {
+                        "max" => ZChoice::Max,
+                        "mean" => ZChoice::Mean,
+                        v => ZChoice::Index(v.parse::<usize>().map_err(|_| {
+                            malformed("expected max, mean or a plane index (0, 1, …)")
+                        })?),
+                    })
             }
             "frame_interval" => self.interval = Some(Interval::parse(value)?),
             _ => return Ok(false),
@@ -179,7 +180,7 @@ pub enum IntervalSource {
 
 impl Interval {
     /// Parses `10m`, `30s`, `1.5h`, `250ms`, `10min` (a bare number is seconds).
-    pub fn parse(text: &str) -> Result<Interval, String> {
+    pub fn parse(text: &str) -> Result<Interval, ParamError> {
         let t = text.trim();
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -198,9 +199,11 @@ impl Interval {
                 unit,
                 source: IntervalSource::Param,
             }),
-            _ => Err(format!(
-                "--param frame_interval={text}: expected a positive duration such as 10m, 30s, 1.5h or 250ms"
-            )),
+            _ => Err(ParamError::Malformed {
+                key: "frame_interval".into(),
+                value: text.to_string(),
+                problem: "expected a positive duration such as 10m, 30s, 1.5h or 250ms".into(),
+            }),
         }
     }
 }
@@ -208,10 +211,10 @@ impl Interval {
 /// The frame interval a file states, in a unit the traces can carry; a unit that
 /// cannot be converted is an error, never a silent frame index.
 fn metadata_interval(
-    name: &str,
+    path: &Path,
     source: &'static str,
     stated: Option<&(f64, String)>,
-) -> Result<Option<Interval>, String> {
+) -> Result<Option<Interval>, LayoutError> {
     let Some((value, unit)) = stated.filter(|(v, _)| *v > 0.0 && v.is_finite()) else {
         return Ok(None);
     };
@@ -221,10 +224,11 @@ fn metadata_interval(
         "min" | "minute" | "minutes" => "minutes",
         "h" | "hr" | "hour" | "hours" => "hours",
         other => {
-            return Err(format!(
-                "{name}: the frame interval in the {source} is in unit {other:?}, which isobatch cannot \
-                 convert; pass --param frame_interval (e.g. 10m)"
-            ));
+            return Err(LayoutError::IntervalUnit {
+                path: path.to_path_buf(),
+                origin: source,
+                unit: other.to_string(),
+            });
         }
     };
     Ok(Some(Interval {
@@ -261,16 +265,18 @@ pub struct Layout {
 
 /// Channel `r` among `names` (`n` channels), or why it is not there.
 fn find_channel(
-    name: &str,
+    path: &Path,
     r: &ChannelRef,
     names: &[Option<String>],
     n: usize,
-) -> Result<usize, String> {
+) -> Result<usize, LayoutError> {
     match r {
         ChannelRef::Index(i) if *i < n => Ok(*i),
-        ChannelRef::Index(i) => Err(format!(
-            "{name}: channel {i} does not exist (the stack has {n} channel(s), numbered from 0)"
-        )),
+        ChannelRef::Index(i) => Err(LayoutError::NoSuchChannel {
+            path: path.to_path_buf(),
+            channel: *i,
+            channels: n,
+        }),
         ChannelRef::Name(want) => names
             .iter()
             .position(|c| c.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(want)))
@@ -280,14 +286,15 @@ fn find_channel(
                     .enumerate()
                     .map(|(i, c)| format!("{i}={}", c.as_deref().unwrap_or("(unnamed)")))
                     .collect();
-                format!(
-                    "{name}: no channel is named {want:?} (channels: {})",
-                    if known.is_empty() {
+                LayoutError::NoChannelNamed {
+                    path: path.to_path_buf(),
+                    name: want.clone(),
+                    known: if known.is_empty() {
                         "none named".into()
                     } else {
                         known.join(", ")
-                    }
-                )
+                    },
+                }
             }),
     }
 }
@@ -295,66 +302,67 @@ fn find_channel(
 impl Layout {
     /// Resolves the layout of one position of `path` from its metadata and the
     /// parameters; the error names the file and says what is wrong and how to fix it.
-    pub fn resolve(path: &Path, series: &Series, p: &LayoutParams) -> Result<Layout, String> {
-        let name = path.display().to_string();
+    pub fn resolve(path: &Path, series: &Series, p: &LayoutParams) -> Result<Layout, LayoutError> {
+        let path_buf = || path.to_path_buf();
         let (sizes, order, source) = match (series.sizes, series.order) {
             (Some(s), Some(o)) => {
                 if let Some(n) = p.channels.filter(|&n| n != s.c) {
-                    return Err(format!(
-                        "{name}: --param channels={n} but the file's {} says {} channel(s); \
-                         drop the parameter or fix the file",
-                        series.source, s.c
-                    ));
+                    return Err(LayoutError::ChannelsContradict {
+                        path: path_buf(),
+                        given: n,
+                        origin: series.source,
+                        metadata: s.c,
+                    });
                 }
                 if let Some(given) = p.order.filter(|_| s.c > 1) {
                     let stated = if given == PageOrder::CT { "CT" } else { "TC" };
                     let fast_c = given == PageOrder::CT;
                     let file_fast_c = c_before_t(o);
                     if fast_c != file_fast_c {
-                        return Err(format!(
-                            "{name}: --param order={stated} but the file's {} says dimension order {} \
-                             ({}); drop the parameter",
-                            series.source,
-                            o,
-                            if file_fast_c {
-                                "channel varies before time, i.e. CT"
-                            } else {
-                                "time varies before channel, i.e. TC"
-                            }
-                        ));
+                        return Err(LayoutError::OrderContradicts {
+                            path: path_buf(),
+                            given: stated,
+                            origin: series.source,
+                            order: o.to_string(),
+                            channel_first: file_fast_c,
+                        });
                     }
                 }
                 (s, o, series.source.to_string())
             }
-            _ => plain_layout(&name, series, p)?,
+            _ => plain_layout(path, series, p)?,
         };
         if series.planes != sizes.planes().unwrap_or(usize::MAX) {
-            return Err(format!(
-                "{name}: {} planes stored but C={} × Z={} × T={} needed",
-                series.planes, sizes.c, sizes.z, sizes.t
-            ));
+            return Err(LayoutError::PlaneCount {
+                path: path_buf(),
+                planes: series.planes,
+                c: sizes.c,
+                z: sizes.z,
+                t: sizes.t,
+            });
         }
         let z = match (sizes.z, p.z) {
             (_, Some(ZChoice::Index(i))) if i >= sizes.z => {
-                return Err(format!(
-                    "{name}: --param z={i} but the position has {} focal plane(s), numbered from 0",
-                    sizes.z
-                ));
+                return Err(LayoutError::NoSuchPlane {
+                    path: path_buf(),
+                    index: i,
+                    planes: sizes.z,
+                });
             }
             (_, Some(choice)) => choice,
             (1, None) => ZChoice::Index(0),
             (nz, None) => {
-                return Err(format!(
-                    "{name}: {nz} focal planes per frame; choose --param z=max (maximum projection), \
-                     z=mean or z=INDEX (one plane) — the fov pipeline segments one plane per frame"
-                ));
+                return Err(LayoutError::ZChoiceNeeded {
+                    path: path_buf(),
+                    planes: nz,
+                });
             }
         };
         let channels = sizes.c;
         let mut names = series.channel_names.clone();
         names.resize(channels, None);
         let pc = find_channel(
-            &name,
+            path,
             p.pc.as_ref().unwrap_or(&ChannelRef::Index(0)),
             &names,
             channels,
@@ -362,17 +370,15 @@ impl Layout {
         let fl = match &p.fl {
             Some(list) => list
                 .iter()
-                .map(|r| find_channel(&name, r, &names, channels))
+                .map(|r| find_channel(path, r, &names, channels))
                 .collect::<Result<Vec<_>, _>>()?,
             None => (0..channels).filter(|&c| c != pc).collect(),
         };
         if fl.contains(&pc) {
-            return Err(format!(
-                "--param fl lists channel {pc}, which is the phase-contrast channel"
-            ));
+            return Err(LayoutError::FluorescenceIsPhase { pc });
         }
         let from_meta = match p.interval {
-            None => metadata_interval(&name, series.source, series.interval.as_ref())?,
+            None => metadata_interval(path, series.source, series.interval.as_ref())?,
             Some(_) => None,
         };
         Ok(Layout {
@@ -469,22 +475,23 @@ fn c_before_t(order: Order) -> bool {
 
 /// The layout of a plain multi-page TIFF, from `channels=` and `order=`.
 fn plain_layout(
-    name: &str,
+    path: &Path,
     series: &Series,
     p: &LayoutParams,
-) -> Result<(Sizes, Order, String), String> {
+) -> Result<(Sizes, Order, String), LayoutError> {
     let pages = series.planes;
     let Some(channels) = p.channels else {
-        return Err(format!(
-            "{name}: {pages} pages and no metadata saying how they map to channels and frames; \
-             pass --param channels=N and, for N > 1, --param order=CT (pages t0c0, t0c1, t1c0, …) \
-             or order=TC (t0c0, t1c0, …, t0c1, …)"
-        ));
+        return Err(LayoutError::UnknownChannels {
+            path: path.to_path_buf(),
+            pages,
+        });
     };
     if !pages.is_multiple_of(channels) {
-        return Err(format!(
-            "{name}: {pages} pages do not divide into {channels} channels"
-        ));
+        return Err(LayoutError::Indivisible {
+            path: path.to_path_buf(),
+            pages,
+            channels,
+        });
     }
     let sizes = Sizes {
         t: pages / channels,
@@ -505,10 +512,11 @@ fn plain_layout(
             "TC: pages t0c0, t1c0, …, t0c1",
         ),
         None => {
-            return Err(format!(
-                "{name}: a plain TIFF of {pages} pages in {channels} channels; say how pages are ordered: \
-                 --param order=CT (t0c0, t0c1, t1c0, …) or order=TC (t0c0, t1c0, …, t0c1, …)"
-            ));
+            return Err(LayoutError::UnknownOrder {
+                path: path.to_path_buf(),
+                pages,
+                channels,
+            });
         }
     };
     Ok((
@@ -542,13 +550,16 @@ mod tests {
     fn params(kv: &[(&str, &str)]) -> Result<LayoutParams, String> {
         let mut p = LayoutParams::default();
         for (k, v) in kv {
-            assert!(p.set(k, v)?, "{k} is a layout key");
+            assert!(
+                p.set(k, v).map_err(|e| e.to_string())?,
+                "{k} is a layout key"
+            );
         }
         Ok(p)
     }
 
     fn resolve(s: &Series, kv: &[(&str, &str)]) -> Result<Layout, String> {
-        Layout::resolve(Path::new("raw/f.tif"), s, &params(kv)?)
+        Layout::resolve(Path::new("raw/f.tif"), s, &params(kv)?).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -4,22 +4,37 @@
 //! gives the canonical `key=value` list a stage checkpoint records, so a changed
 //! parameter recomputes that stage and everything after it.
 
+use super::error::ParamError;
+
+/// The error for `key=value` outside what it accepts (`expected`).
+fn out_of_range(key: &str, value: &str, expected: String) -> ParamError {
+    ParamError::OutOfRange {
+        key: key.to_string(),
+        value: value.to_string(),
+        expected,
+    }
+}
+
 /// Parses a non-negative integer in `min..=max` for `key`.
-fn parse_usize(key: &str, value: &str, min: usize, max: usize) -> Result<usize, String> {
+fn parse_usize(key: &str, value: &str, min: usize, max: usize) -> Result<usize, ParamError> {
     match value.trim().parse::<usize>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "invalid value '{value}' for parameter {key}: expected an integer from {min} to {max}"
+        _ => Err(out_of_range(
+            key,
+            value,
+            format!("an integer from {min} to {max}"),
         )),
     }
 }
 
 /// Parses a finite number in `min..=max` for `key`.
-fn parse_f32(key: &str, value: &str, min: f32, max: f32) -> Result<f32, String> {
+fn parse_f32(key: &str, value: &str, min: f32, max: f32) -> Result<f32, ParamError> {
     match value.trim().parse::<f32>() {
         Ok(v) if v.is_finite() && v >= min && v <= max => Ok(v),
-        _ => Err(format!(
-            "invalid value '{value}' for parameter {key}: expected a number from {min} to {max}"
+        _ => Err(out_of_range(
+            key,
+            value,
+            format!("a number from {min} to {max}"),
         )),
     }
 }
@@ -78,7 +93,7 @@ impl SegmentParams {
 
     /// Applies `key=value`: `Ok(true)` if the key is this stage's, `Ok(false)` if not,
     /// `Err` (naming key, value and the expected form) for a malformed value.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ParamError> {
         match key {
             "std_radius" => self.std_radius = parse_usize(key, value, 1, 50)?,
             "threshold_k" => self.threshold_k = parse_f32(key, value, -10.0, 100.0)?,
@@ -141,7 +156,7 @@ impl BackgroundParams {
 
     /// Applies `key=value`: `Ok(true)` if the key is this stage's, `Ok(false)` if not,
     /// `Err` (naming key, value and the expected form) for a malformed value.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ParamError> {
         match key {
             "bg_tile" => self.tile = parse_usize(key, value, 4, 1 << 20)?,
             "bg_dilate" => self.dilate = parse_usize(key, value, 0, 100)?,
@@ -191,7 +206,7 @@ impl TrackParams {
 
     /// Applies `key=value`: `Ok(true)` if the key is this stage's, `Ok(false)` if not,
     /// `Err` (naming key, value and the expected form) for a malformed value.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ParamError> {
         match key {
             "max_gap" => self.max_gap = parse_usize(key, value, 0, 1000)?,
             "min_iou" => self.min_iou = parse_f32(key, value, 0.01, 1.0)?,
@@ -230,7 +245,7 @@ impl ExtractParams {
 
     /// Applies `key=value`: `Ok(true)` if the key is this stage's, `Ok(false)` if not,
     /// `Err` (naming key, value and the expected form) for a malformed value.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ParamError> {
         match key {
             "measure_dilate" => self.measure_dilate = parse_usize(key, value, 0, 50)?,
             _ => return Ok(false),
@@ -279,7 +294,7 @@ mod tests {
         assert_eq!(s.set("min_area", "12"), Ok(true));
         assert_eq!(s.min_area, 12);
         assert_eq!(s.set("bg_tile", "12"), Ok(false));
-        let err = s.set("threshold_k", "abc").unwrap_err();
+        let err = s.set("threshold_k", "abc").unwrap_err().to_string();
         assert!(err.contains("threshold_k") && err.contains("abc"), "{err}");
         let mut t = TrackParams::default();
         assert!(t.set("min_iou", "1.5").is_err());

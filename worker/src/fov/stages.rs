@@ -19,7 +19,7 @@ use super::track::Tracker;
 use super::{FovConfig, traces};
 use crate::image::checkpoint::{StackSink, StackSource, checkpoint_paths};
 use crate::image::source::PlaneFile;
-use crate::image::{Dtype, ImageError, Pixel, Shape};
+use crate::image::{Dtype, Pixel, Shape};
 use crate::stage::{Stage, StageError};
 
 /// What every fov stage knows about its task.
@@ -53,7 +53,7 @@ impl Fov<'_> {
     }
     /// Opens the checkpoint `stem`, checking its shape.
     pub fn source(&self, stem: &str) -> Result<StackSource, StageError> {
-        let s = StackSource::open(&self.dir, stem, self.format).map_err(checkpoint_error)?;
+        let s = StackSource::open(&self.dir, stem, self.format).map_err(StageError::Checkpoint)?;
         if s.shape() != self.shape {
             return Err(StageError::Failed(format!(
                 "checkpoint {stem} has shape {:?}, expected {:?}",
@@ -64,7 +64,7 @@ impl Fov<'_> {
         Ok(s)
     }
     fn sink<T: Pixel>(&self, stem: &str) -> Result<StackSink<T>, StageError> {
-        StackSink::create(&self.dir, stem, self.shape, self.format).map_err(image_error)
+        StackSink::create(&self.dir, stem, self.shape, self.format).map_err(StageError::Image)
     }
     /// The files of checkpoint `STEM_cN` for every fluorescence channel N.
     pub fn fl_files(&self, stem: &str) -> Vec<PathBuf> {
@@ -88,21 +88,6 @@ impl Fov<'_> {
     }
 }
 
-/// Image errors: an unreadable input is the input's fault, anything else is a failure.
-pub fn image_error(e: ImageError) -> StageError {
-    if e.is_invalid_input() {
-        StageError::InvalidInput(e.to_string())
-    } else {
-        StageError::Failed(e.to_string())
-    }
-}
-
-/// A checkpoint this task wrote cannot be read back: the task's failure,
-/// never the user's input.
-pub fn checkpoint_error(e: ImageError) -> StageError {
-    StageError::Failed(format!("cannot read a checkpoint: {e}"))
-}
-
 fn params(list: Vec<(&'static str, String)>) -> Vec<(String, String)> {
     list.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
@@ -110,7 +95,7 @@ fn params(list: Vec<(&'static str, String)>) -> Vec<(String, String)> {
 /// Commits every sink (each file atomically).
 fn commit_all<T: Pixel>(sinks: Vec<StackSink<T>>) -> Result<(), StageError> {
     for s in sinks {
-        s.commit().map_err(image_error)?;
+        s.commit().map_err(StageError::Image)?;
     }
     Ok(())
 }
@@ -141,15 +126,7 @@ impl Copy<'_> {
     ) -> Result<(), StageError> {
         let f = self.0;
         file.read_plane(f.position.unwrap_or(0), f.layout.plane(t, c, z), out)
-            .map_err(|e| {
-                let at = f
-                    .position
-                    .map_or_else(String::new, |p| format!("position {p}: "));
-                match image_error(e) {
-                    StageError::InvalidInput(m) => StageError::InvalidInput(format!("{at}{m}")),
-                    StageError::Failed(m) => StageError::Failed(format!("{at}{m}")),
-                }
-            })
+            .map_err(|e| StageError::Image(e.at_position(f.position)))
     }
 
     fn copy_as<T: Pixel>(&self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
@@ -190,7 +167,7 @@ impl Copy<'_> {
                     for z in zs.clone() {
                         self.read(file.as_mut(), t, c, z, raw)?;
                         crate::image::convert_to_f32(f.input_dtype, raw, &mut plane)
-                            .map_err(StageError::Failed)?;
+                            .map_err(|e| StageError::Failed(e.to_string()))?;
                         for (a, v) in acc.iter_mut().zip(&plane) {
                             *a += v;
                         }
@@ -200,7 +177,7 @@ impl Copy<'_> {
                         *o = T::from_f32(a / k);
                     }
                 }
-                sink.write_frame(t, &page).map_err(image_error)?;
+                sink.write_frame(t, &page).map_err(StageError::Image)?;
             }
             tick(progress, t, f.layout.frames);
         }
@@ -274,9 +251,9 @@ impl Stage for Segment<'_> {
         for t in 0..f.shape.frames {
             phase_src
                 .read_f32(t, &mut phase)
-                .map_err(checkpoint_error)?;
+                .map_err(StageError::Checkpoint)?;
             seg.segment(&phase, &mut mask);
-            sink.write_frame(t, &mask).map_err(image_error)?;
+            sink.write_frame(t, &mask).map_err(StageError::Image)?;
             tick(progress, t, f.shape.frames);
         }
         commit_all(vec![sink])
@@ -334,15 +311,15 @@ impl Background<'_> {
         let (mut mask, mut fl) = (vec![0u8; h * w], vec![0f32; h * w]);
         let mut out = vec![T::default(); h * w];
         for t in 0..f.shape.frames {
-            masks.read(t, &mut mask).map_err(checkpoint_error)?;
+            masks.read(t, &mut mask).map_err(StageError::Checkpoint)?;
             for (src, sink) in fl_src.iter_mut().zip(&mut sinks) {
-                src.read_f32(t, &mut fl).map_err(checkpoint_error)?;
+                src.read_f32(t, &mut fl).map_err(StageError::Checkpoint)?;
                 est.estimate_rows(&fl, &mask, |y, row| {
                     for (o, &b) in out[y * w..(y + 1) * w].iter_mut().zip(row) {
                         *o = T::from_f32(b);
                     }
                 });
-                sink.write_frame(t, &out).map_err(image_error)?;
+                sink.write_frame(t, &out).map_err(StageError::Image)?;
             }
             tick(progress, t, f.shape.frames);
         }
@@ -408,7 +385,7 @@ impl Track<'_> {
         let (mut mask, mut labels) = (vec![0u8; h * w], vec![0u32; h * w]);
         let mut out = vec![T::default(); h * w];
         for t in 0..f.shape.frames {
-            masks.read(t, &mut mask).map_err(checkpoint_error)?;
+            masks.read(t, &mut mask).map_err(StageError::Checkpoint)?;
             tracker.push(&mask, &mut labels);
             // Every label is at most the last id handed out.
             if T::try_from(tracker.ids_issued()).is_err() {
@@ -419,7 +396,7 @@ impl Track<'_> {
                     StageError::Failed(format!("label {l} does not fit the label type"))
                 })?;
             }
-            sink.write_frame(t, &out).map_err(image_error)?;
+            sink.write_frame(t, &out).map_err(StageError::Image)?;
             tick(progress, t, f.shape.frames);
         }
         commit_all(vec![sink])?;

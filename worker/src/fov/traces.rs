@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use isobatch_shared::atomic::TempFile;
 
 use super::extract::{CellRow, MeasureScratch, measure};
-use super::stages::{Fov, checkpoint_error, tick};
+use super::stages::{Fov, tick};
 use crate::stage::StageError;
 
 /// `TASK/traces.csv`.
@@ -65,7 +65,7 @@ fn fmt_g(v: f64) -> String {
 pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
     // Never committed: dropping it removes the file, whatever happens below.
     let (_unsorted_guard, unsorted) = TempFile::create(&f.dir.join("traces.unsorted"))
-        .map_err(|e| failed("cannot create a temporary file in the task folder", e))?;
+        .map_err(|e| StageError::io("cannot create a temporary file in the task folder", e))?;
     // The last tenth is the regrouping pass.
     let bytes_per_cell = measure_frames(f, &unsorted, &mut |fraction, msg| {
         progress(fraction * 0.9, msg)
@@ -74,11 +74,7 @@ pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), S
     let preamble = format!("{}\n{}\n", f.layout.time_comment(), header(&labels));
     let target = path(&f.dir);
     regroup_by_cell(&unsorted, &preamble, &bytes_per_cell, &target)
-        .map_err(|e| failed(&format!("cannot write {}", target.display()), e))
-}
-
-fn failed(what: &str, e: io::Error) -> StageError {
-    StageError::Failed(format!("{what}: {e}"))
+        .map_err(|e| StageError::io(format!("cannot write {}", target.display()), e))
 }
 
 /// Measures every frame, writing the rows frame-major to `unsorted`; returns
@@ -103,12 +99,12 @@ fn measure_frames(
     for t in 0..f.shape.frames {
         labels_src
             .read_labels(t, &mut labels)
-            .map_err(checkpoint_error)?;
+            .map_err(StageError::Checkpoint)?;
         for (src, buf) in fl_src.iter_mut().zip(&mut fl) {
-            src.read_f32(t, buf).map_err(checkpoint_error)?;
+            src.read_f32(t, buf).map_err(StageError::Checkpoint)?;
         }
         for (src, buf) in bg_src.iter_mut().zip(&mut bg) {
-            src.read_f32(t, buf).map_err(checkpoint_error)?;
+            src.read_f32(t, buf).map_err(StageError::Checkpoint)?;
         }
         let fl_refs: Vec<&[f32]> = fl.iter().map(Vec::as_slice).collect();
         let bg_refs: Vec<&[f32]> = bg.iter().map(Vec::as_slice).collect();
@@ -125,12 +121,13 @@ fn measure_frames(
         for r in rows {
             let line = row(&f.task, f.layout.time(t), &r) + "\n";
             out.write_all(line.as_bytes())
-                .map_err(|e| failed("cannot write traces", e))?;
+                .map_err(|e| StageError::io("cannot write traces", e))?;
             *bytes_per_cell.entry(r.cell).or_default() += line.len() as u64;
         }
         tick(progress, t, f.shape.frames);
     }
-    out.flush().map_err(|e| failed("cannot write traces", e))?;
+    out.flush()
+        .map_err(|e| StageError::io("cannot write traces", e))?;
     Ok(bytes_per_cell)
 }
 

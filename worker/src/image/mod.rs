@@ -133,15 +133,38 @@ pixel!(u16, Dtype::U16, true);
 pixel!(u32, Dtype::U32, true);
 pixel!(f32, Dtype::F32, false);
 
+/// Why raw bytes could not be converted to f32 samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ConvertError {
+    /// The bytes are misaligned or not a whole number of samples.
+    #[error("{0:?}")]
+    Cast(bytemuck::PodCastError),
+    /// The bytes hold another number of samples than the output.
+    #[error("{samples} samples for {outputs} outputs")]
+    Length {
+        /// Samples in the input bytes.
+        samples: usize,
+        /// Room in the output.
+        outputs: usize,
+    },
+}
+
 /// Converts one frame of raw little-endian samples of `dtype` into f32.
 ///
 /// `bytes` must hold exactly `out.len()` samples and be aligned for `dtype`
 /// (buffers from this module always are); a mismatch is reported as `Err`.
-pub(crate) fn convert_to_f32(dtype: Dtype, bytes: &[u8], out: &mut [f32]) -> Result<(), String> {
-    fn conv<T: Pixel>(bytes: &[u8], out: &mut [f32]) -> Result<(), String> {
-        let src: &[T] = bytemuck::try_cast_slice(bytes).map_err(|e| format!("{e:?}"))?;
+pub(crate) fn convert_to_f32(
+    dtype: Dtype,
+    bytes: &[u8],
+    out: &mut [f32],
+) -> Result<(), ConvertError> {
+    fn conv<T: Pixel>(bytes: &[u8], out: &mut [f32]) -> Result<(), ConvertError> {
+        let src: &[T] = bytemuck::try_cast_slice(bytes).map_err(ConvertError::Cast)?;
         if src.len() != out.len() {
-            return Err(format!("{} samples for {} outputs", src.len(), out.len()));
+            return Err(ConvertError::Length {
+                samples: src.len(),
+                outputs: out.len(),
+            });
         }
         for (o, s) in out.iter_mut().zip(src) {
             *o = s.to_f32();
@@ -258,6 +281,21 @@ impl ImageError {
         ImageError::Usage {
             path: path.to_path_buf(),
             reason: reason.into(),
+        }
+    }
+
+    /// The same error about position `p` of a multi-position file (`None`: unchanged).
+    pub fn at_position(self, p: Option<usize>) -> Self {
+        match (self, p) {
+            (ImageError::Invalid { path, reason }, Some(p)) => ImageError::Invalid {
+                path,
+                reason: format!("position {p}: {reason}"),
+            },
+            (ImageError::Usage { path, reason }, Some(p)) => ImageError::Usage {
+                path,
+                reason: format!("position {p}: {reason}"),
+            },
+            (e, _) => e,
         }
     }
 

@@ -103,15 +103,27 @@ pub struct InputStack {
     description: Option<String>,
 }
 
-/// Runs code that calls into the tiff crate, turning a panic inside it into an error message.
-fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+/// A panic inside the tiff crate, caught: the file is one it cannot decode.
+#[derive(Debug, thiserror::Error)]
+#[error("the TIFF decoder failed on this file ({0})")]
+struct DecoderPanic(String);
+
+impl DecoderPanic {
+    /// The panic as invalid input of `path`.
+    fn invalid(self, path: &Path) -> ImageError {
+        ImageError::invalid(path, self.to_string())
+    }
+}
+
+/// Runs code that calls into the tiff crate, turning a panic inside it into an error.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, DecoderPanic> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
         let msg = p
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| p.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        format!("the TIFF decoder failed on this file ({msg})")
+        DecoderPanic(msg)
     })
 }
 
@@ -142,7 +154,7 @@ impl InputStack {
             .map_err(|e| ImageError::io(path, e))?;
         let reader = BufReader::new(file);
         let decoder = guarded(|| Decoder::new(reader))
-            .map_err(|m| ImageError::invalid(path, m))?
+            .map_err(|m| m.invalid(path))?
             .map_err(|e| tiff_error(path, "cannot read page 0", e))?
             .with_limits(limits.for_decoder());
         let mut stack = InputStack {
@@ -205,13 +217,13 @@ impl InputStack {
             }
             let next = guarded(|| self.decoder.next_image());
             let context = format!("cannot read page {}", index + 1);
-            next.map_err(|m| ImageError::invalid(&self.path, m))?
+            next.map_err(|m| m.invalid(&self.path))?
                 .map_err(|e| tiff_error(&self.path, &context, e))?;
         }
         let pages = self.ifds.len();
         if let Some(meta) = &imagej {
             meta.check_pages(pages)
-                .map_err(|r| ImageError::invalid(&self.path, r))?;
+                .map_err(|r| ImageError::invalid(&self.path, r.to_string()))?;
         }
         let names: Vec<&str> = compressions.iter().map(|&c| compression_name(c)).collect();
         self.info = StackInfo {
@@ -235,8 +247,14 @@ impl InputStack {
         let (file_len, limits) = (self.file_len, self.limits);
         let r = guarded(|| inspect(&mut self.decoder, file_len, &limits));
         self.poisoned |= r.is_err();
-        r.and_then(|page| page.map_err(|reason| format!("page {index}: {reason}")))
-            .map_err(|reason| ImageError::invalid(&self.path, reason))
+        match r {
+            Ok(Ok(page)) => Ok(page),
+            Ok(Err(reason)) => Err(ImageError::invalid(
+                &self.path,
+                format!("page {index}: {reason}"),
+            )),
+            Err(panic) => Err(panic.invalid(&self.path)),
+        }
     }
 
     /// Keeps the current page's ImageDescription (OME-XML is read from it) and parses
@@ -254,7 +272,8 @@ impl InputStack {
             Ok(Ok(Some(v))) => v.into_string().unwrap_or_default(),
             _ => return Ok(None),
         };
-        let meta = ImageJMeta::parse(&text).map_err(|r| ImageError::invalid(&self.path, r))?;
+        let meta =
+            ImageJMeta::parse(&text).map_err(|r| ImageError::invalid(&self.path, r.to_string()))?;
         self.description = Some(text);
         Ok(meta)
     }
@@ -367,7 +386,7 @@ impl InputStack {
         let context = format!("cannot read page {index}");
         let r = guarded(|| self.decoder.seek_to_image(index));
         self.poisoned |= r.is_err();
-        r.map_err(|m| ImageError::invalid(&self.path, m))?
+        r.map_err(|m| m.invalid(&self.path))?
             .map_err(|e| tiff_error(&self.path, &context, e))?;
         let at = self.decoder.ifd_pointer().map_or(0, |p| p.0);
         if self.ifds.get(index) != Some(&at) {
@@ -399,7 +418,7 @@ impl InputStack {
         let r = guarded(|| self.decoder.read_image_bytes(buf));
         self.poisoned |= r.is_err();
         let context = format!("page {index}");
-        r.map_err(|m| ImageError::invalid(&self.path, m))?
+        r.map_err(|m| m.invalid(&self.path))?
             .map_err(|e| tiff_error(&self.path, &context, e))
     }
 }

@@ -61,6 +61,87 @@ pub struct Document {
     pub images: Vec<Image>,
 }
 
+/// Why OME-XML cannot be used, in words a user can act on (`what` names the
+/// element, e.g. `OME-XML Image 0 Pixels`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OmeError {
+    /// Not well-formed XML.
+    #[error("malformed OME-XML: {0}")]
+    Xml(String),
+    /// The root element is not `<OME>`.
+    #[error("OME-XML root element is <{0}>, not <OME>")]
+    Root(String),
+    /// `BinaryOnly` without the file it points to.
+    #[error("OME-XML BinaryOnly has no MetadataFile")]
+    NoMetadataFile,
+    /// More images than the page limit.
+    #[error("OME-XML lists more than {0} images (the limit)")]
+    TooManyImages(usize),
+    /// No image and no pointer to one.
+    #[error("OME-XML has no Image")]
+    NoImage,
+    /// A required element or attribute is absent.
+    #[error("{what} has no {name}")]
+    Missing {
+        /// The element.
+        what: String,
+        /// The missing child or attribute.
+        name: &'static str,
+    },
+    /// An attribute whose value cannot be used.
+    #[error("{what} has {name}={value}, {problem}")]
+    Value {
+        /// The element.
+        what: String,
+        /// The attribute.
+        name: &'static str,
+        /// Its value as written.
+        value: String,
+        /// Why it cannot be used.
+        problem: String,
+    },
+    /// More planes than the page limit.
+    #[error("{what} has SizeC={c} × SizeZ={z} × SizeT={t} planes, above the limit of {limit}")]
+    TooManyPlanes {
+        /// The element.
+        what: String,
+        /// `SizeC`.
+        c: usize,
+        /// `SizeZ`.
+        z: usize,
+        /// `SizeT`.
+        t: usize,
+        /// The page limit.
+        limit: usize,
+    },
+    /// A pixel type isobatch does not read.
+    #[error("{what} has pixel Type {value:?}; isobatch reads uint8, uint16, uint32 and float")]
+    PixelType {
+        /// The element.
+        what: String,
+        /// `Type`.
+        value: String,
+    },
+    /// `Channel` elements that do not match `SizeC`.
+    #[error("{what} has SizeC={size_c} but {elements} Channel elements")]
+    ChannelCount {
+        /// The element.
+        what: String,
+        /// `SizeC`.
+        size_c: usize,
+        /// `Channel` elements.
+        elements: usize,
+    },
+    /// More `TiffData` elements than the page limit.
+    #[error("{what} has more than {limit} TiffData elements")]
+    TooManyTiffData {
+        /// The element.
+        what: String,
+        /// The page limit.
+        limit: usize,
+    },
+}
+
 /// True when an ImageDescription looks like OME-XML.
 pub fn is_ome(text: &str) -> bool {
     let head = text.trim_start();
@@ -71,27 +152,62 @@ fn attr<'a>(node: roxmltree::Node<'a, '_>, name: &str) -> Option<&'a str> {
     node.attribute(name).map(str::trim)
 }
 
-fn count(
-    node: roxmltree::Node<'_, '_>,
-    name: &str,
-    what: &str,
-    max: usize,
-) -> Result<usize, String> {
-    let text = attr(node, name).ok_or_else(|| format!("{what} has no {name}"))?;
-    match text.parse::<usize>() {
-        Ok(0) => Err(format!("{what} has {name}=0")),
-        Ok(n) if n <= max => Ok(n),
-        Ok(n) => Err(format!("{what} has {name}={n}, above the limit of {max}")),
-        Err(_) => Err(format!("{what} has {name}={text:?}, not a whole number")),
+fn missing(what: &str, name: &'static str) -> OmeError {
+    OmeError::Missing {
+        what: what.to_string(),
+        name,
     }
 }
 
-fn index_attr(node: roxmltree::Node<'_, '_>, name: &str, what: &str) -> Result<usize, String> {
+fn bad_value(what: &str, name: &'static str, value: String, problem: String) -> OmeError {
+    OmeError::Value {
+        what: what.to_string(),
+        name,
+        value,
+        problem,
+    }
+}
+
+fn count(
+    node: roxmltree::Node<'_, '_>,
+    name: &'static str,
+    what: &str,
+    max: usize,
+) -> Result<usize, OmeError> {
+    let text = attr(node, name).ok_or_else(|| missing(what, name))?;
+    match text.parse::<usize>() {
+        Ok(0) => Err(bad_value(
+            what,
+            name,
+            "0".into(),
+            "not a valid count".into(),
+        )),
+        Ok(n) if n <= max => Ok(n),
+        Ok(n) => Err(bad_value(
+            what,
+            name,
+            n.to_string(),
+            format!("above the limit of {max}"),
+        )),
+        Err(_) => Err(bad_value(
+            what,
+            name,
+            format!("{text:?}"),
+            "not a whole number".into(),
+        )),
+    }
+}
+
+fn index_attr(
+    node: roxmltree::Node<'_, '_>,
+    name: &'static str,
+    what: &str,
+) -> Result<usize, OmeError> {
     match attr(node, name) {
         None => Ok(0),
         Some(t) => t
             .parse::<usize>()
-            .map_err(|_| format!("{what} has {name}={t:?}, not a whole number")),
+            .map_err(|_| bad_value(what, name, format!("{t:?}"), "not a whole number".into())),
     }
 }
 
@@ -102,29 +218,27 @@ fn positive(node: roxmltree::Node<'_, '_>, name: &str) -> Option<f64> {
         .filter(|v| v.is_finite() && *v > 0.0)
 }
 
-fn dtype(text: &str, what: &str) -> Result<Dtype, String> {
+fn dtype(text: &str, what: &str) -> Result<Dtype, OmeError> {
     Ok(match text {
         "uint8" => Dtype::U8,
         "uint16" => Dtype::U16,
         "uint32" => Dtype::U32,
         "float" => Dtype::F32,
         other => {
-            return Err(format!(
-                "{what} has pixel Type {other:?}; isobatch reads uint8, uint16, uint32 and float"
-            ));
+            return Err(OmeError::PixelType {
+                what: what.to_string(),
+                value: other.to_string(),
+            });
         }
     })
 }
 
 /// Parses OME-XML; the error says what is wrong, in words a user can act on.
-pub fn parse(xml: &str, limits: &Limits) -> Result<Document, String> {
-    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("malformed OME-XML: {e}"))?;
+pub fn parse(xml: &str, limits: &Limits) -> Result<Document, OmeError> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| OmeError::Xml(e.to_string()))?;
     let root = doc.root_element();
     if root.tag_name().name() != "OME" {
-        return Err(format!(
-            "OME-XML root element is <{}>, not <OME>",
-            root.tag_name().name()
-        ));
+        return Err(OmeError::Root(root.tag_name().name().to_string()));
     }
     let binary_only = root
         .children()
@@ -132,7 +246,7 @@ pub fn parse(xml: &str, limits: &Limits) -> Result<Document, String> {
         .map(|n| {
             attr(n, "MetadataFile")
                 .map(str::to_string)
-                .ok_or_else(|| "OME-XML BinaryOnly has no MetadataFile".to_string())
+                .ok_or(OmeError::NoMetadataFile)
         })
         .transpose()?;
     let mut images = Vec::new();
@@ -142,15 +256,12 @@ pub fn parse(xml: &str, limits: &Limits) -> Result<Document, String> {
         .enumerate()
     {
         if i >= limits.max_pages {
-            return Err(format!(
-                "OME-XML lists more than {} images (the limit)",
-                limits.max_pages
-            ));
+            return Err(OmeError::TooManyImages(limits.max_pages));
         }
         images.push(image(node, i, limits)?);
     }
     if images.is_empty() && binary_only.is_none() {
-        return Err("OME-XML has no Image".into());
+        return Err(OmeError::NoImage);
     }
     Ok(Document {
         uuid: attr(root, "UUID").map(str::to_string),
@@ -159,12 +270,12 @@ pub fn parse(xml: &str, limits: &Limits) -> Result<Document, String> {
     })
 }
 
-fn image(node: roxmltree::Node<'_, '_>, i: usize, limits: &Limits) -> Result<Image, String> {
+fn image(node: roxmltree::Node<'_, '_>, i: usize, limits: &Limits) -> Result<Image, OmeError> {
     let what = format!("OME-XML Image {i}");
     let px = node
         .children()
         .find(|n| n.has_tag_name("Pixels"))
-        .ok_or_else(|| format!("{what} has no Pixels"))?;
+        .ok_or_else(|| missing(&what, "Pixels"))?;
     let what = format!("{what} Pixels");
     let side = limits.max_side as usize;
     let width = count(px, "SizeX", &what, side)?;
@@ -177,19 +288,26 @@ fn image(node: roxmltree::Node<'_, '_>, i: usize, limits: &Limits) -> Result<Ima
     match sizes.planes() {
         Some(n) if n <= limits.max_pages => {}
         _ => {
-            return Err(format!(
-                "{what} has SizeC={} × SizeZ={} × SizeT={} planes, above the limit of {}",
-                sizes.c, sizes.z, sizes.t, limits.max_pages
-            ));
+            return Err(OmeError::TooManyPlanes {
+                what,
+                c: sizes.c,
+                z: sizes.z,
+                t: sizes.t,
+                limit: limits.max_pages,
+            });
         }
     }
-    let order_text =
-        attr(px, "DimensionOrder").ok_or_else(|| format!("{what} has no DimensionOrder"))?;
+    let order_text = attr(px, "DimensionOrder").ok_or_else(|| missing(&what, "DimensionOrder"))?;
     let order = Order::from_ome(order_text).ok_or_else(|| {
-        format!("{what} has DimensionOrder={order_text:?}, not XY followed by C, Z and T")
+        bad_value(
+            &what,
+            "DimensionOrder",
+            format!("{order_text:?}"),
+            "not XY followed by C, Z and T".into(),
+        )
     })?;
     let dtype = dtype(
-        attr(px, "Type").ok_or_else(|| format!("{what} has no Type"))?,
+        attr(px, "Type").ok_or_else(|| missing(&what, "Type"))?,
         &what,
     )?;
     let channels: Vec<_> = px
@@ -200,11 +318,11 @@ fn image(node: roxmltree::Node<'_, '_>, i: usize, limits: &Limits) -> Result<Ima
     if !channels.is_empty() {
         // One Channel per channel; SamplesPerPixel > 1 (RGB) is refused by the TIFF reader.
         if channels.len() != sizes.c {
-            return Err(format!(
-                "{what} has SizeC={} but {} Channel elements",
-                sizes.c,
-                channels.len()
-            ));
+            return Err(OmeError::ChannelCount {
+                what,
+                size_c: sizes.c,
+                elements: channels.len(),
+            });
         }
         for (slot, ch) in channel_names.iter_mut().zip(&channels) {
             *slot = attr(*ch, "Name")
@@ -231,10 +349,10 @@ fn image(node: roxmltree::Node<'_, '_>, i: usize, limits: &Limits) -> Result<Ima
         .enumerate()
     {
         if k >= limits.max_pages {
-            return Err(format!(
-                "{what} has more than {} TiffData elements",
-                limits.max_pages
-            ));
+            return Err(OmeError::TooManyTiffData {
+                what,
+                limit: limits.max_pages,
+            });
         }
         let w = format!("{what} TiffData {k}");
         let uuid_node = td.children().find(|n| n.has_tag_name("UUID"));

@@ -118,7 +118,7 @@ fn open_ome(
     limits: &Limits,
 ) -> Result<TiffFile, ImageError> {
     let invalid = |r: String| ImageError::invalid(path, r);
-    let own = ome::parse(xml, limits).map_err(invalid)?;
+    let own = ome::parse(xml, limits).map_err(|e| invalid(e.to_string()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let doc = match &own.binary_only {
         Some(meta) => {

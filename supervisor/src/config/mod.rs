@@ -1,5 +1,8 @@
 //! The resolved run configuration: command line merged over `[run]` of the
-//! TOML config, defaults applied, every value parsed and checked once.
+//! TOML config, defaults applied, every value parsed and checked once
+//! ([`checks`] holds the refusals).
+
+pub mod checks;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +13,8 @@ use isobatch_shared::units::{parse_duration, parse_size};
 use serde::Deserialize;
 
 use crate::cli::{
-    CheckpointFormat, ExecutorArg, Mode, PipelineArg, ProgressArg, RunArgs, Strategy,
+    CheckpointFormat, ExecutorArg, KeepCheckpoints, Mode, PipelineArg, ProgressArg, RunArgs,
+    Strategy,
 };
 use crate::discovery::{GridSpec, PositionSet};
 use crate::error::Error;
@@ -85,6 +89,14 @@ pub struct RunConfig {
     pub params: BTreeMap<String, String>,
     /// --exec template.
     pub exec: Option<String>,
+    /// `--checksum`: inputs are compared by content hash on rerun.
+    pub checksum: bool,
+    /// `--rerun-on` files (absolute): inputs of every task.
+    pub rerun_on: Vec<PathBuf>,
+    /// `--reuse-task-dir`: attempts run in TASK/ itself, not a staging folder.
+    pub reuse_task_dir: bool,
+    /// `--keep-checkpoints final`: only final outputs are kept.
+    pub final_only: bool,
     /// Progress display.
     pub progress: ProgressArg,
     /// JSON summary on stdout.
@@ -147,6 +159,14 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
         checkpoint_format: cli.checkpoint_format.or(file.checkpoint_format),
         param: list(cli.param, file.param),
         exec: cli.exec.or(file.exec),
+        checksum: cli.checksum || file.checksum,
+        rerun_on: if cli.rerun_on.is_empty() {
+            file.rerun_on
+        } else {
+            cli.rerun_on
+        },
+        reuse_task_dir: cli.reuse_task_dir || file.reuse_task_dir,
+        keep_checkpoints: cli.keep_checkpoints.or(file.keep_checkpoints),
         executor: cli.executor.or(file.executor),
         slurm_arg: list(cli.slurm_arg, file.slurm_arg),
         progress: cli.progress.or(file.progress),
@@ -154,7 +174,7 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
     }
 }
 
-fn usage(msg: impl Into<String>) -> Error {
+pub(crate) fn usage(msg: impl Into<String>) -> Error {
     Error::Usage(msg.into())
 }
 
@@ -162,12 +182,14 @@ fn size(flag: &str, value: Option<String>) -> Result<Option<u64>, Error> {
     value
         .map(|v| parse_size(&v).map_err(|e| usage(format!("--{flag}: {e}"))))
         .transpose()
+        .and_then(|v| checks::positive(flag, v))
 }
 
 fn duration(flag: &str, value: Option<String>) -> Result<Option<Duration>, Error> {
     value
         .map(|v| parse_duration(&v).map_err(|e| usage(format!("--{flag}: {e}"))))
         .transpose()
+        .and_then(|v| checks::positive(flag, v))
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, Error> {
@@ -253,7 +275,27 @@ impl RunConfig {
             }
             params.insert(k.trim().to_string(), v.to_string());
         }
-        check_pipeline_options(pipeline, &params, &a.from_stage, &a.to_stage)?;
+        checks::pipeline_options(
+            pipeline,
+            &params,
+            checks::Given {
+                from: a.from_stage.as_deref(),
+                to: a.to_stage.as_deref(),
+                checkpoint_format: a.checkpoint_format.is_some(),
+                keep_checkpoints: a.keep_checkpoints.is_some(),
+            },
+        )?;
+        if let Workers::Fixed(n) = workers {
+            checks::workers(n, a.force_run)?;
+        }
+        checks::retries(a.retries.unwrap_or(0))?;
+        if a.limit == Some(0) {
+            return Err(usage("--limit 0 leaves nothing to run; give at least 1"));
+        }
+        let input = absolute(&a.input.unwrap_or_else(|| "raw".into()))?;
+        let output = absolute(&a.output.unwrap_or_else(|| "processed".into()))?;
+        checks::output_outside_input(&input, &output)?;
+        let rerun_on = checks::rerun_on(&a.rerun_on)?;
         let positions = a
             .positions
             .as_deref()
@@ -269,8 +311,8 @@ impl RunConfig {
             None => default_patterns(pipeline),
         };
         Ok(RunConfig {
-            input: absolute(&a.input.unwrap_or_else(|| "raw".into()))?,
-            output: absolute(&a.output.unwrap_or_else(|| "processed".into()))?,
+            input,
+            output,
             pipeline,
             patterns,
             grid,
@@ -302,56 +344,14 @@ impl RunConfig {
             },
             params,
             exec: a.exec,
+            checksum: a.checksum,
+            rerun_on,
+            reuse_task_dir: a.reuse_task_dir,
+            final_only: a.keep_checkpoints == Some(KeepCheckpoints::Final),
             progress: a.progress.unwrap_or(ProgressArg::Auto),
             json: a.json,
         })
     }
-}
-
-/// Refuses what the pipeline would only fail on later, task after task:
-/// unknown or malformed `--param`s and stage names it does not have.
-fn check_pipeline_options(
-    pipeline: Pipeline,
-    params: &BTreeMap<String, String>,
-    from: &Option<String>,
-    to: &Option<String>,
-) -> Result<(), Error> {
-    let stages: &[&str] = match pipeline {
-        Pipeline::Fov => {
-            isobatch_worker::fov::FovConfig::from_params(params).map_err(usage)?;
-            isobatch_worker::fov::STAGES
-        }
-        _ => &[],
-    };
-    let position = |flag: &str, name: &Option<String>| -> Result<Option<usize>, Error> {
-        let Some(name) = name else { return Ok(None) };
-        if stages.is_empty() {
-            return Err(usage(format!(
-                "{flag}: the {pipeline} pipeline has no stages"
-            )));
-        }
-        stages
-            .iter()
-            .position(|s| s == name)
-            .map(Some)
-            .ok_or_else(|| {
-                usage(format!(
-                    "{flag} {name}: the {pipeline} pipeline has no such stage (stages: {})",
-                    stages.join(", ")
-                ))
-            })
-    };
-    let from = position("--from-stage", from)?;
-    let to = position("--to-stage", to)?;
-    if let (Some(f), Some(t)) = (from, to)
-        && f > t
-    {
-        return Err(usage(format!(
-            "--from-stage {} comes after --to-stage {}",
-            stages[f], stages[t]
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -371,7 +371,7 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(
             &path,
-            "[run]\npipeline = \"selftest\"\ntimeout = \"90m\"\nretries = 2\nparam = [\"a=1\"]\n",
+            "[run]\npipeline = \"exec\"\nexec = \"cat {input}\"\ntimeout = \"90m\"\nretries = 2\nparam = [\"a=1\"]\n",
         )
         .unwrap();
         let cli = RunArgs {
@@ -380,7 +380,7 @@ mod tests {
             ..RunArgs::default()
         };
         let c = RunConfig::resolve(cli).unwrap();
-        assert_eq!(c.pipeline, Pipeline::Selftest);
+        assert_eq!(c.pipeline, Pipeline::Exec);
         assert_eq!(c.timeout, Some(Duration::from_secs(5400)));
         assert_eq!(c.retries, 5);
         assert_eq!(c.params.get("a").map(String::as_str), Some("1"));
