@@ -200,11 +200,15 @@ fn absolute(path: &Path) -> Result<PathBuf, Error> {
 pub fn default_patterns(pipeline: Pipeline) -> Vec<String> {
     match pipeline {
         // `.ome.tif` first: the first pattern that matches a file wins, so ids never carry `.ome`.
-        Pipeline::Fov | Pipeline::Pair => {
-            ["{fov}.ome.tif", "{fov}.ome.tiff", "{fov}.tif", "{fov}.tiff"]
-                .map(String::from)
-                .to_vec()
-        }
+        Pipeline::Fov | Pipeline::Pair => [
+            "{fov}.ome.tif",
+            "{fov}.ome.tiff",
+            "{fov}.tif",
+            "{fov}.tiff",
+            "{fov}.nd2",
+        ]
+        .map(String::from)
+        .to_vec(),
         Pipeline::Selftest => vec!["{task}.txt".into()],
         Pipeline::Exec => vec!["{name}".into()],
     }

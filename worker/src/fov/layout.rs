@@ -289,8 +289,8 @@ fn find_channel(
                 LayoutError::NoChannelNamed {
                     path: path.to_path_buf(),
                     name: want.clone(),
-                    known: if known.is_empty() {
-                        "none named".into()
+                    known: if names.iter().all(Option::is_none) {
+                        format!("{n}, none named; give an index")
                     } else {
                         known.join(", ")
                     },

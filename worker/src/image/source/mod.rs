@@ -10,6 +10,8 @@
 //! [`Series::order`] is `None` and the caller must say how pages map to
 //! (t, c): nothing here guesses.
 
+pub mod nd2;
+mod nd2_guard;
 pub mod ome;
 pub mod tiff;
 
@@ -132,7 +134,7 @@ pub struct Series {
 }
 
 /// An opened microscopy file: positions, their metadata, their planes.
-pub trait PlaneFile: Send {
+pub trait PlaneFile {
     /// The format's name for messages (`TIFF`, `OME-TIFF`, ...).
     fn format(&self) -> &'static str;
     /// The positions this file yields tasks for, in file order.
@@ -147,8 +149,19 @@ pub trait PlaneFile: Send {
     ) -> Result<(), ImageError>;
 }
 
-/// Opens `path` with the reader for its format (by signature, then name).
+/// The ND2 chunk magic that starts every ND2 v2/v3 file.
+const ND2_MAGIC: [u8; 4] = 0x0ABE_CEDAu32.to_le_bytes();
+
+/// Opens `path` with the reader for its format, chosen by the file's first bytes
+/// (TIFF otherwise, whose reader names what it found).
 pub fn open(path: &Path, limits: &Limits) -> Result<Box<dyn PlaneFile>, ImageError> {
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(|e| ImageError::io(path, e))?;
+    if n == 4 && head == ND2_MAGIC {
+        return Ok(Box::new(nd2::Nd2Source::open(path, limits)?));
+    }
     Ok(Box::new(tiff::TiffFile::open(path, limits)?))
 }
 
