@@ -155,12 +155,18 @@ const ND2_MAGIC: [u8; 4] = 0x0ABE_CEDAu32.to_le_bytes();
 /// Opens `path` with the reader for its format, chosen by the file's first bytes
 /// (TIFF otherwise, whose reader names what it found).
 pub fn open(path: &Path, limits: &Limits) -> Result<Box<dyn PlaneFile>, ImageError> {
-    let mut head = [0u8; 4];
+    let mut head = [0u8; 16];
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .map_err(|e| ImageError::io(path, e))?;
-    if n == 4 && head == ND2_MAGIC {
+    if n >= 4 && head[..4] == ND2_MAGIC {
         return Ok(Box::new(nd2::Nd2Source::open(path, limits)?));
+    }
+    if n >= 10 && &head[..10] == b"ZISRAWFILE" {
+        return Err(ImageError::invalid(
+            path,
+            "a Zeiss CZI file: isobatch does not read CZI yet (export it as OME-TIFF)",
+        ));
     }
     Ok(Box::new(tiff::TiffFile::open(path, limits)?))
 }
