@@ -1,9 +1,13 @@
 //! Microscopy formats end to end: the same pixels as an ImageJ hyperstack and as
-//! OME-TIFF stored channel-major, time-major, or as two positions of one file give
-//! identical traces; a `--param` contradicting the metadata and a plain TIFF whose
-//! page order nobody stated are refused before anything runs (exit 2).
+//! OME-TIFF stored channel-major, time-major, or as two positions of one file, or
+//! as two positions of an ND2 file, give identical traces; a `--param`
+//! contradicting the metadata and a plain TIFF whose page order nobody stated are
+//! refused before anything runs (exit 2); hostile ND2 files fail as invalid input.
 mod common;
+#[path = "common/nd2_writer.rs"]
+mod nd2_writer;
 use common::*;
+use nd2_writer::{Nd2Spec, nd2_bytes};
 
 use std::fs;
 use std::path::Path;
@@ -230,4 +234,82 @@ fn a_plain_multipage_tiff_needs_its_order_said_and_the_plan_states_it() {
         &["--pipeline", "exec", "--exec", "true", "--positions", "1"],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn nd2_positions_give_the_imagej_traces_bit_for_bit_and_hostile_files_fail_cleanly() {
+    let reference = Batch::new();
+    demo(&reference);
+    let out = run(&reference, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let (f1, w, h) = pages(&reference.raw().join("fov01.tif"));
+    let (f2, _, _) = pages(&reference.raw().join("fov02.tif"));
+    let fovs = [f1, f2];
+    let frames = (fovs[0].len() / 2) as u32;
+    let b = Batch::new();
+    fs::create_dir_all(b.raw()).expect("mkdir");
+    let spec = Nd2Spec::new(w, h, 2, 2, frames);
+    let bytes = nd2_bytes(&spec, |p, t, c, _, y, x| {
+        fovs[p as usize][(t * 2 + c) as usize][(y * w + x) as usize]
+    });
+    fs::write(b.raw().join("plate.nd2"), &bytes).expect("write");
+    // Hostile and unsupported files next to it: each its own failed task.
+    let mut lossless = Nd2Spec::new(w, h, 2, 1, frames);
+    lossless.compression = Some(0);
+    fs::write(
+        b.raw().join("lossless.nd2"),
+        nd2_bytes(&lossless, |_, _, _, _, _, _| 1),
+    )
+    .expect("write");
+    fs::write(b.raw().join("cut.nd2"), &bytes[..bytes.len() / 3]).expect("write");
+
+    let out = run(&b, &["--dry-run"]);
+    let plan = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{plan}");
+    for line in [
+        "plate_p000  [fov=plate]",
+        "plate_p001  [fov=plate]",
+        "ND2 metadata",
+    ] {
+        assert!(plan.contains(line), "{line:?} not in the plan:\n{plan}");
+    }
+    let out = run(&b, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    let (ref_header, want1) = traces(&reference, "fov01");
+    let (_, want2) = traces(&reference, "fov02");
+    assert!(!want1.is_empty() && !want2.is_empty());
+    for (task, want) in [("plate_p000", &want1), ("plate_p001", &want2)] {
+        assert_eq!(b.verdict(task), "done", "{task}");
+        let (header, rows) = traces(&b, task);
+        assert_eq!(header, ref_header, "{task}");
+        assert_eq!(
+            &rows, want,
+            "{task}: traces differ from the ImageJ hyperstack's"
+        );
+    }
+    for (task, reason) in [
+        ("lossless", "compressed frames"),
+        ("cut", "no chunk map signature"),
+    ] {
+        assert_eq!(b.verdict(task), "failed:invalid-input", "{task}");
+        let msg = &b.row(task)["message"];
+        assert!(
+            msg.contains(&format!("{task}.nd2")) && msg.contains(reason),
+            "{task}: {msg}"
+        );
+    }
+    // Channels have no names in ND2 (the reader does not read them): asking by
+    // name is refused before anything runs, naming the channels it has.
+    let out = run(
+        &b,
+        &["--select", "plate*", "--param", "fl=GFP", "--dry-run"],
+    );
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{msg}");
+    assert!(
+        msg.contains("no channel is named \"GFP\"") && msg.contains("2, none named; give an index"),
+        "{msg}"
+    );
 }
