@@ -3,6 +3,7 @@
 
 mod checkpoint_tests;
 mod interop;
+mod nd2_bench;
 mod nd2_tests;
 #[path = "../../../../tests/tests/common/nd2_writer.rs"]
 mod nd2_writer;
