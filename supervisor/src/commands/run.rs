@@ -11,7 +11,7 @@ use isobatch_shared::{Pipeline, Verdict};
 use super::plan::{self, Shape};
 use crate::cli::{Mode, RunArgs};
 use crate::config::{RunConfig, Workers};
-use crate::discovery::{DiscoveryOptions, discover};
+use crate::discovery::{DiscoveryOptions, PositionCounter, discover};
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_TASKS_FAILED, Error};
 use crate::exec_template::{ExecTemplate, resolve_program};
 use crate::journal::{self, Journal, Record};
@@ -43,6 +43,11 @@ fn auto_workers(max_task: Option<u64>, memory: Option<MemoryReading>) -> usize {
     cores.min(admitted).max(1)
 }
 
+/// The positions of an fov input, from its headers (`None`: unreadable; the worker says why).
+fn count_positions(path: &std::path::Path) -> Option<usize> {
+    isobatch_worker::image::source::position_count(path).ok()
+}
+
 /// Runs the command; returns the exit code.
 pub fn run(args: RunArgs) -> Result<i32, Error> {
     let cfg = RunConfig::resolve(args)?;
@@ -55,6 +60,8 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         select: cfg.select.clone(),
         // --limit counts the tasks a failed-filter keeps, so it applies after it.
         limit: cfg.limit.filter(|_| cfg.failed_filter.is_none()),
+        positions: (cfg.pipeline == Pipeline::Fov).then_some(count_positions as PositionCounter),
+        position_set: cfg.positions.clone(),
     })?;
     let mut tracked = Vec::new();
     let exec = match &cfg.exec {
@@ -129,6 +136,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     }
     let to_run = tasks.len() - skipped;
     let estimate = preflight::estimate(&cfg, &tasks);
+    if !estimate.refusals.is_empty() {
+        return Err(Error::Preflight(estimate.refusals.join("\n")));
+    }
     let memory = SystemMemory::new().read();
     let disk_free = preflight::free_space(&cfg.output);
     let warnings =
@@ -153,8 +163,16 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     };
     if cfg.dry_run {
         let mut out = std::io::stdout().lock();
-        plan::write(&mut out, &cfg, &discovery, &tasks, shape, true)
-            .map_err(|e| Error::Internal(e.into()))?;
+        plan::write(
+            &mut out,
+            &cfg,
+            &discovery,
+            &tasks,
+            shape,
+            &estimate.layouts,
+            true,
+        )
+        .map_err(|e| Error::Internal(e.into()))?;
         if let Some(note) = &filter_note {
             writeln!(out, "  {note}").map_err(|e| Error::Internal(e.into()))?;
         }
@@ -178,7 +196,15 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     }
     {
         let mut err = std::io::stderr().lock();
-        let _ = plan::write(&mut err, &cfg, &discovery, &tasks, shape, false);
+        let _ = plan::write(
+            &mut err,
+            &cfg,
+            &discovery,
+            &tasks,
+            shape,
+            &estimate.layouts,
+            false,
+        );
     }
 
     let started = SystemTime::now();

@@ -25,13 +25,14 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join("traces.csv")
 }
 
-/// The CSV header for fluorescence channels `fl`.
-pub fn header(fl: &[usize]) -> String {
+/// The CSV header for fluorescence channels labelled `labels` (names from the
+/// metadata, else `cN`).
+pub fn header(labels: &[String]) -> String {
     let mut h = String::from(
         "fov,cell,frame,time,area,centroid_y,centroid_x,bbox_y0,bbox_x0,bbox_y1,bbox_x1",
     );
-    for c in fl {
-        h.push_str(&format!(",intensity_total_c{c},intensity_mean_c{c}"));
+    for l in labels {
+        h.push_str(&format!(",intensity_total_{l},intensity_mean_{l}"));
     }
     // Last, so the established columns keep their places.
     h.push_str(",parent");
@@ -74,7 +75,8 @@ pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), S
     let bytes_per_cell = measure_frames(f, &unsorted, &mut |fraction, msg| {
         progress(fraction * 0.9, msg)
     })?;
-    let preamble = format!("{}\n{}\n", f.layout.time_comment(), header(&f.layout.fl));
+    let labels: Vec<String> = f.layout.fl.iter().map(|&c| f.layout.label(c)).collect();
+    let preamble = format!("{}\n{}\n", f.layout.time_comment(), header(&labels));
     let target = path(&f.dir);
     regroup_by_cell(&unsorted, &preamble, &bytes_per_cell, &target)
         .map_err(|e| StageError::io(format!("cannot write {}", target.display()), e))

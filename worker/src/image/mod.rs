@@ -18,6 +18,7 @@ pub mod checkpoint;
 pub mod imagej;
 pub mod npy;
 mod npy_header;
+pub mod source;
 mod tiff_ifd;
 pub mod tiff_in;
 pub mod tiff_out;
@@ -280,6 +281,21 @@ impl ImageError {
         ImageError::Usage {
             path: path.to_path_buf(),
             reason: reason.into(),
+        }
+    }
+
+    /// The same error about position `p` of a multi-position file (`None`: unchanged).
+    pub fn at_position(self, p: Option<usize>) -> Self {
+        match (self, p) {
+            (ImageError::Invalid { path, reason }, Some(p)) => ImageError::Invalid {
+                path,
+                reason: format!("position {p}: {reason}"),
+            },
+            (ImageError::Usage { path, reason }, Some(p)) => ImageError::Usage {
+                path,
+                reason: format!("position {p}: {reason}"),
+            },
+            (e, _) => e,
         }
     }
 
