@@ -17,7 +17,7 @@ use super::layout::Layout;
 use super::segment::Segmenter;
 use super::track::Tracker;
 use super::{FovConfig, traces};
-use crate::image::checkpoint::{StackSink, StackSource, checkpoint_paths};
+use crate::image::checkpoint::{Frames, StackSink, StackSource, checkpoint_paths};
 use crate::image::tiff_in::{InputStack, Limits};
 use crate::image::{Dtype, ImageError, Pixel, Shape};
 use crate::stage::{Stage, StageError};
@@ -82,6 +82,14 @@ impl Fov<'_> {
     pub fn frame_len(&self) -> usize {
         self.shape.height * self.shape.width
     }
+}
+
+/// Starts a pass over the frames of each of `sources`.
+pub fn frames_of(sources: &mut [StackSource]) -> Result<Vec<Frames<'_>>, StageError> {
+    sources
+        .iter_mut()
+        .map(|s| s.frames().map_err(checkpoint_error))
+        .collect()
 }
 
 /// Image errors: an unreadable input is the input's fault, anything else is a failure.
@@ -201,11 +209,12 @@ impl Stage for Segment<'_> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
         let mut phase_src = f.source(&format!("copy_c{}", f.layout.pc))?;
+        let mut phase_frames = phase_src.frames().map_err(checkpoint_error)?;
         let mut sink = f.sink::<u8>("segment_mask")?;
         let mut seg = Segmenter::new(h, w, &f.config.segment);
         let (mut phase, mut mask) = (vec![0f32; h * w], vec![0u8; h * w]);
         for t in 0..f.shape.frames {
-            phase_src
+            phase_frames
                 .read_f32(t, &mut phase)
                 .map_err(checkpoint_error)?;
             seg.segment(&phase, &mut mask);
@@ -255,8 +264,10 @@ impl Background<'_> {
     fn estimate_as<T: Pixel>(&self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
-        let mut masks = f.source("segment_mask")?;
+        let mut mask_src = f.source("segment_mask")?;
+        let mut masks = mask_src.frames().map_err(checkpoint_error)?;
         let mut fl_src = f.fl_sources("copy")?;
+        let mut fl_frames = frames_of(&mut fl_src)?;
         let mut sinks = f
             .layout
             .fl
@@ -268,7 +279,7 @@ impl Background<'_> {
         let mut out = vec![T::default(); h * w];
         for t in 0..f.shape.frames {
             masks.read(t, &mut mask).map_err(checkpoint_error)?;
-            for (src, sink) in fl_src.iter_mut().zip(&mut sinks) {
+            for (src, sink) in fl_frames.iter_mut().zip(&mut sinks) {
                 src.read_f32(t, &mut fl).map_err(checkpoint_error)?;
                 est.estimate_rows(&fl, &mask, |y, row| {
                     for (o, &b) in out[y * w..(y + 1) * w].iter_mut().zip(row) {
@@ -336,7 +347,8 @@ impl Track<'_> {
     ) -> Result<bool, StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
-        let mut masks = f.source("segment_mask")?;
+        let mut mask_src = f.source("segment_mask")?;
+        let mut masks = mask_src.frames().map_err(checkpoint_error)?;
         let mut tracker = Tracker::new(h, w, &f.config.track);
         let (mut mask, mut labels) = (vec![0u8; h * w], vec![0u32; h * w]);
         let mut out = vec![T::default(); h * w];
