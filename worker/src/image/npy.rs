@@ -3,7 +3,7 @@
 //!
 //! `numpy.load(path, mmap_mode='r')` reads what [`NpyWriter`] writes, and [`NpyStack`] reads
 //! through `ndarray_npy`'s view of the map ([`ndarray_npy::ViewNpyExt`]) once the header has
-//! passed [`super::npy_header`]'s bounds. Both sides keep resident memory flat however many
+//! passed the bounds of `npy_header`. Both sides keep resident memory flat however many
 //! frames a stack has: nothing copies a whole stack.
 
 use std::fs::File;
@@ -157,7 +157,8 @@ pub struct NpyStack {
 }
 
 impl NpyStack {
-    /// Maps and validates `path` (see [`super::npy_header`]).
+    /// Maps and validates `path`: magic, version, bounded header, dtype, C order, 3-D shape,
+    /// and a length of header plus data exactly.
     pub fn open(path: &Path) -> Result<Self, ImageError> {
         let file = File::open(path).map_err(|e| ImageError::io(path, e))?;
         let file_len = file.metadata().map_err(|e| ImageError::io(path, e))?.len();
@@ -242,7 +243,7 @@ impl NpyStack {
 /// One pass over an [`NpyStack`]'s frames as views of its map.
 ///
 /// When a frame other than the last one handed out is asked for, the last one's pages are
-/// dropped from this process ([`NpyStack::release`]): stages read each frame once, and a
+/// dropped from this process (`MADV_DONTNEED`): stages read each frame once, and a
 /// 500-frame stack would otherwise stay resident for the whole pass.
 #[derive(Debug)]
 pub struct NpyFrames<'a, T> {
