@@ -66,7 +66,11 @@ fn assert_tracked_as(frames: usize, dtype: Dtype) {
     let mut labels = StackSource::open(dir.path(), "track_labels", CheckpointFormat::Npy)
         .expect("labels written");
     let mut last = vec![0u32; 64 * 64];
-    labels.read_labels(frames - 1, &mut last).expect("read");
+    labels
+        .frames()
+        .expect("a pass")
+        .read_labels(frames - 1, &mut last)
+        .expect("read");
     let mut files: Vec<String> = std::fs::read_dir(dir.path())
         .expect("list")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

@@ -18,7 +18,7 @@ use super::runs::RunScratch;
 use super::segment::Segmenter;
 use super::track::{Lineage, Tracker};
 use super::{FovConfig, lineage, qc, traces};
-use crate::image::checkpoint::{StackSink, StackSource, checkpoint_paths};
+use crate::image::checkpoint::{Frames, StackSink, StackSource, checkpoint_paths};
 use crate::image::source::PlaneFile;
 use crate::image::{Dtype, Pixel, Shape};
 use crate::stage::{Stage, StageError};
@@ -87,6 +87,14 @@ impl Fov<'_> {
     pub fn frame_len(&self) -> usize {
         self.shape.height * self.shape.width
     }
+}
+
+/// Starts a pass over the frames of each of `sources`.
+pub fn frames_of(sources: &mut [StackSource]) -> Result<Vec<Frames<'_>>, StageError> {
+    sources
+        .iter_mut()
+        .map(|s| s.frames().map_err(StageError::Checkpoint))
+        .collect()
 }
 
 fn params(list: Vec<(&'static str, String)>) -> Vec<(String, String)> {
@@ -257,13 +265,14 @@ impl Stage for Segment<'_> {
         let f = self.fov;
         let (h, w) = (f.shape.height, f.shape.width);
         let mut phase_src = f.source(&format!("copy_c{}", f.layout.pc))?;
+        let mut phase_frames = phase_src.frames().map_err(StageError::Checkpoint)?;
         let mut sink = f.sink::<u8>("segment_mask")?;
         let mut seg = Segmenter::new(h, w, &f.config.segment);
         let (mut phase, mut mask) = (vec![0f32; h * w], vec![0u8; h * w]);
         let mut runs = RunScratch::default();
         let mut frames = Vec::with_capacity(f.shape.frames);
         for t in 0..f.shape.frames {
-            phase_src
+            phase_frames
                 .read_f32(t, &mut phase)
                 .map_err(StageError::Checkpoint)?;
             seg.segment(&phase, &mut mask);
@@ -323,8 +332,10 @@ impl Background<'_> {
     fn estimate_as<T: Pixel>(&self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
-        let mut masks = f.source("segment_mask")?;
+        let mut mask_src = f.source("segment_mask")?;
+        let mut masks = mask_src.frames().map_err(StageError::Checkpoint)?;
         let mut fl_src = f.fl_sources("copy")?;
+        let mut fl_frames = frames_of(&mut fl_src)?;
         let mut sinks = f
             .layout
             .fl
@@ -336,7 +347,7 @@ impl Background<'_> {
         let mut out = vec![T::default(); h * w];
         for t in 0..f.shape.frames {
             masks.read(t, &mut mask).map_err(StageError::Checkpoint)?;
-            for (src, sink) in fl_src.iter_mut().zip(&mut sinks) {
+            for (src, sink) in fl_frames.iter_mut().zip(&mut sinks) {
                 src.read_f32(t, &mut fl).map_err(StageError::Checkpoint)?;
                 est.estimate_rows(&fl, &mask, |y, row| {
                     for (o, &b) in out[y * w..(y + 1) * w].iter_mut().zip(row) {
@@ -406,7 +417,8 @@ impl Track<'_> {
     ) -> Result<Option<Vec<Lineage>>, StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
-        let mut masks = f.source("segment_mask")?;
+        let mut mask_src = f.source("segment_mask")?;
+        let mut masks = mask_src.frames().map_err(StageError::Checkpoint)?;
         let mut tracker = Tracker::new(h, w, &f.config.track);
         let (mut mask, mut labels) = (vec![0u8; h * w], vec![0u32; h * w]);
         let mut out = vec![T::default(); h * w];

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use isobatch_shared::atomic::TempFile;
 
 use super::extract::{CellRow, MeasureScratch, measure};
-use super::stages::{Fov, tick};
+use super::stages::{Fov, frames_of, tick};
 use crate::stage::StageError;
 
 /// `TASK/traces.csv`.
@@ -93,23 +93,26 @@ fn measure_frames(
     let (h, w) = (f.shape.height, f.shape.width);
     let n = h * w;
     let mut labels_src = f.source("track_labels")?;
+    let mut labels_frames = labels_src.frames().map_err(StageError::Checkpoint)?;
     let mut fl_src = f.fl_sources("copy")?;
+    let mut fl_frames = frames_of(&mut fl_src)?;
     let mut bg_src = f.fl_sources("background")?;
+    let mut bg_frames = frames_of(&mut bg_src)?;
     let mut labels = vec![0u32; n];
     let mut scratch = MeasureScratch::default();
-    let mut fl = vec![vec![0f32; n]; fl_src.len()];
-    let mut bg = vec![vec![0f32; n]; bg_src.len()];
+    let mut fl = vec![vec![0f32; n]; fl_frames.len()];
+    let mut bg = vec![vec![0f32; n]; bg_frames.len()];
     let mut out = BufWriter::new(unsorted);
     let mut bytes_per_cell: BTreeMap<u32, u64> = BTreeMap::new();
     let parents = super::lineage::parents(&f.dir)?;
     for t in 0..f.shape.frames {
-        labels_src
+        labels_frames
             .read_labels(t, &mut labels)
             .map_err(StageError::Checkpoint)?;
-        for (src, buf) in fl_src.iter_mut().zip(&mut fl) {
+        for (src, buf) in fl_frames.iter_mut().zip(&mut fl) {
             src.read_f32(t, buf).map_err(StageError::Checkpoint)?;
         }
-        for (src, buf) in bg_src.iter_mut().zip(&mut bg) {
+        for (src, buf) in bg_frames.iter_mut().zip(&mut bg) {
             src.read_f32(t, buf).map_err(StageError::Checkpoint)?;
         }
         let fl_refs: Vec<&[f32]> = fl.iter().map(Vec::as_slice).collect();
