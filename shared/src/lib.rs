@@ -5,11 +5,12 @@
 //! ([`task`]), the verdict vocabulary of summaries and journals ([`verdict`]),
 //! stage control and reports ([`stages`]),
 //! size and duration parsing ([`units`]), atomic file writes ([`atomic`]), a
-//! stable hash for identities ([`digest`]) and
+//! stable hash for identities ([`digest`]), input identity ([`identity`]) and
 //! `/proc` memory readings ([`procfs`]).
 
 pub mod atomic;
 pub mod digest;
+pub mod identity;
 pub mod procfs;
 pub mod protocol;
 pub mod stages;
@@ -17,7 +18,10 @@ pub mod task;
 pub mod units;
 pub mod verdict;
 
+pub use identity::FileIdentity;
 pub use protocol::{FromWorker, Outcome, ToWorker};
-pub use stages::{CheckpointFormat, StageAction, StageControl, StageReport};
+pub use stages::{
+    CheckpointFormat, FrameQc, StageAction, StageControl, StageQc, StageReport, qc_warnings,
+};
 pub use task::{Pipeline, TaskSpec};
 pub use verdict::Verdict;

@@ -11,11 +11,12 @@ use std::path::PathBuf;
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use crate::identity::FileIdentity;
 use crate::stages::StageReport;
 use crate::task::TaskSpec;
 
 /// Bumped whenever a message changes shape; `Hello` carries it so a mismatch is refused, not misread.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The parent-death signal the supervisor arms for each worker. Not SIGKILL:
 /// the worker catches it and SIGKILLs its whole process group, so children a
@@ -74,6 +75,8 @@ pub enum FromWorker {
         rss_peak: u64,
         /// One report per stage, for multi-stage pipelines (empty otherwise).
         stages: Vec<StageReport>,
+        /// The identity of every input and tracked file as the attempt found it.
+        inputs: Vec<FileIdentity>,
     },
 }
 
@@ -132,6 +135,7 @@ mod tests {
     #[test]
     fn frames_round_trip() {
         let spec = TaskSpec {
+            position: None,
             task: "a_b".into(),
             attempt: 2,
             pipeline: Pipeline::Exec,
@@ -142,6 +146,9 @@ mod tests {
             params: [("k".to_string(), "v".to_string())].into(),
             argv: vec!["python3".into(), "x.py".into()],
             stages: crate::StageControl::default(),
+            tracked: vec!["/lab/x.py".into()],
+            checksum: true,
+            reuse_from: Some("/out/a_b".into()),
         };
         let msg = ToWorker::Run(Box::new(spec));
         let frame = encode(&msg).unwrap();
@@ -160,6 +167,7 @@ mod tests {
                     seconds: 0.01,
                     peak_rss_bytes: 4,
                     reason: String::new(),
+                    qc: None,
                 },
                 StageReport {
                     name: "segment".into(),
@@ -167,8 +175,24 @@ mod tests {
                     seconds: 1.5,
                     peak_rss_bytes: 4,
                     reason: "parameter threshold_k changed (3 → 4)".into(),
+                    qc: Some(crate::StageQc {
+                        frames: vec![crate::FrameQc {
+                            cells: 3,
+                            covered: 0.25,
+                        }],
+                        decisions: vec![("polarity".into(), "dark (auto)".into())],
+                        warnings: vec!["frame 2: 0 cells".into()],
+                    }),
                 },
             ],
+            inputs: vec![FileIdentity {
+                path: "/in/a.tif".into(),
+                bytes: 1,
+                mtime_ns: 2,
+                inode: 3,
+                ctime_ns: -4,
+                xxh3: Some("ab".into()),
+            }],
         };
         assert_eq!(decode::<FromWorker>(&encode(&fin).unwrap()).unwrap(), fin);
     }

@@ -60,6 +60,9 @@ pub struct StageControl {
     pub force: bool,
     /// How checkpoints are written.
     pub format: CheckpointFormat,
+    /// `--keep-checkpoints final`: delete stage checkpoints (keeping their
+    /// records) once the task's final outputs are written.
+    pub final_only: bool,
 }
 
 /// What happened to one stage in one attempt.
@@ -103,4 +106,39 @@ pub struct StageReport {
     /// Always serialised: bincode frames have no field names, so a skipped
     /// field would shift every byte after it.
     pub reason: String,
+    /// Quality-control findings of the stage, when it makes any (fov `segment`:
+    /// cells and covered fraction per frame, decisions, warnings). Reused
+    /// stages report what their checkpoint recorded.
+    #[serde(default)]
+    pub qc: Option<StageQc>,
+}
+
+/// Quality control of one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FrameQc {
+    /// Cells found in the frame.
+    pub cells: u32,
+    /// Fraction of the frame's pixels covered by cells (0–1).
+    pub covered: f32,
+}
+
+/// A stage's quality-control findings: what a reader needs to trust (or
+/// distrust) a `done` result that numbers alone would not show.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageQc {
+    /// One entry per frame, in frame order.
+    pub frames: Vec<FrameQc>,
+    /// Choices the stage made from the data, `key → value` (e.g. `polarity → dark (auto)`).
+    pub decisions: Vec<(String, String)>,
+    /// Warnings in plain words (e.g. a frame whose cell count collapsed).
+    pub warnings: Vec<String>,
+}
+
+/// Every QC warning of an attempt's stages, each prefixed with its stage name.
+pub fn qc_warnings(stages: &[StageReport]) -> Vec<String> {
+    stages
+        .iter()
+        .filter_map(|s| s.qc.as_ref().map(|q| (s, q)))
+        .flat_map(|(s, q)| q.warnings.iter().map(move |w| format!("{}: {w}", s.name)))
+        .collect()
 }

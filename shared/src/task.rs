@@ -54,7 +54,13 @@ pub struct TaskSpec {
     pub inputs: Vec<PathBuf>,
     /// Captured pattern fields, in pattern order.
     pub fields: Vec<(String, String)>,
-    /// `OUTPUT/TASK`: where the task writes its outputs and checkpoints.
+    /// The position (field of view) inside a multi-position input file; `None` for a
+    /// file with one position.
+    #[serde(default)]
+    pub position: Option<usize>,
+    /// Where this attempt writes its outputs and checkpoints: a fresh staging
+    /// folder that replaces `OUTPUT/TASK` only when the attempt is `done`, or
+    /// `OUTPUT/TASK` itself with `--reuse-task-dir`.
     pub task_dir: PathBuf,
     /// `OUTPUT/.isobatch/logs/TASK/attempt-N.log`: the attempt's stdout and stderr.
     pub log_path: PathBuf,
@@ -64,18 +70,40 @@ pub struct TaskSpec {
     pub argv: Vec<String>,
     /// For multi-stage pipelines: which stages to run and how to checkpoint them.
     pub stages: StageControl,
+    /// Files besides `inputs` whose identity decides the result (the exec
+    /// program, `--rerun-on` files): recorded with the inputs' identities.
+    pub tracked: Vec<PathBuf>,
+    /// `--checksum`: record a content hash of every input and tracked file.
+    pub checksum: bool,
+    /// The task's last published folder, whose valid stage checkpoints a
+    /// built-in pipeline may hard-link into `task_dir` and reuse.
+    pub reuse_from: Option<PathBuf>,
 }
 
 impl TaskSpec {
-    /// Environment variables every attempt gets (`ISOBATCH_TASK`, `ISOBATCH_TASK_DIR`, `ISOBATCH_ATTEMPT`).
-    pub fn env(&self) -> [(&'static str, String); 3] {
-        [
-            ("ISOBATCH_TASK", self.task.clone()),
+    /// Environment variables every attempt gets: `ISOBATCH_TASK`,
+    /// `ISOBATCH_TASK_DIR`, `ISOBATCH_ATTEMPT`, and `ISOBATCH_PARAM_KEY` for each
+    /// `--param KEY=VALUE` (see [`param_env_name`]).
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("ISOBATCH_TASK".to_string(), self.task.clone()),
             (
-                "ISOBATCH_TASK_DIR",
+                "ISOBATCH_TASK_DIR".to_string(),
                 self.task_dir.to_string_lossy().into_owned(),
             ),
-            ("ISOBATCH_ATTEMPT", self.attempt.to_string()),
-        ]
+            ("ISOBATCH_ATTEMPT".to_string(), self.attempt.to_string()),
+        ];
+        env.extend(
+            self.params
+                .iter()
+                .map(|(k, v)| (param_env_name(k), v.clone())),
+        );
+        env
     }
+}
+
+/// The environment variable carrying `--param KEY=VALUE`: `ISOBATCH_PARAM_`
+/// followed by KEY in upper case (`pad` → `ISOBATCH_PARAM_PAD`).
+pub fn param_env_name(key: &str) -> String {
+    format!("ISOBATCH_PARAM_{}", key.to_ascii_uppercase())
 }

@@ -24,10 +24,16 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Show what a running or finished batch has done, from its journal.
     Status(StatusArgs),
+    /// Print a task's attempt log (the latest by default), follow it while it runs, or show every failed task's log tail.
+    Logs(LogsArgs),
     /// Write synthetic demo input (and ground truth) into DIR.
     Demo(DemoArgs),
     /// Write a self-contained HTML report for OUTPUT_DIR.
     Report(ReportArgs),
+    /// Print the shell completion script for SHELL (see the README to install it).
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into --out DIR.
+    Man(ManArgs),
 }
 
 /// How tasks are isolated.
@@ -78,6 +84,16 @@ pub enum CheckpointFormat {
     Tiff,
     /// Both.
     Both,
+}
+
+/// Which stage checkpoints a built-in pipeline keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepCheckpoints {
+    /// Every stage's checkpoint (a rerun with new parameters starts from the changed stage).
+    All,
+    /// Only the final outputs; stage records stay (new parameters recompute from the input).
+    Final,
 }
 
 /// Where tasks run.
@@ -139,6 +155,21 @@ pub struct RunArgs {
     /// Run at most N tasks.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Stop starting tasks once N (or N% of the run's) tasks failed with retries used up; the rest are cancelled.
+    #[arg(long, value_name = "N|N%")]
+    #[serde(default, deserialize_with = "number_or_string")]
+    pub max_fail: Option<String>,
+    /// Run only the tasks whose last attempt failed (composes with --select).
+    #[arg(long, conflicts_with = "skip_failed")]
+    #[serde(default)]
+    pub only_failed: bool,
+    /// Run everything not yet done except the tasks whose last attempt failed (composes with --select).
+    #[arg(long)]
+    #[serde(default)]
+    pub skip_failed: bool,
+    /// fov: only these positions of multi-position files, e.g. 0-9,12.
+    #[arg(long, value_name = "0-9,12")]
+    pub positions: Option<String>,
     /// Isolation mode [default: subprocess].
     #[arg(long, value_enum)]
     pub mode: Option<Mode>,
@@ -201,9 +232,28 @@ pub struct RunArgs {
     #[arg(long, value_name = "KEY=VALUE")]
     #[serde(default)]
     pub param: Vec<String>,
-    /// Command template for --pipeline exec, e.g. 'python3 seg.py {input} {task_dir}'.
+    /// Turn QC warnings (e.g. a frame whose cell count collapsed) into failed:error.
+    #[arg(long)]
+    #[serde(default)]
+    pub strict_qc: bool,
+    /// Command template for --pipeline exec, e.g. 'python3 seg.py {input} {task_dir}' ({param.KEY} for --param).
     #[arg(long, value_name = "TEMPLATE")]
     pub exec: Option<String>,
+    /// Compare input content (xxh3 hash) instead of size/mtime/inode/ctime on rerun.
+    #[arg(long)]
+    #[serde(default)]
+    pub checksum: bool,
+    /// A file every task depends on (the lab's script, its config): a change reruns all (repeatable).
+    #[arg(long, value_name = "FILE")]
+    #[serde(default)]
+    pub rerun_on: Vec<PathBuf>,
+    /// Run each attempt in TASK/ itself instead of a fresh staging folder (scripts keeping their own checkpoints).
+    #[arg(long)]
+    #[serde(default)]
+    pub reuse_task_dir: bool,
+    /// Stage checkpoints kept after a task is done [default: all].
+    #[arg(long, value_enum)]
+    pub keep_checkpoints: Option<KeepCheckpoints>,
     /// Where tasks run [default: local].
     #[arg(long, value_enum)]
     pub executor: Option<ExecutorArg>,
@@ -230,6 +280,28 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// `isobatch logs` options.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The batch's output folder.
+    pub output_dir: PathBuf,
+    /// The task id (as in summary.csv).
+    #[arg(required_unless_present = "failed", conflicts_with = "failed")]
+    pub task: Option<String>,
+    /// Which attempt [default: the latest].
+    #[arg(long, value_name = "N")]
+    pub attempt: Option<u32>,
+    /// Keep printing while the attempt runs; end when it ends (waits for the task to start if it has not).
+    #[arg(long)]
+    pub follow: bool,
+    /// The tail of every failed task's last attempt log, grouped by task.
+    #[arg(long, conflicts_with_all = ["attempt", "follow"])]
+    pub failed: bool,
+    /// Lines per task shown with --failed.
+    #[arg(long, value_name = "N", default_value_t = 20, requires = "failed")]
+    pub lines: usize,
+}
+
 /// `isobatch demo` options.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -247,6 +319,22 @@ pub struct DemoArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Target fraction of each frame covered by cells, 0.01-0.65 (packs cells on a
+    /// staggered lattice; without it, the sparse layout of about 8 %).
+    #[arg(long, value_name = "F")]
+    pub density: Option<f64>,
+    /// Phase-contrast look: dark cells on a bright halo, or bright cells on a dark one.
+    #[arg(long, value_enum, default_value_t = DemoPolarity::Dark)]
+    pub polarity: DemoPolarity,
+}
+
+/// `isobatch demo --polarity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoPolarity {
+    /// Dark cells, bright halo.
+    Dark,
+    /// Bright cells, dark halo.
+    Bright,
 }
 
 /// `isobatch report` options.
@@ -254,4 +342,34 @@ pub struct DemoArgs {
 pub struct ReportArgs {
     /// The batch's output folder.
     pub output_dir: PathBuf,
+}
+
+/// `isobatch completions` options.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `isobatch man` options.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write isobatch.1 and one page per subcommand into DIR instead of printing isobatch.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// Reads a config value written either as a number (`max-fail = 3`) or a string (`"10%"`).
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Number(u64),
+        Text(String),
+    }
+    Ok(Some(match Value::deserialize(d)? {
+        Value::Number(n) => n.to_string(),
+        Value::Text(s) => s,
+    }))
 }

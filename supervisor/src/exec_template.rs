@@ -1,6 +1,7 @@
 //! `--exec` templates: split once like a shell, substitute placeholders per argument, never
 //! re-split or interpret the substituted values (DESIGN.md, "Command line").
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,8 @@ enum Piece {
     Attempt,
     /// `{field}`: a pattern field's captured value.
     Field(String),
+    /// `{param.KEY}`: the value of `--param KEY=VALUE`.
+    Param(String),
 }
 
 /// One argument of the template.
@@ -124,6 +127,19 @@ pub enum ExecTemplateError {
         /// Where it was looked for (starts with a space, or is empty).
         where_: String,
     },
+    /// `{param.KEY}` without a `--param KEY=VALUE`.
+    #[error(
+        "the --exec template `{template}` uses `{{param.{key}}}`, but no --param {key}=VALUE was \
+         given (given: {given})."
+    )]
+    ParamNotGiven {
+        /// The template as given.
+        template: String,
+        /// The key between `param.` and `}}`.
+        key: String,
+        /// The keys that were given, listed.
+        given: String,
+    },
     /// The program exists but cannot be executed.
     #[error("the --exec program {} is not an executable file.", path.display())]
     ProgramNotExecutable {
@@ -154,6 +170,7 @@ impl ExecTemplate {
                 .iter()
                 .map(|s| s.to_string())
                 .chain(field_names.iter().cloned())
+                .chain(["param.KEY".to_string()])
                 .map(|n| format!("{{{n}}}"))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -183,6 +200,35 @@ impl ExecTemplate {
         Ok(ExecTemplate { program, args })
     }
 
+    /// Refuses a `{param.KEY}` placeholder whose `--param KEY=VALUE` was not
+    /// given: the command would otherwise get an empty argument silently.
+    pub fn check_params(
+        &self,
+        template: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<(), ExecTemplateError> {
+        let used = self.args.iter().flat_map(|a| match a {
+            Arg::Pieces(p) => p.as_slice(),
+            Arg::EachInput => &[],
+        });
+        for piece in used {
+            if let Piece::Param(key) = piece
+                && !params.contains_key(key)
+            {
+                return Err(ExecTemplateError::ParamNotGiven {
+                    template: template.to_string(),
+                    key: key.clone(),
+                    given: if params.is_empty() {
+                        "none".into()
+                    } else {
+                        params.keys().cloned().collect::<Vec<_>>().join(", ")
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The program word (a name to look up on PATH, or a path); see [`resolve_program`].
     pub fn program(&self) -> &str {
         &self.program
@@ -190,9 +236,15 @@ impl ExecTemplate {
 
     /// The argv for one attempt of `task`: the program word as written (start the path from
     /// [`resolve_program`] instead, with `argv[1..]`), then every argument with its
-    /// placeholders substituted. Values are inserted verbatim and never re-split; paths that
-    /// are not UTF-8 are converted lossily.
-    pub fn render(&self, task: &Task, task_dir: &Path, attempt: u32) -> Vec<String> {
+    /// placeholders substituted (`{param.KEY}` from `params`). Values are inserted verbatim
+    /// and never re-split; paths that are not UTF-8 are converted lossily.
+    pub fn render(
+        &self,
+        task: &Task,
+        task_dir: &Path,
+        attempt: u32,
+        params: &BTreeMap<String, String>,
+    ) -> Vec<String> {
         let mut argv = vec![self.program.clone()];
         for arg in &self.args {
             match arg {
@@ -216,6 +268,9 @@ impl ExecTemplate {
                             Piece::TaskDir => out.push_str(&lossy(task_dir)),
                             Piece::Attempt => out.push_str(&attempt.to_string()),
                             Piece::Field(name) => out.push_str(task.field(name).unwrap_or("")),
+                            Piece::Param(key) => {
+                                out.push_str(params.get(key).map_or("", String::as_str));
+                            }
                         }
                     }
                     argv.push(out);
@@ -326,6 +381,9 @@ fn parse_argument(
                 "task_dir" => Piece::TaskDir,
                 "attempt" => Piece::Attempt,
                 field if field_names.iter().any(|f| f == field) => Piece::Field(name),
+                other if other.starts_with("param.") && other.len() > "param.".len() => {
+                    Piece::Param(other["param.".len()..].to_string())
+                }
                 _ => {
                     return Err(ExecTemplateError::UnknownPlaceholder {
                         template: template.to_string(),
@@ -351,13 +409,14 @@ mod tests {
             id: "s1_red".into(),
             fields: vec![("sample".into(), "s1".into()), ("dye".into(), "red".into())],
             inputs: inputs.iter().map(PathBuf::from).collect(),
+            position: None,
         }
     }
 
     fn render(template: &str, inputs: &[&str]) -> Vec<String> {
         ExecTemplate::parse(template, &fields(&["sample", "dye"]))
             .expect("template")
-            .render(&task(inputs), Path::new("/out/s1_red"), 2)
+            .render(&task(inputs), Path::new("/out/s1_red"), 2, &BTreeMap::new())
     }
 
     #[test]
@@ -397,10 +456,11 @@ mod tests {
                 ("dye".into(), "d".into()),
             ],
             inputs: vec![],
+            position: None,
         };
         let tpl = ExecTemplate::parse("echo {sample}", &fields(&["sample", "dye"])).expect("tpl");
         assert_eq!(
-            tpl.render(&t, Path::new("/o"), 1),
+            tpl.render(&t, Path::new("/o"), 1, &BTreeMap::new()),
             ["echo", "$(reboot) `a` 'b'"]
         );
     }
@@ -456,7 +516,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("{input}, {inputs}, {task}, {task_dir}, {attempt}, {sample}, {dye}"),
+            text.contains(
+                "{input}, {inputs}, {task}, {task_dir}, {attempt}, {sample}, {dye}, {param.KEY}"
+            ),
             "{text}"
         );
         let err = ExecTemplate::parse("tool {input", &f).expect_err("unclosed");
@@ -493,7 +555,7 @@ mod tests {
         let tpl = ExecTemplate::parse("'./my tool' {input}", &[]).expect("tpl");
         assert_eq!(tpl.program(), "./my tool");
         assert_eq!(
-            tpl.render(&task(&["/a"]), Path::new("/o"), 1),
+            tpl.render(&task(&["/a"]), Path::new("/o"), 1, &BTreeMap::new()),
             ["./my tool", "/a"]
         );
     }

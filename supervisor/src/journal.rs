@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use isobatch_shared::{StageReport, Verdict};
+use isobatch_shared::{FileIdentity, StageReport, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// One journal line.
@@ -82,6 +82,31 @@ pub enum Record {
         /// What each stage of a multi-stage pipeline did (absent for single-step pipelines).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         stages: Vec<StageReport>,
+        /// Every input and tracked file (exec program, `--rerun-on`) as the
+        /// attempt found it (absent in journals written before it was recorded,
+        /// and for attempts that never reported).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        inputs: Vec<FileIdentity>,
+    },
+    /// A task that an earlier run finished `done` is computed again, and why
+    /// (an input, the parameters or an output changed).
+    Rerun {
+        /// Seconds since the Unix epoch.
+        time: f64,
+        /// Task id.
+        task: String,
+        /// What changed, in words.
+        reason: String,
+    },
+    /// A task never started in this run (interrupted, or stopped early by
+    /// `--max-fail`); a rerun runs it.
+    Cancelled {
+        /// Seconds since the Unix epoch.
+        time: f64,
+        /// Task id.
+        task: String,
+        /// Why it was not started.
+        reason: String,
     },
     /// A task was up to date and not run.
     Skipped {
@@ -164,6 +189,15 @@ pub fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Journals that `task` was not started in this run, and why.
+pub fn journal_cancelled(journal: &Journal, task: &str, reason: &str) {
+    journal.append(&Record::Cancelled {
+        time: now(),
+        task: task.to_string(),
+        reason: reason.to_string(),
+    });
 }
 
 enum Msg {

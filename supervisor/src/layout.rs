@@ -59,3 +59,22 @@ pub fn combined_traces(output: &Path) -> PathBuf {
 pub fn task_traces(output: &Path, task: &str) -> PathBuf {
     isobatch_worker::fov::traces::path(&output.join(task))
 }
+
+/// `OUTPUT/.isobatch/staging`: the folders attempts run in before they are published.
+pub fn staging_root(output: &Path) -> PathBuf {
+    state_dir(output).join("staging")
+}
+
+/// `OUTPUT/.isobatch/staging/TASK/attempt-N.pPID`: where one attempt writes. The
+/// supervisor's pid makes it unique per run even when a killed run's attempt
+/// number is reused, so a straggler of that run can never write into it.
+pub fn staging(output: &Path, task: &str, attempt: u32) -> PathBuf {
+    staging_root(output)
+        .join(task)
+        .join(format!("attempt-{attempt}.p{}", std::process::id()))
+}
+
+/// `OUTPUT/.isobatch/failed/TASK`: holds the task's last failed attempt folder.
+pub fn failed(output: &Path, task: &str) -> PathBuf {
+    state_dir(output).join("failed").join(task)
+}

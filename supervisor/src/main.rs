@@ -8,6 +8,7 @@ mod config;
 mod discovery;
 mod error;
 mod exec_template;
+mod failed_filter;
 mod journal;
 mod layout;
 mod lock;
@@ -45,6 +46,9 @@ fn main() {
         Command::Run(args) => commands::run::run(*args),
         Command::Status(args) => commands::status::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Logs(args) => commands::logs::run(args),
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man(args) => commands::man::run(args),
         Command::Report(_) => Err(Error::NotAvailable("isobatch report".into())),
     };
     match result {

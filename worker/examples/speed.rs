@@ -25,6 +25,7 @@ fn main() {
         frames,
         seed: 1,
         fl_channels: channels,
+        ..SceneConfig::default()
     });
     let n = size * size;
     let mut seg = Segmenter::new(size, size, &SegmentParams::default());

@@ -20,6 +20,26 @@ struct Args {
     cgroup: Option<String>,
 }
 
+/// A command line the worker cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsageError {
+    /// An argument that is not a known flag.
+    #[error("unexpected argument {0:?}")]
+    Unexpected(String),
+    /// A flag without its value.
+    #[error("{0} needs a value")]
+    NoValue(String),
+    /// A flag given more than once.
+    #[error("{0} given twice")]
+    Twice(String),
+    /// No `--connect`.
+    #[error("expected --connect SERVER_NAME")]
+    NoConnect,
+    /// A `--parent` that is not a pid.
+    #[error("--parent {0:?} is not a process id")]
+    BadParent(String),
+}
+
 /// Runs a worker with the given arguments (without the program or subcommand name)
 /// and returns the process exit code: 0 after a clean shutdown, 1 when the IPC
 /// loop failed, 2 for bad usage.
@@ -55,7 +75,7 @@ pub fn main_with_args(args: impl Iterator<Item = String>) -> i32 {
 }
 
 /// `--connect NAME` (required), `--parent PID` and `--cgroup DIR`, each also as `--flag=value`.
-fn parse(args: &[String]) -> Result<Args, String> {
+fn parse(args: &[String]) -> Result<Args, UsageError> {
     let mut connect = None;
     let mut parent = None;
     let mut cgroup = None;
@@ -69,22 +89,19 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--connect" => &mut connect,
             "--parent" => &mut parent,
             "--cgroup" => &mut cgroup,
-            _ => return Err(format!("unexpected argument {arg:?}")),
+            _ => return Err(UsageError::Unexpected(arg.clone())),
         };
         let value = match inline.or_else(|| rest.next().cloned()) {
             Some(v) if !v.is_empty() => v,
-            _ => return Err(format!("{flag} needs a value")),
+            _ => return Err(UsageError::NoValue(flag.to_string())),
         };
         if slot.replace(value).is_some() {
-            return Err(format!("{flag} given twice"));
+            return Err(UsageError::Twice(flag.to_string()));
         }
     }
-    let connect = connect.ok_or("expected --connect SERVER_NAME")?;
+    let connect = connect.ok_or(UsageError::NoConnect)?;
     let parent = parent
-        .map(|p| {
-            p.parse::<u32>()
-                .map_err(|_| format!("--parent {p:?} is not a process id"))
-        })
+        .map(|p| p.parse::<u32>().map_err(|_| UsageError::BadParent(p)))
         .transpose()?;
     Ok(Args {
         connect,

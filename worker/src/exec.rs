@@ -1,15 +1,17 @@
 //! The exec pipeline: run one external program per task, directly (never via a shell).
 
+use std::fmt;
 use std::fs;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 
-use isobatch_shared::{Outcome, TaskSpec};
+use isobatch_shared::TaskSpec;
 use nix::sys::signal::Signal;
 
 use crate::TaskResult;
+use crate::error::TaskError;
 use crate::task_log::{open_log, tail};
 
 /// How many non-empty log lines a failure message quotes.
@@ -17,37 +19,103 @@ const TAIL_LINES: usize = 5;
 /// How much of the end of the log is searched for them.
 const TAIL_WINDOW: u64 = 64 * 1024;
 
+/// Why an exec task's program did not run or did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The task has no program to run.
+    #[error("the exec pipeline needs a command, but the task's argv is empty")]
+    NoCommand,
+    /// The attempt log cannot be handed to the program as its stdout and stderr.
+    #[error("cannot share the attempt log with {program:?}: {source}")]
+    ShareLog {
+        /// The program.
+        program: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The program cannot be started or waited for.
+    #[error("cannot run {program:?}: {source}")]
+    Run {
+        /// The program.
+        program: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The program exited with a non-zero status.
+    #[error("command exited with status {code}{last}")]
+    Exited {
+        /// Its exit status.
+        code: i32,
+        /// The end of its output.
+        last: LastOutput,
+    },
+    /// A signal ended the program.
+    #[error("command killed by {signal}{}{last}", if *.core_dumped { " (core dumped)" } else { "" })]
+    Killed {
+        /// The signal's name (`SIGSEGV`), or `signal N`.
+        signal: String,
+        /// Whether it left a core dump.
+        core_dumped: bool,
+        /// The end of its output.
+        last: LastOutput,
+    },
+    /// The program ended some other way.
+    #[error("command ended with {status}{last}")]
+    Ended {
+        /// How it ended.
+        status: ExitStatus,
+        /// The end of its output.
+        last: LastOutput,
+    },
+}
+
+/// The last lines a program wrote to the attempt log, quoted in a failure message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LastOutput(pub Vec<String>);
+
+impl fmt::Display for LastOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, "; last output:\n{}", self.0.join("\n"))
+        }
+    }
+}
+
 /// Runs `spec.argv` (program, then arguments, placeholders already substituted)
 /// with the task's environment, stdin from `/dev/null`, stdout and stderr appended
 /// to the attempt log, and waits for it.
 ///
-/// Exit 0 is [`Outcome::Done`]; a non-zero exit is [`Outcome::Error`] and a death
-/// by signal [`Outcome::Crashed`], both quoting the end of the log. The program
-/// stays in the caller's process group, so the supervisor's limits reach it.
+/// Exit 0 is done; a non-zero exit or a death by signal is an [`ExecError`] that
+/// quotes the end of the log. The program stays in the caller's process group,
+/// so the supervisor's limits reach it.
 pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskResult {
-    let fail = |msg: String| TaskResult::from_outcome(Outcome::Error(msg));
-    let Some((program, args)) = spec.argv.split_first() else {
-        return fail("the exec pipeline needs a command, but the task's argv is empty".into());
-    };
-    let mut log = match open_log(&spec.log_path) {
-        Ok(log) => log,
-        Err(err) => return fail(err.to_string()),
-    };
-    if let Err(err) = fs::create_dir_all(&spec.task_dir) {
-        return fail(format!(
-            "cannot create task folder {}: {err}",
-            spec.task_dir.display()
-        ));
+    match attempt(spec, progress) {
+        Ok(()) => TaskResult::done(Vec::new(), Vec::new()),
+        Err(e) => TaskResult::failed(&e),
     }
+}
+
+/// [`run`], with the failure as an error.
+fn attempt(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> Result<(), TaskError> {
+    let Some((program, args)) = spec.argv.split_first() else {
+        return Err(ExecError::NoCommand.into());
+    };
+    let mut log = open_log(&spec.log_path).map_err(TaskError::AttemptLog)?;
+    fs::create_dir_all(&spec.task_dir)
+        .map_err(|e| TaskError::io("create task folder", &spec.task_dir, e))?;
     // Best effort: the header only helps a reader of the log.
     let _ = writeln!(log, "isobatch: exec {:?}", spec.argv);
     let start = log.seek(SeekFrom::End(0)).unwrap_or(0);
     let (stdout, stderr) = match (log.try_clone(), log.try_clone()) {
         (Ok(out), Ok(err)) => (out, err),
-        (Err(err), _) | (_, Err(err)) => {
-            return fail(format!(
-                "cannot share the attempt log with {program:?}: {err}"
-            ));
+        (Err(source), _) | (_, Err(source)) => {
+            return Err(ExecError::ShareLog {
+                program: program.clone(),
+                source,
+            }
+            .into());
         }
     };
     progress("exec", 0.0, &format!("starting {program}"));
@@ -65,54 +133,46 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
         });
     }
-    let child = cmd.spawn();
-    let status = match child.and_then(|mut child| child.wait()) {
-        Ok(status) => status,
-        Err(err) => return fail(format!("cannot run {program:?}: {err}")),
-    };
+    let status = cmd
+        .spawn()
+        .and_then(|mut child| child.wait())
+        .map_err(|source| ExecError::Run {
+            program: program.clone(),
+            source,
+        })?;
     progress("exec", 1.0, &format!("{program} finished: {status}"));
-    let outcome = outcome_of(
-        status,
-        &tail(&spec.log_path, start, TAIL_WINDOW, TAIL_LINES),
-    );
-    TaskResult::from_outcome(outcome)
+    let last = LastOutput(tail(&spec.log_path, start, TAIL_WINDOW, TAIL_LINES));
+    check(status, last).map_err(TaskError::Exec)
 }
 
-/// Turns a program's exit status and the end of its log into an outcome.
-fn outcome_of(status: ExitStatus, tail: &[String]) -> Outcome {
-    let with_tail = |head: String| {
-        if tail.is_empty() {
-            head
-        } else {
-            format!("{head}; last output:\n{}", tail.join("\n"))
-        }
-    };
+/// Turns a program's exit status and the end of its log into success or an error.
+fn check(status: ExitStatus, last: LastOutput) -> Result<(), ExecError> {
     if status.success() {
-        Outcome::Done
+        Ok(())
     } else if let Some(code) = status.code() {
-        Outcome::Error(with_tail(format!("command exited with status {code}")))
+        Err(ExecError::Exited { code, last })
     } else if let Some(sig) = status.signal() {
-        let name =
+        let signal =
             Signal::try_from(sig).map_or_else(|_| format!("signal {sig}"), |s| s.to_string());
-        let core = if status.core_dumped() {
-            " (core dumped)"
-        } else {
-            ""
-        };
-        Outcome::Crashed(with_tail(format!("command killed by {name}{core}")))
+        Err(ExecError::Killed {
+            signal,
+            core_dumped: status.core_dumped(),
+            last,
+        })
     } else {
-        Outcome::Error(with_tail(format!("command ended with {status}")))
+        Err(ExecError::Ended { status, last })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use isobatch_shared::Pipeline;
+    use isobatch_shared::{Outcome, Pipeline};
     use std::path::Path;
 
     fn spec(dir: &Path, argv: &[&str]) -> TaskSpec {
         TaskSpec {
+            position: None,
             task: "t1".into(),
             attempt: 1,
             pipeline: Pipeline::Exec,
@@ -123,6 +183,9 @@ mod tests {
             params: Default::default(),
             argv: argv.iter().map(|s| s.to_string()).collect(),
             stages: Default::default(),
+            tracked: Vec::new(),
+            checksum: false,
+            reuse_from: None,
         }
     }
 

@@ -13,10 +13,11 @@ use anyhow::{Context, Result};
 use ipc_channel::ipc::{self, IpcBytesSender, IpcSender};
 use isobatch_shared::TaskSpec;
 use isobatch_shared::procfs;
-use isobatch_shared::protocol::{self, Bootstrap, FromWorker, Outcome, PROTOCOL_VERSION, ToWorker};
+use isobatch_shared::protocol::{self, Bootstrap, FromWorker, PROTOCOL_VERSION, ToWorker};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use crate::error::TaskError;
 use crate::task_log::TaskLog;
 use crate::{TaskResult, pipeline};
 
@@ -97,7 +98,7 @@ fn run_task(spec: &TaskSpec, tx: &IpcBytesSender) -> Result<()> {
             drop(guard);
             result
         }
-        Err(err) => TaskResult::from_outcome(Outcome::Error(err.to_string())),
+        Err(err) => TaskResult::failed(&TaskError::AttemptLog(err)),
     };
     let memory = procfs::self_memory();
     let rss_after = memory.rss;
@@ -119,6 +120,7 @@ fn run_task(spec: &TaskSpec, tx: &IpcBytesSender) -> Result<()> {
             rss_after,
             rss_peak,
             stages: result.stages,
+            inputs: result.inputs,
         },
     )
 }

@@ -8,9 +8,10 @@
 
 use std::path::PathBuf;
 
-use isobatch_shared::{Outcome, StageReport};
+use isobatch_shared::{FileIdentity, Outcome, StageReport};
 
 pub mod cli;
+pub mod error;
 pub mod exec;
 pub mod fov;
 pub mod image;
@@ -20,6 +21,7 @@ pub mod parent_death;
 pub mod pipeline;
 pub mod selftest;
 pub mod stage;
+pub mod staging;
 pub mod synth;
 pub mod task_log;
 pub mod tree_kill;
@@ -39,6 +41,8 @@ pub struct TaskResult {
     pub outputs: Vec<PathBuf>,
     /// One report per stage for multi-stage pipelines (empty otherwise).
     pub stages: Vec<StageReport>,
+    /// The identity of each input and tracked file when the attempt started.
+    pub inputs: Vec<FileIdentity>,
 }
 
 impl TaskResult {
@@ -48,6 +52,22 @@ impl TaskResult {
             outcome,
             outputs: Vec::new(),
             stages: Vec::new(),
+            inputs: Vec::new(),
         }
+    }
+
+    /// A finished attempt with its outputs and stage reports.
+    pub fn done(outputs: Vec<PathBuf>, stages: Vec<StageReport>) -> Self {
+        TaskResult {
+            outcome: Outcome::Done,
+            outputs,
+            stages,
+            inputs: Vec::new(),
+        }
+    }
+
+    /// A failed attempt: the outcome [`error::TaskError::outcome`] gives `error`.
+    pub fn failed(error: &error::TaskError) -> Self {
+        TaskResult::from_outcome(error.outcome())
     }
 }

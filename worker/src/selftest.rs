@@ -16,9 +16,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use isobatch_shared::units::{parse_duration, parse_size};
-use isobatch_shared::{Outcome, TaskSpec, atomic};
+use isobatch_shared::{TaskSpec, atomic};
 
 use crate::TaskResult;
+use crate::error::TaskError;
 use crate::task_log::open_log;
 
 /// Memory that `leak=SIZE` keeps for the rest of the process's life.
@@ -27,6 +28,55 @@ static LEAKED: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 /// The keys a selftest file may use.
 const KEYS: &str =
     "sleep, alloc, leak, fail, panic, abort, ignore_term, child, escape, exit, output";
+
+/// Why a selftest task failed: its input files, an action, or because it was asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum SelftestError {
+    /// A task without input files.
+    #[error("the selftest pipeline needs at least one input file")]
+    NoInput,
+    /// An input file cannot be read.
+    #[error("cannot read selftest file {}: {source}", path.display())]
+    Read {
+        /// The input file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A line of an input file is not a known `key=value`.
+    #[error("{}:{line}: {problem}", path.display())]
+    Directive {
+        /// The input file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with the line.
+        problem: String,
+    },
+    /// `ignore_term=1` could not install SIG_IGN.
+    #[error("cannot ignore SIGTERM: {0}")]
+    IgnoreTerm(nix::Error),
+    /// `child=` or `escape=` could not start `sleep`.
+    #[error("cannot start sleep: {0}")]
+    Sleep(io::Error),
+    /// `alloc=` or `leak=` larger than the address space.
+    #[error("cannot allocate {bytes} bytes")]
+    TooLarge {
+        /// The size asked for.
+        bytes: u64,
+    },
+    /// `alloc=` or `leak=` the allocator refused.
+    #[error("cannot allocate {bytes} bytes: {source}")]
+    Alloc {
+        /// The size asked for.
+        bytes: u64,
+        /// The allocator's refusal.
+        source: std::collections::TryReserveError,
+    },
+    /// `fail=MESSAGE`: the task fails with that message, as asked.
+    #[error("{0}")]
+    Asked(String),
+}
 
 /// Everything the input files ask for (absent keys do nothing).
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -45,16 +95,21 @@ struct Directives {
 }
 
 /// Parses every input file; the error names the file, the line and the problem.
-fn parse_inputs(inputs: &[PathBuf]) -> Result<Directives, String> {
+fn parse_inputs(inputs: &[PathBuf]) -> Result<Directives, SelftestError> {
     if inputs.is_empty() {
-        return Err("the selftest pipeline needs at least one input file".into());
+        return Err(SelftestError::NoInput);
     }
     let mut d = Directives::default();
     for path in inputs {
-        let text = fs::read_to_string(path)
-            .map_err(|e| format!("cannot read selftest file {}: {e}", path.display()))?;
-        parse_text(&mut d, &text)
-            .map_err(|(line, msg)| format!("{}:{line}: {msg}", path.display()))?;
+        let text = fs::read_to_string(path).map_err(|source| SelftestError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        parse_text(&mut d, &text).map_err(|(line, problem)| SelftestError::Directive {
+            path: path.clone(),
+            line,
+            problem,
+        })?;
     }
     Ok(d)
 }
@@ -107,17 +162,17 @@ fn parse_text(d: &mut Directives, text: &str) -> Result<(), (usize, String)> {
     Ok(())
 }
 
-/// Runs a selftest task: parse all inputs (any problem is [`Outcome::InvalidInput`]),
+/// Runs a selftest task: parse all inputs (any problem is invalid input),
 /// then act as they say. Memory from `alloc` is released when this returns.
 pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskResult {
-    let error = |msg: String| TaskResult::from_outcome(Outcome::Error(msg));
+    let error = |e: TaskError| TaskResult::failed(&e);
     let d = match parse_inputs(&spec.inputs) {
         Ok(d) => d,
-        Err(msg) => return TaskResult::from_outcome(Outcome::InvalidInput(msg)),
+        Err(e) => return error(e.into()),
     };
     let mut log = match open_log(&spec.log_path) {
         Ok(log) => log,
-        Err(err) => return error(err.to_string()),
+        Err(err) => return error(TaskError::AttemptLog(err)),
     };
     // Announcements are best effort: a full disk must not change the outcome. One write per
     // line, so a line is never split by output of a child sharing the log.
@@ -135,7 +190,7 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
             )
         };
         if let Err(err) = set {
-            return error(format!("cannot ignore SIGTERM: {err}"));
+            return error(SelftestError::IgnoreTerm(err).into());
         }
     }
     for (secs, escape) in [(d.child, false), (d.escape, true)] {
@@ -146,7 +201,7 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
                 if escape { "escaping" } else { "child" },
                 secs.as_secs_f64()
             )),
-            Err(err) => return error(format!("cannot start sleep: {err}")),
+            Err(err) => return error(SelftestError::Sleep(err).into()),
         }
     }
     let mut held = Vec::new();
@@ -156,14 +211,14 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
         ));
         match allocate(bytes) {
             Ok(block) => held = block,
-            Err(msg) => return error(msg),
+            Err(e) => return error(e.into()),
         }
     }
     if let Some(bytes) = d.leak {
         say(format!("leaking {bytes} bytes for the worker's lifetime"));
         match allocate(bytes) {
             Ok(block) => LEAKED.lock().unwrap_or_else(|e| e.into_inner()).push(block),
-            Err(msg) => return error(msg),
+            Err(e) => return error(e.into()),
         }
     }
     if let Some(total) = d.sleep {
@@ -175,14 +230,14 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
         let path = spec.task_dir.join("output.bin");
         say(format!("writing {bytes} bytes to {}", path.display()));
         if let Err(err) = write_output(&spec.task, bytes, &path) {
-            return error(format!("cannot write {}: {err}", path.display()));
+            return error(TaskError::io("write", &path, err));
         }
         outputs.push(path);
     }
     std::hint::black_box(&held);
     if let Some(msg) = d.fail {
         say(format!("failing: {msg}"));
-        return error(msg);
+        return error(SelftestError::Asked(msg).into());
     }
     if d.panic {
         say("panicking".into());
@@ -198,11 +253,7 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
     }
     progress("selftest", 1.0, "done");
     say("done".into());
-    TaskResult {
-        outcome: Outcome::Done,
-        outputs,
-        stages: Vec::new(),
-    }
+    TaskResult::done(outputs, Vec::new())
 }
 
 /// Starts `sleep SECS` without waiting for it, with stdio on the attempt log.
@@ -224,12 +275,12 @@ fn spawn_sleep(secs: Duration, escape: bool, log_path: &Path) -> io::Result<u32>
 }
 
 /// Allocates `bytes` and writes to every page, so the memory is really resident.
-fn allocate(bytes: u64) -> Result<Vec<u8>, String> {
-    let len = usize::try_from(bytes).map_err(|_| format!("cannot allocate {bytes} bytes"))?;
+fn allocate(bytes: u64) -> Result<Vec<u8>, SelftestError> {
+    let len = usize::try_from(bytes).map_err(|_| SelftestError::TooLarge { bytes })?;
     let mut block = Vec::new();
     block
         .try_reserve_exact(len)
-        .map_err(|e| format!("cannot allocate {bytes} bytes: {e}"))?;
+        .map_err(|source| SelftestError::Alloc { bytes, source })?;
     block.resize(len, 1u8);
     Ok(std::hint::black_box(block))
 }

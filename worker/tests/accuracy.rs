@@ -76,6 +76,7 @@ fn run(size: usize, frames: usize, seed: u64, channels: usize) -> Score {
         frames,
         seed,
         fl_channels: channels,
+        ..SceneConfig::default()
     });
     let events = scene.events();
     let n = size * size;
@@ -237,21 +238,22 @@ fn check(s: &Score) {
     }
 }
 
-/// Every division: one daughter keeps the parent's id, the other is recorded as its child.
+/// Every division: the parent's id ends, both daughters get new ids recorded as its children.
 fn check_divisions(s: &Score) {
     for &(parent, daughters) in &s.divisions {
         let parent = parent.expect("parent tracked before division");
         let [a, b] = daughters.map(|d| d.expect("daughter tracked at division"));
         assert!(
-            a == parent || b == parent,
-            "no daughter kept id {parent}: {a}, {b}"
+            a != parent && b != parent && a != b,
+            "daughters {a}, {b} of {parent} need ids of their own"
         );
-        let other = if a == parent { b } else { a };
-        assert!(
-            s.parents.contains(&(other, parent)),
-            "({other}, {parent}) not in {:?}",
-            s.parents
-        );
+        for d in [a, b] {
+            assert!(
+                s.parents.contains(&(d, parent)),
+                "({d}, {parent}) not in {:?}",
+                s.parents
+            );
+        }
     }
 }
 

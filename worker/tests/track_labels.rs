@@ -3,9 +3,10 @@
 
 use isobatch_shared::CheckpointFormat;
 use isobatch_worker::fov::FovConfig;
-use isobatch_worker::fov::layout::Layout;
+use isobatch_worker::fov::layout::{Layout, ZChoice};
 use isobatch_worker::fov::stages::{Fov, Track};
 use isobatch_worker::image::checkpoint::{StackSink, StackSource};
+use isobatch_worker::image::source::Order;
 use isobatch_worker::image::{Dtype, Shape};
 use isobatch_worker::stage::Stage;
 
@@ -28,7 +29,7 @@ fn write_masks(dir: &std::path::Path, shape: Shape) {
 
 /// Runs the track stage on masks of `frames` frames of 64² (1024 new ids a frame) and
 /// asserts that the labels are stored as `dtype`, that the last frame's largest label
-/// is the last id handed out, and that only the mask and the labels are left.
+/// is the last id handed out, and that only the mask, the labels and lineage.csv are left.
 fn assert_tracked_as(frames: usize, dtype: Dtype) {
     let dir = tempfile::tempdir().expect("tempdir");
     let shape = Shape {
@@ -40,6 +41,7 @@ fn assert_tracked_as(frames: usize, dtype: Dtype) {
     let config = FovConfig::default();
     let fov = Fov {
         input: dir.path().join("unused.tif"),
+        position: None,
         dir: dir.path().to_path_buf(),
         task: "t".into(),
         layout: Layout {
@@ -48,9 +50,15 @@ fn assert_tracked_as(frames: usize, dtype: Dtype) {
             pc: 0,
             fl: Vec::new(),
             interval: None,
+            z_planes: 1,
+            z: ZChoice::Index(0),
+            names: vec![None],
+            order: Order::CZT,
+            source: "test".into(),
         },
         shape,
         dtype: Dtype::U8,
+        input_dtype: Dtype::U8,
         format: CheckpointFormat::Npy,
         config: &config,
     };
@@ -58,7 +66,11 @@ fn assert_tracked_as(frames: usize, dtype: Dtype) {
     let mut labels = StackSource::open(dir.path(), "track_labels", CheckpointFormat::Npy)
         .expect("labels written");
     let mut last = vec![0u32; 64 * 64];
-    labels.read_labels(frames - 1, &mut last).expect("read");
+    labels
+        .frames()
+        .expect("a pass")
+        .read_labels(frames - 1, &mut last)
+        .expect("read");
     let mut files: Vec<String> = std::fs::read_dir(dir.path())
         .expect("list")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -66,7 +78,10 @@ fn assert_tracked_as(frames: usize, dtype: Dtype) {
     files.sort();
     assert_eq!(labels.dtype(), dtype);
     assert_eq!(last.iter().copied().max(), Some(frames as u32 * 1024));
-    assert_eq!(files, ["segment_mask.npy", "track_labels.npy"]);
+    assert_eq!(
+        files,
+        ["lineage.csv", "segment_mask.npy", "track_labels.npy"]
+    );
 }
 
 #[test]

@@ -16,9 +16,9 @@ use isobatch_shared::atomic;
 use isobatch_worker::image::imagej::ImageJLayout;
 use isobatch_worker::image::tiff_out::{Compression, TiffWriter};
 use isobatch_worker::image::{ImageError, Limits, Shape};
-use isobatch_worker::synth::{Event, Scene, SceneConfig};
+use isobatch_worker::synth::{DENSITY_RANGE, Event, Polarity, Scene, SceneConfig};
 
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, DemoPolarity};
 use crate::error::{EXIT_OK, Error};
 
 /// The smallest frame the fov pipeline handles.
@@ -150,6 +150,19 @@ pub fn run(args: DemoArgs) -> Result<i32, Error> {
             args.size
         )));
     }
+    if let Some(d) = args.density
+        && !DENSITY_RANGE.contains(&d)
+    {
+        return Err(Error::Usage(format!(
+            "--density {d}: expected a covered fraction from {} to {}",
+            DENSITY_RANGE.start(),
+            DENSITY_RANGE.end()
+        )));
+    }
+    let polarity = match args.polarity {
+        DemoPolarity::Dark => Polarity::Dark,
+        DemoPolarity::Bright => Polarity::Bright,
+    };
     let raw = args.dir.join("raw");
     let truth = args.dir.join("truth");
     for d in [&raw, &truth] {
@@ -161,6 +174,8 @@ pub fn run(args: DemoArgs) -> Result<i32, Error> {
             frames: args.frames,
             seed: args.seed.wrapping_mul(1000).wrapping_add(i as u64),
             fl_channels: 1,
+            density: args.density,
+            polarity,
         });
         write_fov(&raw, &truth, &format!("fov{i:02}"), &scene)?;
     }

@@ -7,6 +7,10 @@ use isobatch_shared::units::{format_bytes, format_duration};
 
 use crate::config::RunConfig;
 use crate::discovery::Discovery;
+use crate::runner::batch::TaskRecord;
+
+/// How many "computed again" lines the plan shows before it counts the rest.
+const SHOWN_RERUNS: usize = 20;
 
 /// Concurrency and chunking chosen for this batch.
 #[derive(Debug, Clone, Copy)]
@@ -29,12 +33,15 @@ pub struct Shape {
     pub disk_free: Option<u64>,
 }
 
-/// Writes the plan; with `list_tasks`, every task and its inputs.
+/// Writes the plan; with `list_tasks`, every task and its inputs. Tasks whose
+/// earlier `done` result is computed again are listed with what changed.
 pub fn write(
     out: &mut dyn Write,
     cfg: &RunConfig,
     d: &Discovery,
+    tasks: &[TaskRecord],
     shape: Shape,
+    layouts: &[String],
     list_tasks: bool,
 ) -> io::Result<()> {
     writeln!(out, "isobatch plan")?;
@@ -71,6 +78,13 @@ pub fn write(
         cfg.retries,
         cfg.max_task_memory.map_or("none".into(), format_bytes)
     )?;
+    if let Some(m) = cfg.max_fail {
+        writeln!(
+            out,
+            "  max fail:  {m}: stop starting tasks after {} failed task(s)",
+            m.limit(shape.to_run)
+        )?;
+    }
     let opt = |v: Option<u64>| v.map_or("unknown".to_string(), format_bytes);
     writeln!(
         out,
@@ -80,8 +94,25 @@ pub fn write(
         format_bytes(shape.disk),
         opt(shape.disk_free)
     )?;
+    for l in layouts {
+        writeln!(out, "  layout:    {l}")?;
+    }
+    if let Some(p) = &cfg.positions {
+        writeln!(out, "  positions: {p} (--positions)")?;
+    }
     if let Some(exec) = &cfg.exec {
         writeln!(out, "  exec:      {exec}")?;
+    }
+    let reruns: Vec<&TaskRecord> = tasks.iter().filter(|t| t.rerun_reason.is_some()).collect();
+    if !reruns.is_empty() {
+        writeln!(out, "  computed again ({}):", reruns.len())?;
+        for t in reruns.iter().take(SHOWN_RERUNS) {
+            let why = t.rerun_reason.as_deref().unwrap_or_default();
+            writeln!(out, "    {}: {why}", t.task.id)?;
+        }
+        if reruns.len() > SHOWN_RERUNS {
+            writeln!(out, "    ... and {} more", reruns.len() - SHOWN_RERUNS)?;
+        }
     }
     if list_tasks {
         writeln!(out, "\ntasks:")?;
@@ -96,9 +127,12 @@ pub fn write(
                         .to_string()
                 })
                 .collect();
+            let at = t
+                .position
+                .map_or_else(String::new, |p| format!(" position {p}"));
             writeln!(
                 out,
-                "  {}  [{}]  {}",
+                "  {}  [{}]  {}{at}",
                 t.id,
                 t.describe_fields(),
                 inputs.join(", ")

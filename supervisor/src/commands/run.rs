@@ -12,23 +12,24 @@ use super::conclude::conclude;
 use super::plan::{self, Shape};
 use crate::cli::{Mode, RunArgs};
 use crate::config::{RunConfig, Workers};
-use crate::discovery::{DiscoveryOptions, discover};
+use crate::discovery::{DiscoveryOptions, PositionCounter, discover};
 use crate::error::{EXIT_OK, Error};
 use crate::exec_template::{ExecTemplate, resolve_program};
 use crate::journal::{self, Journal, Record};
 use crate::report::{files, progress::Progress, traces};
-use crate::runner::admission;
+use crate::resume::Decision;
 use crate::runner::batch::{BatchResult, TaskRecord};
 use crate::runner::dispatcher::Dispatcher;
 use crate::runner::events::Event;
 use crate::runner::schedule::{Schedule, chunk_size};
 use crate::runner::spawn::WorkerLauncher;
 use crate::runner::{Context, serial};
+use crate::runner::{admission, attempt_dir};
 use crate::sysmem::{MemoryReading, SystemMemory};
 use crate::unix::cgroup::RunCgroup;
 use crate::unix::signals::{Catcher, Hangup};
 use crate::unix::{subreaper, sweep};
-use crate::{layout, lock, preflight, resume};
+use crate::{failed_filter, layout, lock, preflight, resume};
 
 /// Memory assumed per task for `--workers auto` when nothing better is known
 /// (an exec command without `--task-memory`).
@@ -45,6 +46,11 @@ fn auto_workers(max_task: Option<u64>, memory: Option<MemoryReading>) -> usize {
     cores.min(admitted).max(1)
 }
 
+/// The positions of an fov input, from its headers (`None`: unreadable; the worker says why).
+fn count_positions(path: &std::path::Path) -> Option<usize> {
+    isobatch_worker::image::source::position_count(path).ok()
+}
+
 /// Runs the command; returns the exit code.
 pub fn run(args: RunArgs) -> Result<i32, Error> {
     // First, so that a terminal closed during discovery does not end the run.
@@ -52,20 +58,27 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let cfg = RunConfig::resolve(args)?;
     let discovery = discover(&DiscoveryOptions {
         input: cfg.input.clone(),
+        exclude: Some(cfg.output.clone()),
         patterns: cfg.patterns.clone(),
         grid: cfg.grid.clone(),
         lenient: cfg.lenient,
         select: cfg.select.clone(),
-        limit: cfg.limit,
+        // --limit counts the tasks a failed-filter keeps, so it applies after it.
+        limit: cfg.limit.filter(|_| cfg.failed_filter.is_none()),
+        positions: (cfg.pipeline == Pipeline::Fov).then_some(count_positions as PositionCounter),
+        position_set: cfg.positions.clone(),
     })?;
+    let mut tracked = Vec::new();
     let exec = match &cfg.exec {
         Some(t) => {
             let tpl = ExecTemplate::parse(t, &discovery.field_names)?;
-            resolve_program(tpl.program())?;
+            tpl.check_params(t, &cfg.params)?;
+            tracked.push(resolve_program(tpl.program())?);
             Some(tpl)
         }
         None => None,
     };
+    tracked.extend(cfg.rerun_on.iter().cloned());
     // The lock comes before the journal is read, so no other run can append
     // between what this run decides to skip and what it runs. A dry run only reads.
     let lock = if cfg.dry_run {
@@ -73,7 +86,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     } else {
         let state = layout::state_dir(&cfg.output);
         fs::create_dir_all(state.join("logs")).map_err(|e| Error::io(&state, e))?;
-        Some(lock::acquire(&layout::lock(&cfg.output), &cfg.output)?)
+        let held = lock::acquire(&layout::lock(&cfg.output), &cfg.output)?;
+        let staging = layout::staging_root(&cfg.output);
+        attempt_dir::clear_staging(&cfg.output).map_err(|e| Error::io(&staging, e))?;
+        Some(held)
     };
     let param_hash = resume::param_hash(&cfg);
     let journal_path = layout::journal(&cfg.output);
@@ -89,23 +105,51 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     } else {
         sweep::leftovers(&records)
     };
+    let mut discovery = discovery;
+    let filter_note = cfg
+        .failed_filter
+        .map(|f| failed_filter::apply(f, &mut discovery.tasks, &history));
+    if let (Some(_), Some(n)) = (&filter_note, cfg.limit) {
+        discovery.tasks.truncate(n);
+    }
+    if let Some(note) = &filter_note
+        && discovery.tasks.is_empty()
+    {
+        eprintln!("isobatch: {note}: nothing to run");
+        return Ok(EXIT_OK);
+    }
 
     let mut tasks: Vec<TaskRecord> = Vec::new();
     let mut skipped = 0;
     for t in &discovery.tasks {
         let earlier = history.get(&t.id).cloned().unwrap_or_default();
         let mut rec = TaskRecord::new(t.clone(), earlier.attempts);
-        if !cfg.force
-            && let Some(outputs) = resume::up_to_date(&earlier, &param_hash, &cfg.output)
-        {
-            rec.verdict = Some(Verdict::Skipped);
-            rec.earlier_outputs = outputs;
-            skipped += 1;
+        let files: Vec<_> = t.inputs.iter().chain(&tracked).cloned().collect();
+        let now = resume::Now {
+            param_hash: &param_hash,
+            output: &cfg.output,
+            files: &files,
+            checksum: cfg.checksum,
+            strict_qc: cfg.strict_qc,
+        };
+        match resume::decide(&earlier, now) {
+            Decision::Skip(_) if cfg.force => {
+                rec.rerun_reason = Some("--force".into());
+            }
+            Decision::Skip(outputs) => {
+                rec.verdict = Some(Verdict::Skipped);
+                rec.earlier_outputs = outputs;
+                skipped += 1;
+            }
+            Decision::Run(reason) => rec.rerun_reason = reason,
         }
         tasks.push(rec);
     }
     let to_run = tasks.len() - skipped;
     let estimate = preflight::estimate(&cfg, &tasks);
+    if !estimate.refusals.is_empty() {
+        return Err(Error::Preflight(estimate.refusals.join("\n")));
+    }
     let memory = SystemMemory::new().read();
     let disk_free = preflight::free_space(&cfg.output);
     let warnings =
@@ -131,8 +175,20 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     if cfg.dry_run {
         // A closed stdout (`| head`) only shortens what is shown.
         let mut out = std::io::stdout().lock();
-        let _ = plan::write(&mut out, &cfg, &discovery, shape, true)
-            .and_then(|()| writeln!(out, "\n(dry run: nothing was started)"));
+        let _ = plan::write(
+            &mut out,
+            &cfg,
+            &discovery,
+            &tasks,
+            shape,
+            &estimate.layouts,
+            true,
+        )
+        .and_then(|()| match &filter_note {
+            Some(note) => writeln!(out, "  {note}"),
+            None => Ok(()),
+        })
+        .and_then(|()| writeln!(out, "\n(dry run: nothing was started)"));
         return Ok(EXIT_OK);
     }
 
@@ -169,7 +225,15 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     }
     {
         let mut plan_text = Vec::new();
-        let _ = plan::write(&mut plan_text, &cfg, &discovery, shape, false);
+        let _ = plan::write(
+            &mut plan_text,
+            &cfg,
+            &discovery,
+            &tasks,
+            shape,
+            &estimate.layouts,
+            false,
+        );
         progress.stderr_text(String::from_utf8_lossy(&plan_text).into_owned());
     }
     let hangups = progress.hangup_handle();
@@ -190,11 +254,19 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let cgroup = (cfg.mode != Mode::Serial)
         .then(|| open_scope(&journal, &progress))
         .flatten();
-    for t in tasks.iter().filter(|t| t.verdict == Some(Verdict::Skipped)) {
-        journal.append(&Record::Skipped {
-            time: journal::now(),
-            task: t.task.id.clone(),
-        });
+    for t in &tasks {
+        if t.verdict == Some(Verdict::Skipped) {
+            journal.append(&Record::Skipped {
+                time: journal::now(),
+                task: t.task.id.clone(),
+            });
+        } else if let Some(reason) = &t.rerun_reason {
+            journal.append(&Record::Rerun {
+                time: journal::now(),
+                task: t.task.id.clone(),
+                reason: reason.clone(),
+            });
+        }
     }
 
     let ctx = Context {
@@ -203,9 +275,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         journal: &journal,
         progress: &progress,
         param_hash,
+        tracked,
     };
-    let mut notes = Vec::new();
-    let (mut tasks, interrupted) = if cfg.mode == Mode::Serial {
+    let mut notes: Vec<String> = filter_note.into_iter().collect();
+    let (mut tasks, interrupted, stopped_early) = if cfg.mode == Mode::Serial {
         notes.push("--mode serial: tasks ran inside the supervisor; timeouts and memory caps were not enforced".into());
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -216,8 +289,8 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
                 move || hangups.hang_up(),
             )
             .map_err(|e| Error::Internal(e.into()))?;
-        let interrupted = serial::run(&ctx, &mut tasks, &|| stop.load(Ordering::SeqCst));
-        (tasks, interrupted)
+        let (interrupted, halt) = serial::run(&ctx, &mut tasks, &|| stop.load(Ordering::SeqCst));
+        (tasks, interrupted, halt)
     } else {
         if let Err(e) = subreaper::become_subreaper() {
             notes.push(format!(
@@ -251,12 +324,12 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
                 move || hangups.hang_up(),
             )
             .map_err(|e| Error::Internal(e.into()))?;
-        let (tasks, fatal, interrupted) = dispatcher.run();
+        let (tasks, fatal, halt, interrupted) = dispatcher.run();
         notes.extend(fatal);
         if let Some(Err(e)) = cgroup.map(RunCgroup::remove) {
             progress.note(&e);
         }
-        (tasks, interrupted)
+        (tasks, interrupted, halt)
     };
     progress.finish();
 
@@ -268,10 +341,14 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     }
     if cfg.pipeline == Pipeline::Fov {
         notes.push(traces::combine(&tasks, &cfg.output).unwrap_or_else(|e| e));
+        if let Err(e) = crate::report::lineage::combine(&tasks, &cfg.output) {
+            notes.push(e);
+        }
     }
     let result = BatchResult {
         tasks,
         interrupted,
+        stopped_early,
         started,
         elapsed: clock.elapsed(),
         notes,

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use isobatch_shared::Verdict;
 use isobatch_shared::units::format_duration;
+use isobatch_shared::{Verdict, qc_warnings};
 use serde_json::json;
 
 use crate::cli::StatusArgs;
@@ -20,18 +20,28 @@ struct TaskState {
     message: String,
     running_since: Option<f64>,
     attempt: u32,
+    /// Why the latest run computes an earlier `done` result again.
+    rerun: Option<String>,
+    /// QC warnings of the latest complete attempt.
+    warnings: Vec<String>,
+}
+
+/// The journal of the batch in `output` and its damaged-line notes; a usage
+/// error when `output` has no journal (not an isobatch output folder).
+pub fn read_journal(output: &Path) -> Result<(Vec<Record>, Vec<String>), Error> {
+    let path = layout::journal(output);
+    if !path.exists() {
+        return Err(Error::Usage(format!(
+            "{}: no isobatch journal here — is this an isobatch output folder?",
+            output.display()
+        )));
+    }
+    journal::read(&path).map_err(|e| Error::io(&path, e))
 }
 
 /// Prints the status of the batch in `args.output_dir`.
 pub fn run(args: StatusArgs) -> Result<i32, Error> {
-    let path = layout::journal(&args.output_dir);
-    if !path.exists() {
-        return Err(Error::Usage(format!(
-            "{}: no isobatch journal here — is this an isobatch output folder?",
-            args.output_dir.display()
-        )));
-    }
-    let (records, damaged) = journal::read(&path).map_err(|e| Error::io(&path, e))?;
+    let (records, damaged) = read_journal(&args.output_dir)?;
     let report = summarize(&records, journal::now(), &damaged, &args.output_dir);
     let mut out = std::io::stdout().lock();
     let text = if args.json {
@@ -61,6 +71,7 @@ pub fn summarize(
                 run_start = *time;
                 for t in tasks.values_mut() {
                     t.running_since = None;
+                    t.rerun = None;
                 }
             }
             Record::RunEnd { .. } => running_run = false,
@@ -80,20 +91,30 @@ pub fn summarize(
                 message,
                 duration_s,
                 time,
+                stages,
                 ..
             } => {
                 let t = tasks.entry(task.clone()).or_default();
                 t.running_since = None;
                 t.verdict = Some(*verdict);
                 t.message = message.clone();
+                t.warnings = qc_warnings(stages);
                 if *time >= run_start && verdict.is_complete() {
                     durations.push(*duration_s);
                 }
+            }
+            Record::Cancelled { task, reason, .. } => {
+                let t = tasks.entry(task.clone()).or_default();
+                t.verdict = Some(Verdict::Cancelled);
+                t.message = reason.clone();
             }
             Record::Skipped { task, .. } => {
                 tasks.entry(task.clone()).or_default().verdict = Some(Verdict::Skipped)
             }
             Record::RunScope { .. } | Record::Worker { .. } => {}
+            Record::Rerun { task, reason, .. } => {
+                tasks.entry(task.clone()).or_default().rerun = Some(reason.clone())
+            }
         }
     }
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -112,6 +133,15 @@ pub fn summarize(
         .filter(|(_, t)| t.verdict.is_some_and(|v| v.is_failure()))
         .map(|(id, t)| json!({"task": id, "verdict": t.verdict, "message": t.message}))
         .collect();
+    let reruns: Vec<_> = tasks
+        .iter()
+        .filter_map(|(id, t)| t.rerun.as_ref().map(|r| json!({"task": id, "reason": r})))
+        .collect();
+    let warnings: Vec<_> = tasks
+        .iter()
+        .filter(|(_, t)| t.verdict.is_some_and(|v| v.is_complete()) && !t.warnings.is_empty())
+        .map(|(id, t)| json!({"task": id, "warnings": t.warnings}))
+        .collect();
     let finished_this_run = durations.len();
     let eta = (running_run && finished_this_run > 0).then(|| {
         let left = run_tasks.saturating_sub(finished_this_run) as f64;
@@ -124,6 +154,8 @@ pub fn summarize(
         "counts": counts,
         "running": running,
         "failures": failures,
+        "computed_again": reruns,
+        "warnings": warnings,
         "eta_s": eta,
         "journal_problems": damaged,
     })
@@ -160,6 +192,22 @@ fn render(v: &serde_json::Value) -> String {
             f["task"].as_str().unwrap_or(""),
             f["verdict"].as_str().unwrap_or("")
         );
+    }
+    for r in v["computed_again"].as_array().into_iter().flatten() {
+        s += &format!(
+            "computed again: {}: {}\n",
+            r["task"].as_str().unwrap_or(""),
+            r["reason"].as_str().unwrap_or("")
+        );
+    }
+    for t in v["warnings"].as_array().into_iter().flatten() {
+        for w in t["warnings"].as_array().into_iter().flatten() {
+            s += &format!(
+                "qc warning: {}: {}\n",
+                t["task"].as_str().unwrap_or(""),
+                w.as_str().unwrap_or("")
+            );
+        }
     }
     if let Some(eta) = v["eta_s"].as_f64() {
         s += &format!(

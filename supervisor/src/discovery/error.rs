@@ -35,6 +35,19 @@ pub enum DiscoveryError {
         /// Its fields, comma-separated.
         other_fields: String,
     },
+    /// `--select` kept no task: nothing would run.
+    #[error(
+        "--select {select} matches none of the {count} tasks found, so there is nothing to run; \
+         the pattern found: {examples}."
+    )]
+    NothingSelected {
+        /// The globs, space-separated.
+        select: String,
+        /// How many tasks the pattern found.
+        count: usize,
+        /// Some of their ids.
+        examples: String,
+    },
     /// A `--grid` spec cannot be parsed.
     #[error("--grid `{spec}` is invalid: {reason}.")]
     InvalidGrid {
@@ -88,7 +101,7 @@ pub enum DiscoveryError {
     /// Files exist but none matches a pattern.
     #[error(
         "no file in the input folder {} matches {patterns}. Expected layout:\n{layout}\n\
-         Files found there, for example:\n{examples}",
+         Files found there, for example:\n{examples}{hint}",
         input.display()
     )]
     NothingMatches {
@@ -100,6 +113,8 @@ pub enum DiscoveryError {
         layout: String,
         /// Up to five files that were found, one per indented line.
         examples: String,
+        /// What to do when the files are of another kind (empty when they are not).
+        hint: String,
     },
     /// A folder under the input cannot be read.
     #[error("cannot read {} while looking for input files: {source}.", path.display())]

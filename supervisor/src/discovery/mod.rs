@@ -2,13 +2,16 @@
 //! ordered list of tasks (DESIGN.md, "Command line").
 
 mod error;
+mod hints;
 mod naming;
 mod pattern;
+mod positions;
 #[cfg(test)]
 mod tests;
 mod walk;
 
 pub use error::DiscoveryError;
+pub use positions::{PositionCounter, PositionSet};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -25,10 +28,12 @@ use pattern::{Pattern, is_field_name, render_layout};
 use walk::{example_files, walk};
 
 /// What to discover: the input folder and the discovery flags.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct DiscoveryOptions {
     /// The input folder (`--input`); patterns are relative to it.
     pub input: PathBuf,
+    /// A folder discovery never walks into (the output folder).
+    pub exclude: Option<PathBuf>,
     /// `--pattern` templates; all must use the same field names.
     pub patterns: Vec<String>,
     /// `--grid` specs: the values each listed field must take.
@@ -40,6 +45,10 @@ pub struct DiscoveryOptions {
     pub select: Vec<String>,
     /// `--limit`: keep only the first N tasks after selection.
     pub limit: Option<usize>,
+    /// Splits multi-position files into one task per position (the fov pipeline's).
+    pub positions: Option<PositionCounter>,
+    /// `--positions`: which positions to keep.
+    pub position_set: Option<PositionSet>,
 }
 
 /// One `--grid FIELD=V1,V2,...`: the values `field` must take.
@@ -101,6 +110,10 @@ pub struct Task {
     /// The matched files (the input folder joined with the relative path), sorted; empty for a
     /// missing grid combination.
     pub inputs: Vec<PathBuf>,
+    /// The position inside a multi-position input (id `FILE_pNNN`); `None` for a file
+    /// with one position.
+    #[serde(default)]
+    pub position: Option<usize>,
 }
 
 impl Task {
@@ -191,7 +204,13 @@ pub fn discover(opts: &DiscoveryOptions) -> Result<Discovery, DiscoveryError> {
         }
     };
     let descend = |depth: usize, name: &str| patterns.iter().any(|p| p.could_descend(depth, name));
-    walk(&opts.input, &descend, max_depth, &mut visit)?;
+    walk(
+        &opts.input,
+        opts.exclude.as_deref(),
+        &descend,
+        max_depth,
+        &mut visit,
+    )?;
 
     if found.is_empty() {
         let examples = example_files(&opts.input);
@@ -205,6 +224,7 @@ pub fn discover(opts: &DiscoveryOptions) -> Result<Discovery, DiscoveryError> {
             input,
             patterns: quoted,
             layout: layout(),
+            hint: hints::extension_hint(&opts.patterns, &examples),
             examples: indent(&examples.join("\n"), 2),
         });
     }
@@ -262,12 +282,16 @@ pub fn discover(opts: &DiscoveryOptions) -> Result<Discovery, DiscoveryError> {
             id: task_id(&values),
             fields: field_names.iter().cloned().zip(values).collect(),
             inputs,
+            position: None,
         }
     };
     let mut combos: Vec<(Vec<String>, Vec<PathBuf>)> = found.into_iter().collect();
     combos.sort_by(|a, b| natural_cmp_values(&a.0, &b.0));
     missing_combos.sort_by(|a, b| natural_cmp_values(a, b));
     let mut tasks: Vec<Task> = combos.into_iter().map(|(v, i)| make_task(v, i)).collect();
+    if let Some(count) = opts.positions {
+        tasks = positions::expand(tasks, count, opts.position_set.as_ref());
+    }
     let mut missing: Vec<Task> = missing_combos
         .into_iter()
         .map(|v| make_task(v, Vec::new()))
@@ -289,8 +313,16 @@ pub fn discover(opts: &DiscoveryOptions) -> Result<Discovery, DiscoveryError> {
                 glob: opts.select.join(" "),
                 source,
             })?;
+        let found: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
         tasks.retain(|t| set.is_match(&t.id));
         missing.retain(|t| set.is_match(&t.id));
+        if tasks.is_empty() {
+            return Err(DiscoveryError::NothingSelected {
+                select: opts.select.join(" "),
+                count: found.len(),
+                examples: examples(&found),
+            });
+        }
     }
     if !missing.is_empty() && !opts.lenient {
         let list = missing
@@ -314,6 +346,23 @@ pub fn discover(opts: &DiscoveryOptions) -> Result<Discovery, DiscoveryError> {
         field_names,
     })
 }
+
+/// Up to [`SHOWN_IDS`] task ids, listed for a "nothing to run" error.
+fn examples(ids: &[String]) -> String {
+    let mut list = ids
+        .iter()
+        .take(SHOWN_IDS)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > SHOWN_IDS {
+        list.push_str(&format!(", ... ({} more)", ids.len() - SHOWN_IDS));
+    }
+    list
+}
+
+/// How many task ids a "nothing to run" error lists.
+const SHOWN_IDS: usize = 20;
 
 /// Parses every pattern and checks that they share one set of field names.
 fn parse_patterns(sources: &[String]) -> Result<Vec<Pattern>, DiscoveryError> {

@@ -194,7 +194,12 @@ fn select_and_limit() {
     o.limit = Some(2);
     assert_eq!(ids(&discover(&o).expect("limit").tasks), ["fov1", "fov2"]);
     o.select = vec!["nothing*".into()];
-    assert!(discover(&o).expect("empty selection").tasks.is_empty());
+    let err = discover(&o).expect_err("nothing to run");
+    assert!(
+        matches!(err, DiscoveryError::NothingSelected { count: 5, .. })
+            && err.to_string().contains("fov1, fov2, fov10, fov11, x"),
+        "{err}"
+    );
     o.select = vec!["[".into()];
     let err = discover(&o).expect_err("bad glob");
     assert!(matches!(err, DiscoveryError::InvalidSelect { .. }), "{err}");

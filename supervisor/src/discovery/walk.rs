@@ -13,9 +13,11 @@ const EXAMPLE_COUNT: usize = 5;
 
 /// Walks `root` up to `max_depth` levels, calling `visit` with each non-hidden file's
 /// `/`-separated relative path and full path. Folders are entered only when `descend(depth,
-/// name)` says a pattern could match below them; symlinked folders are followed, loops are not.
+/// name)` says a pattern could match below them; symlinked folders are followed, loops are not,
+/// and `exclude` (the output folder) is never entered.
 pub(super) fn walk(
     root: &Path,
+    exclude: Option<&Path>,
     descend: &dyn Fn(usize, &str) -> bool,
     max_depth: usize,
     visit: &mut dyn FnMut(&str, PathBuf),
@@ -26,6 +28,7 @@ pub(super) fn walk(
         max_depth: usize,
         visit: &'a mut dyn FnMut(&str, PathBuf),
         ancestors: Vec<PathBuf>,
+        exclude: Option<PathBuf>,
     }
     impl Walker<'_> {
         fn dir(&mut self, dir: &Path, rel: &str, depth: usize) -> Result<(), DiscoveryError> {
@@ -62,7 +65,7 @@ pub(super) fn walk(
                     && (self.descend)(depth, &name)
                 {
                     let real = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-                    if self.ancestors.contains(&real) {
+                    if self.ancestors.contains(&real) || self.exclude.as_ref() == Some(&real) {
                         continue;
                     }
                     self.ancestors.push(real);
@@ -78,6 +81,7 @@ pub(super) fn walk(
         max_depth,
         visit,
         ancestors: vec![fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())],
+        exclude: exclude.and_then(|p| fs::canonicalize(p).ok()),
     };
     walker.dir(root, "", 0)
 }

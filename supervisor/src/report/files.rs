@@ -72,6 +72,7 @@ pub fn results_doc(result: &BatchResult, cfg: &RunConfig, output: &Path) -> serd
                 "message": t.message(),
                 "inputs": t.task.inputs,
                 "outputs": t.outputs().iter().map(|p| relative(output, p)).collect::<Vec<_>>(),
+                "warnings": super::summary::task_warnings(t),
                 "stages": t.attempts.last().map_or(&[][..], |a| &a.stages[..]),
                 "logs": t.attempts.iter()
                     .map(|a| relative(output, &layout::attempt_log(output, &t.task.id, a.attempt)))
@@ -86,6 +87,7 @@ pub fn results_doc(result: &BatchResult, cfg: &RunConfig, output: &Path) -> serd
         "patterns": cfg.patterns,
         "mode": format!("{:?}", cfg.mode).to_lowercase(),
         "strategy": format!("{:?}", cfg.strategy).to_lowercase(),
+        "strict_qc": cfg.strict_qc,
         "params": cfg.params,
         "exec": cfg.exec,
         "timeout_s": cfg.timeout.map(|d| d.as_secs_f64()),
@@ -93,6 +95,7 @@ pub fn results_doc(result: &BatchResult, cfg: &RunConfig, output: &Path) -> serd
         "started_unix_s": result.started.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
         "elapsed_s": result.elapsed.as_secs_f64(),
         "interrupted": result.interrupted,
+        "stopped_early": result.stopped_early,
         "counts": super::summary::counts(result),
         "tasks": tasks,
     })

@@ -6,7 +6,7 @@
 //! can fall behind, fail or hang without holding up the batch.
 
 use std::fs::File;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -44,7 +44,16 @@ impl Progress {
     /// A display for `total` tasks; `log` is `.isobatch/run.log` (None for dry runs).
     pub fn new(mode: ProgressArg, total: usize, log: Option<File>) -> std::io::Result<Self> {
         let tty = std::io::stderr().is_terminal();
-        let use_bar = matches!(mode, ProgressArg::Bar) || (mode == ProgressArg::Auto && tty);
+        // A bar drawn to a file or pipe shows nothing, notes included: plain lines instead.
+        let fallback = mode == ProgressArg::Bar && !tty;
+        if fallback {
+            // Never eprintln!: a closed stderr must not panic the run.
+            let _ = writeln!(
+                std::io::stderr(),
+                "isobatch: --progress bar: stderr is not a terminal, so progress is shown as plain lines"
+            );
+        }
+        let use_bar = matches!(mode, ProgressArg::Bar | ProgressArg::Auto) && tty;
         let bar = use_bar.then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
@@ -62,7 +71,9 @@ impl Progress {
             terminal,
             log,
             has_bar,
-            plain: matches!(mode, ProgressArg::Plain) || (mode == ProgressArg::Auto && !tty),
+            plain: matches!(mode, ProgressArg::Plain)
+                || (mode == ProgressArg::Auto && !tty)
+                || fallback,
             done: AtomicUsize::new(0),
             total,
         })

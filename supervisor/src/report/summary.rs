@@ -1,19 +1,23 @@
 //! The end-of-run summary: counts, a table (task, status, verdict, attempts,
-//! duration, peak RSS, message) and a Problems section with the full error of
-//! every task that did not succeed.
+//! duration, peak RSS, message), a Computed again section saying why each
+//! earlier `done` result was recomputed, a Problems section with the full
+//! error of every task that did not succeed, and a Warnings section with the
+//! QC warnings of tasks that did.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 
-use isobatch_shared::Verdict;
 use isobatch_shared::units::{format_bytes, format_duration};
+use isobatch_shared::{Verdict, qc_warnings};
 
 use crate::layout;
 use crate::runner::batch::{BatchResult, TaskRecord};
 
 /// Tables longer than this list only the tasks that did not succeed.
 const FULL_TABLE_MAX: usize = 60;
+/// Task ids listed per reason in the Problems line for tasks that never started.
+const NOT_STARTED_SHOWN: usize = 10;
 /// Message column width in the table.
 const MESSAGE_WIDTH: usize = 60;
 
@@ -42,6 +46,36 @@ fn verdict_of(t: &TaskRecord) -> Verdict {
     t.verdict.unwrap_or(Verdict::Cancelled)
 }
 
+/// The QC warnings of a task's last attempt (e.g. a frame whose cell count collapsed).
+pub fn task_warnings(t: &TaskRecord) -> Vec<String> {
+    t.attempts
+        .last()
+        .map_or_else(Vec::new, |a| qc_warnings(&a.stages))
+}
+
+/// The Warnings section: every QC warning of a task that ended `done`, so a
+/// result that looks complete never hides a collapsed frame.
+fn write_warnings(out: &mut dyn Write, result: &BatchResult) -> io::Result<()> {
+    let warned: Vec<(&TaskRecord, Vec<String>)> = result
+        .tasks
+        .iter()
+        .filter(|t| verdict_of(t) == Verdict::Done)
+        .map(|t| (t, task_warnings(t)))
+        .filter(|(_, w)| !w.is_empty())
+        .collect();
+    if warned.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nWarnings:")?;
+    for (t, warnings) in warned {
+        writeln!(out, "- {}", t.task.id)?;
+        for w in warnings {
+            writeln!(out, "    {w}")?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes the human summary.
 pub fn write(out: &mut dyn Write, result: &BatchResult, output: &Path) -> io::Result<()> {
     let counts = counts(result);
@@ -58,10 +92,24 @@ pub fn write(out: &mut dyn Write, result: &BatchResult, output: &Path) -> io::Re
         parts.join(", "),
         if result.interrupted {
             " (interrupted)"
+        } else if result.stopped_early.is_some() {
+            " (stopped early)"
         } else {
             ""
         }
     )?;
+    if let Some(why) = &result.stopped_early {
+        let cancelled = counts
+            .get(Verdict::Cancelled.as_str())
+            .copied()
+            .unwrap_or(0);
+        writeln!(
+            out,
+            "Stopped early: {why}, so no new task was started; {cancelled} task(s) not started \
+             are cancelled. Run the same command again to run them (--skip-failed leaves out \
+             the failed ones, --only-failed runs just those)."
+        )?;
+    }
     let rows: Vec<&TaskRecord> = if result.tasks.len() <= FULL_TABLE_MAX {
         result.tasks.iter().collect()
     } else {
@@ -107,12 +155,31 @@ pub fn write(out: &mut dyn Write, result: &BatchResult, output: &Path) -> io::Re
             )?;
         }
     }
+    let reruns: Vec<&TaskRecord> = result
+        .tasks
+        .iter()
+        .filter(|t| t.rerun_reason.is_some())
+        .collect();
+    if !reruns.is_empty() {
+        writeln!(out, "\nComputed again (an earlier run had them done):")?;
+        for t in reruns {
+            let why = t.rerun_reason.as_deref().unwrap_or_default();
+            writeln!(out, "- {}: {why}", t.task.id)?;
+        }
+    }
+    // Tasks that never started say one thing each (why the batch stopped): one line per reason.
+    let unstarted = |t: &&TaskRecord| verdict_of(t) == Verdict::Cancelled && t.attempts.is_empty();
+    let mut not_started: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for t in result.tasks.iter().filter(unstarted) {
+        not_started.entry(t.message()).or_default().push(&t.task.id);
+    }
     let problems: Vec<&TaskRecord> = result
         .tasks
         .iter()
         .filter(|t| !verdict_of(t).is_complete() && verdict_of(t) != Verdict::Missing)
+        .filter(|t| !unstarted(t))
         .collect();
-    if !problems.is_empty() {
+    if !problems.is_empty() || !not_started.is_empty() {
         writeln!(out, "\nProblems:")?;
         for t in problems {
             let v = verdict_of(t);
@@ -131,7 +198,23 @@ pub fn write(out: &mut dyn Write, result: &BatchResult, output: &Path) -> io::Re
                 writeln!(out, "    {}", t.message())?;
             }
         }
+        for (why, ids) in &not_started {
+            let shown: Vec<&str> = ids.iter().take(NOT_STARTED_SHOWN).copied().collect();
+            let more = ids.len() - shown.len();
+            writeln!(
+                out,
+                "- {} task(s) [cancelled], {why}: {}{}",
+                ids.len(),
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )?;
+        }
     }
+    write_warnings(out, result)?;
     if !result.notes.is_empty() {
         writeln!(out, "\nNotes:")?;
         for n in &result.notes {

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use isobatch_shared::atomic::is_temp_name;
-use isobatch_shared::{StageControl, TaskSpec, ToWorker};
+use isobatch_shared::{Pipeline, StageControl, TaskSpec, ToWorker};
 
 use super::Context;
 use super::batch::TaskRecord;
@@ -46,17 +46,22 @@ pub fn clean_leftovers(task_dir: &Path) {
 pub fn task_spec(ctx: &Context<'_>, rec: &TaskRecord) -> TaskSpec {
     let attempt = rec.next_attempt();
     let cfg = ctx.cfg;
-    let task_dir = cfg.output.join(&rec.task.id);
+    let task_dir = super::attempt_dir::work_dir(cfg, &rec.task.id, attempt);
     let argv = ctx
         .exec
-        .map(|tpl| tpl.render(&rec.task, &task_dir, attempt))
+        .map(|tpl| tpl.render(&rec.task, &task_dir, attempt, &cfg.params))
         .unwrap_or_default();
+    let published = cfg.output.join(&rec.task.id);
+    // Built-in pipelines reuse the valid checkpoints of the last published result.
+    let reuse_from = (cfg.pipeline == Pipeline::Fov && !cfg.reuse_task_dir && published.is_dir())
+        .then_some(published);
     TaskSpec {
         task: rec.task.id.clone(),
         attempt,
         pipeline: cfg.pipeline,
         inputs: rec.task.inputs.clone(),
         fields: rec.task.fields.clone(),
+        position: rec.task.position,
         log_path: crate::layout::attempt_log(&cfg.output, &rec.task.id, attempt),
         task_dir,
         params: cfg.params.clone(),
@@ -66,7 +71,11 @@ pub fn task_spec(ctx: &Context<'_>, rec: &TaskRecord) -> TaskSpec {
             to: cfg.to_stage.clone(),
             force: cfg.force,
             format: cfg.checkpoint_format,
+            final_only: cfg.final_only,
         },
+        tracked: ctx.tracked.clone(),
+        checksum: cfg.checksum,
+        reuse_from,
     }
 }
 
@@ -82,9 +91,11 @@ impl Dispatcher<'_> {
                 "cannot write the journal ({e}); stopped starting tasks"
             ));
         }
-        if self.fatal.is_some() && self.phase == Phase::Running {
+        if let Some(stop) = self.fatal.clone().or_else(|| self.halt.clone())
+            && self.phase == Phase::Running
+        {
             self.phase = Phase::Draining;
-            let why = format!("not started: {}", self.fatal.clone().unwrap_or_default());
+            let why = format!("not started: {stop}");
             for t in self.schedule.drain() {
                 self.cancel_unstarted(t, &why);
             }
@@ -290,6 +301,7 @@ impl Dispatcher<'_> {
             attempt,
             started: now,
             deadline: self.ctx.cfg.timeout.map(|d| now + d),
+            oom_at_start: super::oom::OomCounters::read(),
         });
         self.sampler.track(id, w.pid, self.ctx.cfg.max_task_memory);
         self.ctx.journal.append(&Record::AttemptStart {

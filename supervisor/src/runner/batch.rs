@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use isobatch_shared::{StageReport, Verdict};
+use isobatch_shared::{FileIdentity, StageReport, Verdict};
 
 use crate::discovery::Task;
 
@@ -32,6 +32,8 @@ pub struct Attempt {
     pub outputs: Vec<PathBuf>,
     /// Per-stage reports of multi-stage pipelines (empty otherwise).
     pub stages: Vec<StageReport>,
+    /// Every input and tracked file as the attempt found it (empty when it never reported).
+    pub inputs: Vec<FileIdentity>,
 }
 
 impl Attempt {
@@ -50,6 +52,7 @@ impl Attempt {
             rss_after: 0,
             outputs: Vec::new(),
             stages: Vec::new(),
+            inputs: Vec::new(),
         }
     }
 }
@@ -71,6 +74,8 @@ pub struct TaskRecord {
     pub cancel_reason: Option<String>,
     /// Pre-flight's RAM estimate, bytes (None: unknown or not run).
     pub estimated_rss: Option<u64>,
+    /// Why an earlier `done` result is computed again (what changed).
+    pub rerun_reason: Option<String>,
 }
 
 impl TaskRecord {
@@ -84,6 +89,7 @@ impl TaskRecord {
             earlier_outputs: Vec::new(),
             cancel_reason: None,
             estimated_rss: None,
+            rerun_reason: None,
         }
     }
 
@@ -126,6 +132,8 @@ pub struct BatchResult {
     pub tasks: Vec<TaskRecord>,
     /// Ctrl-C or SIGTERM stopped it.
     pub interrupted: bool,
+    /// Why `--max-fail` stopped it early, if it did.
+    pub stopped_early: Option<String>,
     /// When the run started.
     pub started: SystemTime,
     /// How long it took.

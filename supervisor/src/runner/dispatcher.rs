@@ -16,13 +16,14 @@ use super::Context;
 use super::admission::Admission;
 use super::batch::TaskRecord;
 use super::events::{Event, WorkerId};
+use super::max_fail::FailCounter;
 use super::sampler::Sampler;
 use super::schedule::Schedule;
 use super::spawn::{Spawner, WorkerLauncher, abandon_accept};
 use super::terminate::{StopReason, Termination};
 use super::timeout;
 use super::worker::{Worker, WorkerState};
-use crate::journal::{self, Record};
+use crate::journal::{self, Record, journal_cancelled};
 use crate::unix::signals::StopSignal;
 use crate::unix::tree;
 
@@ -70,6 +71,10 @@ pub struct Dispatcher<'a> {
     pub(super) fatal: Option<String>,
     /// Other things the summary should say (processes that would not die).
     pub(super) notes: Vec<String>,
+    /// Final failures counted against `--max-fail`.
+    pub(super) fails: FailCounter,
+    /// Set when `--max-fail` was reached: why the batch drains (not an interruption).
+    pub(super) halt: Option<String>,
     /// A worker exited, so orphans of its tree may need reaping.
     orphans_due: bool,
     /// SIGINT or SIGTERM arrived (a fatal problem drains too, but is not an interruption).
@@ -92,6 +97,7 @@ impl<'a> Dispatcher<'a> {
         let outstanding = tasks.iter().filter(|t| t.verdict.is_none()).count();
         let slots = vec![None; schedule.slot_count()];
         let successors = slots.clone();
+        let fails = FailCounter::new(ctx.cfg.max_fail, outstanding);
         let d = Dispatcher {
             ctx,
             tasks,
@@ -111,6 +117,8 @@ impl<'a> Dispatcher<'a> {
             outstanding,
             fatal: None,
             notes: Vec::new(),
+            fails,
+            halt: None,
             orphans_due: false,
             interrupted: false,
         };
@@ -118,9 +126,9 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Runs the batch to the end; returns the task records, notes for the
-    /// summary (why it stopped early, processes that would not die) and
-    /// whether SIGINT or SIGTERM interrupted it.
-    pub fn run(mut self) -> (Vec<TaskRecord>, Vec<String>, bool) {
+    /// summary (a fatal problem, processes that would not die), why `--max-fail`
+    /// stopped it early, and whether SIGINT or SIGTERM interrupted it.
+    pub fn run(mut self) -> (Vec<TaskRecord>, Vec<String>, Option<String>, bool) {
         loop {
             let now = Instant::now();
             self.reap_orphans();
@@ -154,7 +162,7 @@ impl<'a> Dispatcher<'a> {
         }
         self.cleanup();
         self.notes.splice(0..0, self.fatal.take());
-        (self.tasks, self.notes, self.interrupted)
+        (self.tasks, self.notes, self.halt, self.interrupted)
     }
 
     fn handle(&mut self, event: Event) {
@@ -250,6 +258,7 @@ impl<'a> Dispatcher<'a> {
                 rss_after,
                 rss_peak,
                 stages,
+                inputs,
             } => {
                 let expected = self
                     .workers
@@ -261,7 +270,7 @@ impl<'a> Dispatcher<'a> {
                         self.on_finished(
                             worker,
                             &outcome,
-                            (outputs, stages),
+                            (outputs, stages, inputs),
                             [rss_before, rss_after, rss_peak],
                             now,
                         );
@@ -336,6 +345,7 @@ impl<'a> Dispatcher<'a> {
             self.tasks[t].verdict = Some(Verdict::Cancelled);
             self.tasks[t].cancel_reason = Some(why.to_string());
             self.outstanding -= 1;
+            journal_cancelled(self.ctx.journal, &self.tasks[t].task.id, why);
         }
     }
 

@@ -5,14 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Instant;
 
-use isobatch_shared::{Outcome, StageReport, Verdict};
+use isobatch_shared::{FileIdentity, Outcome, StageReport, Verdict};
 use nix::sys::signal::Signal;
 
 use super::Context;
+use super::attempt_dir;
 use super::batch::Attempt;
-use super::classify::{classify_exit, classify_outcome};
+use super::classify::{classify_exit, classify_outcome, strict_qc};
 use super::dispatcher::{Dispatcher, Phase};
 use super::events::WorkerId;
+use super::oom::OomCounters;
 use super::schedule::{TaskIdx, backoff, should_retry};
 use super::worker::{Worker, WorkerState};
 use crate::journal::{self, OutputRecord, Record};
@@ -27,8 +29,10 @@ pub fn output_records(output: &Path, outputs: &[PathBuf]) -> Vec<OutputRecord> {
         .collect()
 }
 
-/// Journals an attempt's end and shows it; every mode reports attempts this way.
-pub fn report_attempt(ctx: &Context<'_>, task: &str, attempt: &Attempt) {
+/// Publishes or keeps the attempt's folder ([`attempt_dir::settle`]), then
+/// journals the attempt's end and shows it; every mode reports attempts this way.
+pub fn report_attempt(ctx: &Context<'_>, task: &str, attempt: &mut Attempt) {
+    attempt_dir::settle(ctx.cfg, task, attempt);
     ctx.journal.append(&Record::AttemptEnd {
         time: journal::now(),
         task: task.to_string(),
@@ -40,6 +44,7 @@ pub fn report_attempt(ctx: &Context<'_>, task: &str, attempt: &Attempt) {
         outputs: output_records(&ctx.cfg.output, &attempt.outputs),
         param_hash: ctx.param_hash.clone(),
         stages: attempt.stages.clone(),
+        inputs: attempt.inputs.clone(),
     });
     ctx.progress.finished(task, attempt);
 }
@@ -51,7 +56,7 @@ impl Dispatcher<'_> {
         &mut self,
         worker: WorkerId,
         outcome: &Outcome,
-        (outputs, stages): (Vec<PathBuf>, Vec<StageReport>),
+        (outputs, stages, inputs): (Vec<PathBuf>, Vec<StageReport>, Vec<FileIdentity>),
         [rss_before, rss_after, rss_peak]: [u64; 3],
         now: Instant,
     ) {
@@ -72,7 +77,8 @@ impl Dispatcher<'_> {
         w.rss_history.push(rss_after);
         w.state = WorkerState::Idle;
         let pid = w.pid;
-        let (verdict, message) = classify_outcome(outcome);
+        let (verdict, message) =
+            strict_qc(classify_outcome(outcome), &stages, self.ctx.cfg.strict_qc);
         self.record(
             run.task,
             Attempt {
@@ -82,6 +88,7 @@ impl Dispatcher<'_> {
                 rss_after,
                 outputs,
                 stages,
+                inputs,
                 ..Attempt::ended(run.attempt, verdict, message, now - run.started)
             },
             now,
@@ -105,7 +112,9 @@ impl Dispatcher<'_> {
             &self.tasks[run.task].task.id,
             run.attempt,
         );
-        let (verdict, message) = classify_exit(status, w.stop.as_ref(), peak, available, &log);
+        let oom_kills = OomCounters::read().since(&run.oom_at_start);
+        let (verdict, message) =
+            classify_exit(status, w.stop.as_ref(), peak, (available, oom_kills), &log);
         self.record(
             run.task,
             Attempt {
@@ -118,9 +127,9 @@ impl Dispatcher<'_> {
     }
 
     /// Journals an attempt and decides between a retry and a final verdict.
-    pub(super) fn record(&mut self, t: TaskIdx, attempt: Attempt, now: Instant) {
+    pub(super) fn record(&mut self, t: TaskIdx, mut attempt: Attempt, now: Instant) {
         let rec = &mut self.tasks[t];
-        report_attempt(&self.ctx, &rec.task.id, &attempt);
+        report_attempt(&self.ctx, &rec.task.id, &mut attempt);
         let verdict = attempt.verdict;
         if verdict == Verdict::Done {
             self.admission.observe(attempt.peak_rss);
@@ -140,6 +149,14 @@ impl Dispatcher<'_> {
         } else {
             rec.verdict = Some(verdict);
             self.outstanding -= 1;
+            if verdict.is_failure()
+                && let Some(why) = self.fails.failed()
+            {
+                self.ctx.progress.note(&format!(
+                    "stopping early: {why}; starting no new tasks, letting running ones finish"
+                ));
+                self.halt.get_or_insert(why);
+            }
         }
     }
 }

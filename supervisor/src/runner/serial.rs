@@ -9,17 +9,32 @@ use isobatch_shared::procfs;
 
 use super::Context;
 use super::batch::{Attempt, TaskRecord};
-use super::classify::classify_outcome;
+use super::classify::{classify_outcome, strict_qc};
+use super::max_fail::FailCounter;
 use super::schedule::should_retry;
 use crate::journal::{self, Record};
 
 /// Runs every task in order; `stop` is polled between tasks (Ctrl-C).
-pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool) -> bool {
+/// Returns whether it was interrupted, and why `--max-fail` stopped it early.
+pub fn run(
+    ctx: &Context<'_>,
+    tasks: &mut [TaskRecord],
+    stop: &dyn Fn() -> bool,
+) -> (bool, Option<String>) {
     let cfg = ctx.cfg;
+    let outstanding = tasks.iter().filter(|t| t.verdict.is_none()).count();
+    let mut fails = FailCounter::new(cfg.max_fail, outstanding);
+    let mut halt: Option<String> = None;
     for rec in tasks.iter_mut().filter(|t| t.verdict.is_none()) {
-        if stop() {
+        let why = if stop() {
+            Some("not started: the batch was interrupted".to_string())
+        } else {
+            halt.as_ref().map(|h| format!("not started: {h}"))
+        };
+        if let Some(why) = why {
             rec.verdict = Some(isobatch_shared::Verdict::Cancelled);
-            rec.cancel_reason = Some("not started: the batch was interrupted".into());
+            journal::journal_cancelled(ctx.journal, &rec.task.id, &why);
+            rec.cancel_reason = Some(why);
             continue;
         }
         loop {
@@ -36,8 +51,12 @@ pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool)
             let rss_before = procfs::self_rss();
             let result = isobatch_worker::pipeline::run(&spec, &mut |_, _, _| {});
             let rss_after = procfs::self_rss();
-            let (verdict, message) = classify_outcome(&result.outcome);
-            let a = Attempt {
+            let (verdict, message) = strict_qc(
+                classify_outcome(&result.outcome),
+                &result.stages,
+                cfg.strict_qc,
+            );
+            let mut a = Attempt {
                 peak_rss: result
                     .stages
                     .iter()
@@ -47,16 +66,24 @@ pub fn run(ctx: &Context<'_>, tasks: &mut [TaskRecord], stop: &dyn Fn() -> bool)
                 rss_after,
                 outputs: result.outputs,
                 stages: result.stages,
+                inputs: result.inputs,
                 ..Attempt::ended(attempt, verdict, message, started.elapsed())
             };
-            super::finish::report_attempt(ctx, &rec.task.id, &a);
+            super::finish::report_attempt(ctx, &rec.task.id, &mut a);
             rec.attempts.push(a);
             let retry = should_retry(verdict, rec.attempts.len() as u32, cfg.retries) && !stop();
             if !retry {
                 rec.verdict = Some(verdict);
+                if verdict.is_failure()
+                    && let Some(why) = fails.failed()
+                {
+                    ctx.progress
+                        .note(&format!("stopping early: {why}; starting no new tasks"));
+                    halt = Some(why);
+                }
                 break;
             }
         }
     }
-    stop()
+    (stop(), halt)
 }

@@ -22,6 +22,8 @@ pub struct Running {
     pub started: Instant,
     /// When the attempt times out.
     pub deadline: Option<Instant>,
+    /// The kernel's OOM-kill counters when it started (evidence for `failed:killed`).
+    pub oom_at_start: super::oom::OomCounters,
 }
 
 /// Where a worker is in its life.

@@ -209,9 +209,12 @@ impl LocalStd {
         self.inv_nx32 = inv_nx;
     }
 
-    /// Histogram-mode threshold on `ln(local std)`: the mode of the histogram is the
-    /// background noise level, σ comes from the mode peak's half width at half
-    /// maximum (the side away from cells first), threshold = mode + `k`·σ.
+    /// Threshold on `ln(local std)` from the background's peak: camera noise is the
+    /// *lowest* clear peak of the histogram (flat background has the smallest local
+    /// std, however few of its pixels a crowded field leaves), never the global
+    /// mode, which cell texture takes over above about 30 % coverage. σ comes from
+    /// that peak's half width at half maximum (the side away from cells first),
+    /// threshold = peak + `k`·σ.
     /// Pixels with (near) zero variance are ignored. `None` if nothing varies.
     pub fn threshold(
         &mut self,
@@ -256,12 +259,7 @@ impl LocalStd {
                 }
             }
         }
-        let mut mode = 0;
-        for i in 1..BINS {
-            if sm[i] > sm[mode] {
-                mode = i;
-            }
-        }
+        let mode = lowest_peak(&sm);
         let half = sm[mode] / 2.0;
         let left = (0..mode).rev().find(|&i| sm[i] < half).map(|i| {
             let f = (half - sm[i]) / (sm[i + 1] - sm[i]).max(1e-12);
@@ -282,6 +280,26 @@ impl LocalStd {
             noise: mode_v.exp(),
         })
     }
+}
+
+/// Smallest height, relative to the tallest bin, of a peak that counts as the background's.
+const PEAK_FLOOR: f32 = 0.03;
+/// Bins on each side a peak must top.
+const PEAK_REACH: usize = 8;
+
+/// The lowest bin of smoothed histogram `sm` that is a local maximum over
+/// ±[`PEAK_REACH`] bins and at least [`PEAK_FLOOR`] of the tallest bin.
+fn lowest_peak(sm: &[f32]) -> usize {
+    let top = sm.iter().copied().fold(0.0f32, f32::max);
+    (0..sm.len())
+        .find(|&i| {
+            let (lo, hi) = (
+                i.saturating_sub(PEAK_REACH),
+                (i + PEAK_REACH + 1).min(sm.len()),
+            );
+            sm[i] >= PEAK_FLOOR * top && sm[lo..hi].iter().all(|&v| v <= sm[i])
+        })
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -324,5 +342,21 @@ mod tests {
         ls.variance(&img, 10, 10, 2, &mut var);
         assert!(var.iter().all(|&v| v == 0.0));
         assert_eq!(ls.threshold(&var, 10, 10, 3.0), None);
+    }
+
+    #[test]
+    fn noise_comes_from_the_lowest_peak_not_the_tallest() {
+        // 10 % background (local std 8), 90 % texture (local std 170).
+        let mut rng = crate::synth::rng::SplitMix64::new(4);
+        let var: Vec<f32> = (0..200 * 200)
+            .map(|i| {
+                let s = if i % 10 == 0 { 8.0 } else { 170.0 };
+                let v = s * (1.0 + 0.15 * rng.gauss());
+                v * v
+            })
+            .collect();
+        let t = LocalStd::default().threshold(&var, 200, 200, 3.0).unwrap();
+        assert!((t.noise - 8.0).abs() < 1.0, "{t:?}");
+        assert!(t.var.sqrt() < 20.0, "{t:?}");
     }
 }

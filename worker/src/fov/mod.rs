@@ -9,12 +9,15 @@
 
 pub mod assign;
 pub mod background;
+pub mod error;
 pub mod estimate;
 pub mod extract;
 pub mod filter;
 pub mod layout;
+pub mod lineage;
 pub mod morph;
 pub mod params;
+pub mod qc;
 pub mod runs;
 pub mod segment;
 pub mod stages;
@@ -23,15 +26,18 @@ pub mod track;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use isobatch_shared::{Outcome, TaskSpec};
+use isobatch_shared::TaskSpec;
 
 use crate::TaskResult;
+use crate::error::TaskError;
 use crate::image::Shape;
-use crate::image::tiff_in::{Limits, StackInfo, probe};
-use crate::stage::{Reporter, Stage, StageError, run_stages};
+use crate::image::source::{self, PlaneFile, Series};
+use crate::image::tiff_in::Limits;
+use crate::stage::{Reporter, Stage, run_stages};
 use crate::task_log::open_log;
+use error::{FovError, ParamError};
 use layout::{Layout, LayoutParams};
 use params::{BackgroundParams, ExtractParams, SegmentParams, TrackParams};
 
@@ -56,7 +62,7 @@ pub struct FovConfig {
 impl FovConfig {
     /// Parses the parameters; an unknown key or a malformed value is an error
     /// that lists what is accepted.
-    pub fn from_params(params: &BTreeMap<String, String>) -> Result<FovConfig, String> {
+    pub fn from_params(params: &BTreeMap<String, String>) -> Result<FovConfig, ParamError> {
         let mut c = FovConfig::default();
         for (k, v) in params {
             let taken = c.layout.set(k, v)?
@@ -73,56 +79,60 @@ impl FovConfig {
                     ExtractParams::KEYS,
                 ]
                 .concat();
-                return Err(format!(
-                    "--param {k}: the fov pipeline has no such parameter (known: {})",
-                    known.join(", ")
-                ));
+                return Err(ParamError::Unknown {
+                    key: k.clone(),
+                    known: known.join(", "),
+                });
             }
         }
         Ok(c)
     }
 }
 
-/// Reads a FOV's header and resolves its layout; the error is the input's fault.
-pub fn inspect(path: &Path, config: &FovConfig) -> Result<(StackInfo, Layout), String> {
-    let info = probe(path, &Limits::default()).map_err(|e| e.to_string())?;
-    let layout = Layout::resolve(path, &info, &config.layout)?;
-    Ok((info, layout))
+/// Opens a FOV file and resolves the layout of `position` (`None`: a single-position file).
+pub fn open(
+    path: &Path,
+    position: Option<usize>,
+    config: &FovConfig,
+) -> Result<(Box<dyn PlaneFile>, Series, Layout), FovError> {
+    let file = source::open(path, &Limits::default()).map_err(FovError::Input)?;
+    let p = position.unwrap_or(0);
+    let series = file
+        .positions()
+        .get(p)
+        .cloned()
+        .ok_or_else(|| FovError::NoPosition {
+            path: path.to_path_buf(),
+            position: p,
+            count: file.positions().len(),
+        })?;
+    let layout = Layout::resolve(path, &series, &config.layout)
+        .map_err(|source| FovError::Layout { source, position })?;
+    Ok((file, series, layout))
+}
+
+/// Reads a FOV's headers and resolves the layout of `position`.
+pub fn inspect(
+    path: &Path,
+    position: Option<usize>,
+    config: &FovConfig,
+) -> Result<(Series, Layout), FovError> {
+    open(path, position, config).map(|(_, s, l)| (s, l))
 }
 
 /// Runs one fov task attempt.
 pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskResult {
-    let config = match FovConfig::from_params(&spec.params) {
-        Ok(c) => c,
-        Err(e) => return TaskResult::from_outcome(Outcome::Error(e)),
-    };
-    let input = match spec.inputs.as_slice() {
-        [one] => one.clone(),
-        many => {
-            let names: Vec<String> = many.iter().map(|p| p.display().to_string()).collect();
-            return TaskResult::from_outcome(Outcome::InvalidInput(format!(
-                "the fov pipeline takes one TIFF per task, got {}: {}",
-                many.len(),
-                names.join(", ")
-            )));
-        }
-    };
-    let (info, layout) = match inspect(&input, &config) {
+    let (config, input, info, layout) = match prepare(spec) {
         Ok(x) => x,
-        Err(e) => return TaskResult::from_outcome(Outcome::InvalidInput(e)),
+        Err(e) => return TaskResult::failed(&e),
     };
-    if let Err(e) = fs::create_dir_all(&spec.task_dir) {
-        return TaskResult::from_outcome(Outcome::Error(format!(
-            "cannot create {}: {e}",
-            spec.task_dir.display()
-        )));
-    }
     let mut log = match open_log(&spec.log_path) {
         Ok(f) => f,
-        Err(e) => return TaskResult::from_outcome(Outcome::Error(e.to_string())),
+        Err(e) => return TaskResult::failed(&TaskError::AttemptLog(e)),
     };
     let fov = stages::Fov {
         input,
+        position: spec.position,
         dir: spec.task_dir.clone(),
         task: spec.task.clone(),
         shape: Shape {
@@ -130,14 +140,15 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
             height: info.height,
             width: info.width,
         },
+        dtype: layout.copy_dtype(info.dtype),
+        input_dtype: info.dtype,
         layout,
-        dtype: info.dtype,
         format: spec.stages.format,
         config: &config,
     };
     let mut list: Vec<Box<dyn Stage + '_>> = vec![
         Box::new(stages::Copy(&fov)),
-        Box::new(stages::Segment(&fov)),
+        Box::new(stages::Segment::new(&fov)),
         Box::new(stages::Background(&fov)),
         Box::new(stages::Track(&fov)),
         Box::new(stages::Extract(&fov)),
@@ -147,18 +158,23 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
         log: &mut log,
     };
     match run_stages(&spec.task_dir, &mut list, &spec.stages, &mut out) {
-        Ok((stages, outputs)) => TaskResult {
-            outcome: Outcome::Done,
-            outputs,
-            stages,
-        },
+        Ok((stages, outputs)) => TaskResult::done(outputs, stages),
         Err(failed) => TaskResult {
-            outcome: match failed.error {
-                StageError::InvalidInput(m) => Outcome::InvalidInput(m),
-                StageError::Failed(m) => Outcome::Error(m),
-            },
-            outputs: Vec::new(),
             stages: failed.reports,
+            ..TaskResult::failed(&TaskError::Stage(failed.error))
         },
     }
+}
+
+/// Everything a task checks before its first stage: parameters, one input, its
+/// header and layout, and the task folder.
+fn prepare(spec: &TaskSpec) -> Result<(FovConfig, PathBuf, Series, Layout), TaskError> {
+    let config = FovConfig::from_params(&spec.params).map_err(FovError::Param)?;
+    let input = match spec.inputs.as_slice() {
+        [one] => one.clone(),
+        many => return Err(FovError::InputCount(many.to_vec()).into()),
+    };
+    let (info, layout) = inspect(&input, spec.position, &config)?;
+    fs::create_dir_all(&spec.task_dir).map_err(|e| TaskError::io("create", &spec.task_dir, e))?;
+    Ok((config, input, info, layout))
 }

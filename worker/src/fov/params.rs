@@ -4,23 +4,61 @@
 //! gives the canonical `key=value` list a stage checkpoint records, so a changed
 //! parameter recomputes that stage and everything after it.
 
+use super::error::ParamError;
+
+/// The error for `key=value` outside what it accepts (`expected`).
+fn out_of_range(key: &str, value: &str, expected: String) -> ParamError {
+    ParamError::OutOfRange {
+        key: key.to_string(),
+        value: value.to_string(),
+        expected,
+    }
+}
+
 /// Parses a non-negative integer in `min..=max` for `key`.
-fn parse_usize(key: &str, value: &str, min: usize, max: usize) -> Result<usize, String> {
+fn parse_usize(key: &str, value: &str, min: usize, max: usize) -> Result<usize, ParamError> {
     match value.trim().parse::<usize>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "invalid value '{value}' for parameter {key}: expected an integer from {min} to {max}"
+        _ => Err(out_of_range(
+            key,
+            value,
+            format!("an integer from {min} to {max}"),
         )),
     }
 }
 
 /// Parses a finite number in `min..=max` for `key`.
-fn parse_f32(key: &str, value: &str, min: f32, max: f32) -> Result<f32, String> {
+fn parse_f32(key: &str, value: &str, min: f32, max: f32) -> Result<f32, ParamError> {
     match value.trim().parse::<f32>() {
         Ok(v) if v.is_finite() && v >= min && v <= max => Ok(v),
-        _ => Err(format!(
-            "invalid value '{value}' for parameter {key}: expected a number from {min} to {max}"
+        _ => Err(out_of_range(
+            key,
+            value,
+            format!("a number from {min} to {max}"),
         )),
+    }
+}
+
+/// Phase-contrast polarity the segmentation assumes (`--param polarity=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PolarityParam {
+    /// Detected from the first frame with texture (default).
+    #[default]
+    Auto,
+    /// Dark cells on a bright halo.
+    Dark,
+    /// Bright cells on a dark halo.
+    Bright,
+}
+
+impl PolarityParam {
+    /// The value as `--param polarity=` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolarityParam::Auto => "auto",
+            PolarityParam::Dark => "dark",
+            PolarityParam::Bright => "bright",
+        }
     }
 }
 
@@ -31,9 +69,10 @@ fn parse_f32(key: &str, value: &str, min: f32, max: f32) -> Result<f32, String> 
 /// `log std > mode + threshold_k·σ` (σ from the mode peak's half width); closing by a
 /// disk of `close_radius`, hole filling, opening by `open_radius`, removal of objects
 /// under `min_area`. Then the refinement: phase-contrast cells are darker than their
-/// surroundings and ringed by a bright halo, so inside the texture mask only pixels
-/// darker than the local phase background by `dark_k`·noise are kept (this puts the
-/// boundary at the cell edge instead of the halo), followed by hole filling,
+/// surroundings and ringed by a bright halo (or, with the other `polarity`, brighter
+/// and ringed by a dark one), so inside the texture mask only pixels darker
+/// (brighter) than the local phase background by `dark_k`·noise are kept (this puts
+/// the boundary at the cell edge instead of the halo), followed by hole filling,
 /// opening and small-object removal again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegmentParams {
@@ -50,6 +89,10 @@ pub struct SegmentParams {
     /// `dark_k` (default 3): refinement keeps pixels darker than the local phase
     /// background by `dark_k` times the noise level; 0 switches the refinement off.
     pub dark_k: f32,
+    /// `polarity` (default auto): dark or bright cells; auto decides per FOV from
+    /// the first frame with texture (whichever side of the background holds more
+    /// contrast) and the stage record says what it chose.
+    pub polarity: PolarityParam,
 }
 
 impl Default for SegmentParams {
@@ -61,6 +104,7 @@ impl Default for SegmentParams {
             open_radius: 1,
             min_area: 30,
             dark_k: 3.0,
+            polarity: PolarityParam::Auto,
         }
     }
 }
@@ -74,11 +118,12 @@ impl SegmentParams {
         "open_radius",
         "min_area",
         "dark_k",
+        "polarity",
     ];
 
     /// Applies `key=value`: `Ok(true)` if the key is this stage's, `Ok(false)` if not,
     /// `Err` (naming key, value and the expected form) for a malformed value.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ParamError> {
         match key {
             "std_radius" => self.std_radius = parse_usize(key, value, 1, 50)?,
             "threshold_k" => self.threshold_k = parse_f32(key, value, -10.0, 100.0)?,
@@ -86,6 +131,20 @@ impl SegmentParams {
             "open_radius" => self.open_radius = parse_usize(key, value, 0, 50)?,
             "min_area" => self.min_area = parse_usize(key, value, 0, usize::MAX)?,
             "dark_k" => self.dark_k = parse_f32(key, value, 0.0, 100.0)?,
+            "polarity" => {
+                self.polarity = match value.trim() {
+                    "auto" => PolarityParam::Auto,
+                    "dark" => PolarityParam::Dark,
+                    "bright" => PolarityParam::Bright,
+                    _ => {
+                        return Err(ParamError::OutOfRange {
+                            key: key.to_string(),
+                            value: value.to_string(),
+                            expected: "dark, bright or auto".to_string(),
+                        });
+                    }
+                }
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -100,6 +159,7 @@ impl SegmentParams {
             ("open_radius", self.open_radius.to_string()),
             ("min_area", self.min_area.to_string()),
             ("dark_k", self.dark_k.to_string()),
+            ("polarity", self.polarity.as_str().to_string()),
         ]
     }
 }
@@ -141,7 +201,7 @@ impl BackgroundParams {
 
     /// Applies `key=value`: `Ok(true)` if the key is this stage's, `Ok(false)` if not,
     /// `Err` (naming key, value and the expected form) for a malformed value.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ParamError> {
         match key {
             "bg_tile" => self.tile = parse_usize(key, value, 4, 1 << 20)?,
             "bg_dilate" => self.dilate = parse_usize(key, value, 0, 100)?,
@@ -191,7 +251,7 @@ impl TrackParams {
 
     /// Applies `key=value`: `Ok(true)` if the key is this stage's, `Ok(false)` if not,
     /// `Err` (naming key, value and the expected form) for a malformed value.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ParamError> {
         match key {
             "max_gap" => self.max_gap = parse_usize(key, value, 0, 1000)?,
             "min_iou" => self.min_iou = parse_f32(key, value, 0.01, 1.0)?,
@@ -230,7 +290,7 @@ impl ExtractParams {
 
     /// Applies `key=value`: `Ok(true)` if the key is this stage's, `Ok(false)` if not,
     /// `Err` (naming key, value and the expected form) for a malformed value.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ParamError> {
         match key {
             "measure_dilate" => self.measure_dilate = parse_usize(key, value, 0, 50)?,
             _ => return Ok(false),
@@ -279,7 +339,7 @@ mod tests {
         assert_eq!(s.set("min_area", "12"), Ok(true));
         assert_eq!(s.min_area, 12);
         assert_eq!(s.set("bg_tile", "12"), Ok(false));
-        let err = s.set("threshold_k", "abc").unwrap_err();
+        let err = s.set("threshold_k", "abc").unwrap_err().to_string();
         assert!(err.contains("threshold_k") && err.contains("abc"), "{err}");
         let mut t = TrackParams::default();
         assert!(t.set("min_iou", "1.5").is_err());

@@ -4,7 +4,7 @@
 use crate::fov::background::BackgroundEstimator;
 use crate::fov::filter::{LocalStd, TextureThreshold};
 use crate::fov::morph::Morph;
-use crate::fov::params::{BackgroundParams, SegmentParams};
+use crate::fov::params::{BackgroundParams, PolarityParam, SegmentParams};
 use crate::fov::runs::{Connectivity, RunScratch, fill_holes, remove_small};
 
 /// Segments phase-contrast frames of one size into 0/1 cell masks; reuses its buffers.
@@ -19,7 +19,10 @@ pub struct Segmenter {
     runs: RunScratch,
     phase_bg: BackgroundEstimator,
     dark: Vec<u8>,
+    textured: Vec<u8>,
     last: Option<TextureThreshold>,
+    /// The polarity in use: `(bright, chosen automatically)`, once known.
+    polarity: Option<(bool, bool)>,
 }
 
 impl Segmenter {
@@ -43,7 +46,13 @@ impl Segmenter {
             runs: RunScratch::default(),
             phase_bg: BackgroundEstimator::new(h, w, &bgp),
             dark: vec![0; h * w],
+            textured: vec![0; h * w],
             last: None,
+            polarity: match params.polarity {
+                PolarityParam::Auto => None,
+                PolarityParam::Dark => Some((false, false)),
+                PolarityParam::Bright => Some((true, false)),
+            },
         }
     }
 
@@ -51,6 +60,18 @@ impl Segmenter {
     /// frame had no texture at all, e.g. a constant image).
     pub fn last_threshold(&self) -> Option<TextureThreshold> {
         self.last
+    }
+
+    /// The choices made from the data so far, for the stage record.
+    pub fn decisions(&self) -> Vec<(String, String)> {
+        let polarity = match self.polarity {
+            None => "undecided (no frame had texture)",
+            Some((false, false)) => "dark",
+            Some((true, false)) => "bright",
+            Some((false, true)) => "dark (auto)",
+            Some((true, true)) => "bright (auto)",
+        };
+        vec![("polarity".into(), polarity.into())]
     }
 
     /// Writes the cell mask (1 = cell, 0 = background) of `phase` into `mask`.
@@ -74,20 +95,41 @@ impl Segmenter {
         for (m, &v) in mask.iter_mut().zip(&self.var) {
             *m = u8::from(v > t.var);
         }
+        self.textured[..n].copy_from_slice(mask);
+        if self.polarity.is_none() {
+            self.polarity =
+                detect_polarity(phase, &self.textured[..n], p.dark_k.max(3.0) * t.noise)
+                    .map(|bright| (bright, true));
+        }
         self.clean(mask, true);
         if p.dark_k > 0.0 {
             // Compared row by row as the background is interpolated: no full-frame
-            // background buffer to write and read back.
+            // background buffer to write and read back. 1 = darker, 2 = brighter
+            // than the background by d. The background comes from flat pixels
+            // only (the raw texture mask excluded), so a crowded field whose
+            // cleaned mask covers nearly everything still gets a fair level.
             let d = p.dark_k * t.noise;
             let dark = &mut self.dark[..n];
-            self.phase_bg.estimate_rows(phase, mask, |y, bg| {
-                let row = y * w..(y + 1) * w;
-                for ((k, &v), &b) in dark[row.clone()].iter_mut().zip(&phase[row]).zip(bg) {
-                    *k = u8::from(v < b - d);
-                }
-            });
+            self.phase_bg
+                .estimate_rows(phase, &self.textured[..n], |y, bg| {
+                    let row = y * w..(y + 1) * w;
+                    for ((k, &v), &b) in dark[row.clone()].iter_mut().zip(&phase[row]).zip(bg) {
+                        *k = if v < b - d {
+                            1
+                        } else if v > b + d {
+                            2
+                        } else {
+                            0
+                        };
+                    }
+                });
+            let keep = if self.polarity.is_some_and(|(bright, _)| bright) {
+                2
+            } else {
+                1
+            };
             for (m, &k) in mask.iter_mut().zip(dark.iter()) {
-                *m &= k;
+                *m &= u8::from(k == keep);
             }
             self.clean(mask, false);
         }
@@ -103,6 +145,36 @@ impl Segmenter {
         self.morph.open(mask, h, w, p.open_radius);
         remove_small(mask, h, w, p.min_area, Connectivity::Four, &mut self.runs);
     }
+}
+
+/// Bright (true) or dark (false) cells: which side of the flat pixels' median
+/// level holds more contrast beyond `d` (cells outweigh their thin halos on
+/// either polarity). None when there are no flat or no textured pixels.
+fn detect_polarity(phase: &[f32], textured: &[u8], d: f32) -> Option<bool> {
+    let step = (phase.len() / 65536).max(1);
+    let mut flat: Vec<f32> = phase
+        .iter()
+        .zip(textured)
+        .step_by(step)
+        .filter(|(_, t)| **t == 0)
+        .map(|(v, _)| *v)
+        .collect();
+    if flat.is_empty() {
+        return None;
+    }
+    let mid = flat.len() / 2;
+    let level = *flat.select_nth_unstable_by(mid, f32::total_cmp).1;
+    let (mut below, mut above) = (0f64, 0f64);
+    for (&v, _) in phase
+        .iter()
+        .zip(textured)
+        .step_by(step)
+        .filter(|(_, t)| **t == 1)
+    {
+        below += f64::from((level - d - v).max(0.0));
+        above += f64::from((v - level - d).max(0.0));
+    }
+    (below + above > 0.0).then_some(above > below)
 }
 
 #[cfg(test)]

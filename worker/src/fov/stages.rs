@@ -10,22 +10,25 @@
 
 use std::path::PathBuf;
 
-use isobatch_shared::CheckpointFormat;
+use isobatch_shared::{CheckpointFormat, StageQc};
 
 use super::background::BackgroundEstimator;
 use super::layout::Layout;
+use super::runs::RunScratch;
 use super::segment::Segmenter;
-use super::track::Tracker;
-use super::{FovConfig, traces};
-use crate::image::checkpoint::{StackSink, StackSource, checkpoint_paths};
-use crate::image::tiff_in::{InputStack, Limits};
-use crate::image::{Dtype, ImageError, Pixel, Shape};
+use super::track::{Lineage, Tracker};
+use super::{FovConfig, lineage, qc, traces};
+use crate::image::checkpoint::{Frames, StackSink, StackSource, checkpoint_paths};
+use crate::image::source::PlaneFile;
+use crate::image::{Dtype, Pixel, Shape};
 use crate::stage::{Stage, StageError};
 
 /// What every fov stage knows about its task.
 pub struct Fov<'a> {
-    /// The input TIFF.
+    /// The input file.
     pub input: PathBuf,
+    /// The position inside it (`None`: its only one).
+    pub position: Option<usize>,
     /// `OUTPUT/TASK`.
     pub dir: PathBuf,
     /// The task id (the `fov` column of traces.csv).
@@ -34,8 +37,10 @@ pub struct Fov<'a> {
     pub layout: Layout,
     /// Frame size and count.
     pub shape: Shape,
-    /// The input's pixel type.
+    /// The pixel type of the copied channels (the input's, float32 for a mean projection).
     pub dtype: Dtype,
+    /// The input's pixel type.
+    pub input_dtype: Dtype,
     /// `--checkpoint-format`.
     pub format: CheckpointFormat,
     /// Every stage's parameters.
@@ -49,7 +54,7 @@ impl Fov<'_> {
     }
     /// Opens the checkpoint `stem`, checking its shape.
     pub fn source(&self, stem: &str) -> Result<StackSource, StageError> {
-        let s = StackSource::open(&self.dir, stem, self.format).map_err(checkpoint_error)?;
+        let s = StackSource::open(&self.dir, stem, self.format).map_err(StageError::Checkpoint)?;
         if s.shape() != self.shape {
             return Err(StageError::Failed(format!(
                 "checkpoint {stem} has shape {:?}, expected {:?}",
@@ -60,7 +65,7 @@ impl Fov<'_> {
         Ok(s)
     }
     fn sink<T: Pixel>(&self, stem: &str) -> Result<StackSink<T>, StageError> {
-        StackSink::create(&self.dir, stem, self.shape, self.format).map_err(image_error)
+        StackSink::create(&self.dir, stem, self.shape, self.format).map_err(StageError::Image)
     }
     /// The files of checkpoint `STEM_cN` for every fluorescence channel N.
     pub fn fl_files(&self, stem: &str) -> Vec<PathBuf> {
@@ -84,19 +89,12 @@ impl Fov<'_> {
     }
 }
 
-/// Image errors: an unreadable input is the input's fault, anything else is a failure.
-pub fn image_error(e: ImageError) -> StageError {
-    if e.is_invalid_input() {
-        StageError::InvalidInput(e.to_string())
-    } else {
-        StageError::Failed(e.to_string())
-    }
-}
-
-/// A checkpoint this task wrote cannot be read back: the task's failure,
-/// never the user's input.
-pub fn checkpoint_error(e: ImageError) -> StageError {
-    StageError::Failed(format!("cannot read a checkpoint: {e}"))
+/// Starts a pass over the frames of each of `sources`.
+pub fn frames_of(sources: &mut [StackSource]) -> Result<Vec<Frames<'_>>, StageError> {
+    sources
+        .iter_mut()
+        .map(|s| s.frames().map_err(StageError::Checkpoint))
+        .collect()
 }
 
 fn params(list: Vec<(&'static str, String)>) -> Vec<(String, String)> {
@@ -106,7 +104,7 @@ fn params(list: Vec<(&'static str, String)>) -> Vec<(String, String)> {
 /// Commits every sink (each file atomically).
 fn commit_all<T: Pixel>(sinks: Vec<StackSink<T>>) -> Result<(), StageError> {
     for s in sinks {
-        s.commit().map_err(image_error)?;
+        s.commit().map_err(StageError::Image)?;
     }
     Ok(())
 }
@@ -121,23 +119,74 @@ pub(super) fn tick(progress: &mut dyn FnMut(f32, &str), t: usize, frames: usize)
     }
 }
 
-/// Stage 1: every channel of the input TIFF to its own (T,H,W) stack, page by page.
+/// Stage 1: every channel of the input position to its own (T,H,W) stack, plane by
+/// plane (focal planes projected or picked per `--param z`).
 pub struct Copy<'a>(pub &'a Fov<'a>);
 
 impl Copy<'_> {
+    /// Reads plane (t, c, z) of the position into `out` (raw samples of the input dtype).
+    fn read(
+        &self,
+        file: &mut dyn PlaneFile,
+        t: usize,
+        c: usize,
+        z: usize,
+        out: &mut [u8],
+    ) -> Result<(), StageError> {
+        let f = self.0;
+        file.read_plane(f.position.unwrap_or(0), f.layout.plane(t, c, z), out)
+            .map_err(|e| StageError::Image(e.at_position(f.position)))
+    }
+
     fn copy_as<T: Pixel>(&self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
         let f = self.0;
-        let mut stack = InputStack::open(&f.input, &Limits::default()).map_err(image_error)?;
+        let (mut file, _, _) = super::open(&f.input, f.position, f.config)
+            .map_err(|e| StageError::InvalidInput(e.to_string()))?;
         let mut sinks = (0..f.layout.channels)
             .map(|c| f.sink::<T>(&format!("copy_c{c}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut page = vec![T::default(); f.frame_len()];
+        let n = f.frame_len();
+        let mut raw = vec![0u32; (n * f.input_dtype.bytes()).div_ceil(4)];
+        let raw = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut raw)[..n * f.input_dtype.bytes()];
+        let mut page = vec![T::default(); n];
+        let mut acc = vec![0f32; if T::DTYPE == f.input_dtype { 0 } else { n }];
+        let zs = f.layout.z_range();
         for t in 0..f.layout.frames {
             for (c, sink) in sinks.iter_mut().enumerate() {
-                stack
-                    .read_page(f.layout.page(t, c), &mut page)
-                    .map_err(image_error)?;
-                sink.write_frame(t, &page).map_err(image_error)?;
+                if T::DTYPE == f.input_dtype {
+                    // One plane, or a maximum projection: the input's own samples.
+                    for (k, z) in zs.clone().enumerate() {
+                        if k == 0 {
+                            self.read(file.as_mut(), t, c, z, bytemuck::cast_slice_mut(&mut page))?;
+                        } else {
+                            self.read(file.as_mut(), t, c, z, raw)?;
+                            let plane: &[T] = bytemuck::try_cast_slice(raw)
+                                .map_err(|e| StageError::Failed(format!("{e:?}")))?;
+                            for (o, &v) in page.iter_mut().zip(plane) {
+                                if v.to_f32() > o.to_f32() {
+                                    *o = v;
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    // Mean projection, in float32.
+                    acc.fill(0.0);
+                    let mut plane = vec![0f32; n];
+                    for z in zs.clone() {
+                        self.read(file.as_mut(), t, c, z, raw)?;
+                        crate::image::convert_to_f32(f.input_dtype, raw, &mut plane)
+                            .map_err(|e| StageError::Failed(e.to_string()))?;
+                        for (a, v) in acc.iter_mut().zip(&plane) {
+                            *a += v;
+                        }
+                    }
+                    let k = zs.len() as f32;
+                    for (o, a) in page.iter_mut().zip(&acc) {
+                        *o = T::from_f32(a / k);
+                    }
+                }
+                sink.write_frame(t, &page).map_err(StageError::Image)?;
             }
             tick(progress, t, f.layout.frames);
         }
@@ -153,9 +202,13 @@ impl Stage for Copy<'_> {
         1
     }
     fn params(&self) -> Vec<(String, String)> {
+        let l = &self.0.layout;
         vec![
-            ("channels".into(), self.0.layout.channels.to_string()),
+            ("channels".into(), l.channels.to_string()),
             ("format".into(), self.0.format.to_string()),
+            ("position".into(), format!("{:?}", self.0.position)),
+            ("order".into(), l.order.to_string()),
+            ("z".into(), format!("{} of {}", l.z, l.z_planes)),
         ]
     }
     fn inputs(&self) -> Vec<PathBuf> {
@@ -176,43 +229,67 @@ impl Stage for Copy<'_> {
     }
 }
 
-/// Stage 2: the phase-contrast channel to a cell mask.
-pub struct Segment<'a>(pub &'a Fov<'a>);
+/// Stage 2: the phase-contrast channel to a cell mask, with per-frame QC.
+pub struct Segment<'a> {
+    fov: &'a Fov<'a>,
+    qc: Option<StageQc>,
+}
+
+impl<'a> Segment<'a> {
+    /// The segment stage of `fov`.
+    pub fn new(fov: &'a Fov<'a>) -> Self {
+        Segment { fov, qc: None }
+    }
+}
 
 impl Stage for Segment<'_> {
     fn name(&self) -> &'static str {
         "segment"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: per-frame QC in the record.
+        2
     }
     fn params(&self) -> Vec<(String, String)> {
-        let mut p = params(self.0.config.segment.describe());
-        p.push(("pc".into(), self.0.layout.pc.to_string()));
+        let mut p = params(self.fov.config.segment.describe());
+        p.push(("pc".into(), self.fov.layout.pc.to_string()));
         p
     }
     fn inputs(&self) -> Vec<PathBuf> {
-        self.0.files(&format!("copy_c{}", self.0.layout.pc))
+        self.fov.files(&format!("copy_c{}", self.fov.layout.pc))
     }
     fn outputs(&self) -> Vec<PathBuf> {
-        self.0.files("segment_mask")
+        self.fov.files("segment_mask")
     }
     fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
-        let f = self.0;
+        let f = self.fov;
         let (h, w) = (f.shape.height, f.shape.width);
         let mut phase_src = f.source(&format!("copy_c{}", f.layout.pc))?;
+        let mut phase_frames = phase_src.frames().map_err(StageError::Checkpoint)?;
         let mut sink = f.sink::<u8>("segment_mask")?;
         let mut seg = Segmenter::new(h, w, &f.config.segment);
         let (mut phase, mut mask) = (vec![0f32; h * w], vec![0u8; h * w]);
+        let mut runs = RunScratch::default();
+        let mut frames = Vec::with_capacity(f.shape.frames);
         for t in 0..f.shape.frames {
-            phase_src
+            phase_frames
                 .read_f32(t, &mut phase)
-                .map_err(checkpoint_error)?;
+                .map_err(StageError::Checkpoint)?;
             seg.segment(&phase, &mut mask);
-            sink.write_frame(t, &mask).map_err(image_error)?;
+            frames.push(qc::frame_qc(&mask, h, w, &mut runs));
+            sink.write_frame(t, &mask).map_err(StageError::Image)?;
             tick(progress, t, f.shape.frames);
         }
-        commit_all(vec![sink])
+        commit_all(vec![sink])?;
+        self.qc = Some(StageQc {
+            warnings: qc::collapse_warnings(&frames),
+            decisions: seg.decisions(),
+            frames,
+        });
+        Ok(())
+    }
+    fn qc(&self) -> Option<StageQc> {
+        self.qc.clone()
     }
 }
 
@@ -255,8 +332,10 @@ impl Background<'_> {
     fn estimate_as<T: Pixel>(&self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
-        let mut masks = f.source("segment_mask")?;
+        let mut mask_src = f.source("segment_mask")?;
+        let mut masks = mask_src.frames().map_err(StageError::Checkpoint)?;
         let mut fl_src = f.fl_sources("copy")?;
+        let mut fl_frames = frames_of(&mut fl_src)?;
         let mut sinks = f
             .layout
             .fl
@@ -267,15 +346,15 @@ impl Background<'_> {
         let (mut mask, mut fl) = (vec![0u8; h * w], vec![0f32; h * w]);
         let mut out = vec![T::default(); h * w];
         for t in 0..f.shape.frames {
-            masks.read(t, &mut mask).map_err(checkpoint_error)?;
-            for (src, sink) in fl_src.iter_mut().zip(&mut sinks) {
-                src.read_f32(t, &mut fl).map_err(checkpoint_error)?;
+            masks.read(t, &mut mask).map_err(StageError::Checkpoint)?;
+            for (src, sink) in fl_frames.iter_mut().zip(&mut sinks) {
+                src.read_f32(t, &mut fl).map_err(StageError::Checkpoint)?;
                 est.estimate_rows(&fl, &mask, |y, row| {
                     for (o, &b) in out[y * w..(y + 1) * w].iter_mut().zip(row) {
                         *o = T::from_f32(b);
                     }
                 });
-                sink.write_frame(t, &out).map_err(image_error)?;
+                sink.write_frame(t, &out).map_err(StageError::Image)?;
             }
             tick(progress, t, f.shape.frames);
         }
@@ -291,8 +370,8 @@ impl Stage for Track<'_> {
         "track"
     }
     fn version(&self) -> u32 {
-        // 2: u16 labels when the ids fit.
-        2
+        // 2: u16 labels when the ids fit. 3: divisions end the parent; lineage.csv.
+        3
     }
     fn params(&self) -> Vec<(String, String)> {
         params(self.0.config.track.describe())
@@ -301,7 +380,9 @@ impl Stage for Track<'_> {
         self.0.files("segment_mask")
     }
     fn outputs(&self) -> Vec<PathBuf> {
-        self.0.files("track_labels")
+        let mut v = self.0.files("track_labels");
+        v.push(lineage::path(&self.0.dir));
+        v
     }
     fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
         // u16 labels when the ids fit (half the bytes to write, and Fiji reads 16-bit images
@@ -309,54 +390,55 @@ impl Stage for Track<'_> {
         // with an id over u16::MAX shows they do not: that file is dropped uncommitted and the
         // stack is tracked again into u32. One pass in the common case instead of a counting
         // pass before every write.
-        if self.track(self.0.sink::<u16>("track_labels")?, progress)? {
-            return Ok(());
-        }
-        progress(
-            0.0,
-            "more than 65535 cell ids: tracking again with 32-bit labels",
-        );
-        if self.track(self.0.sink::<u32>("track_labels")?, progress)? {
-            Ok(())
-        } else {
-            Err(StageError::Failed(
-                "more than 2^32 - 1 cell ids in one stack".into(),
-            ))
-        }
+        let rows = match self.track(self.0.sink::<u16>("track_labels")?, progress)? {
+            Some(rows) => rows,
+            None => {
+                progress(
+                    0.0,
+                    "more than 65535 cell ids: tracking again with 32-bit labels",
+                );
+                self.track(self.0.sink::<u32>("track_labels")?, progress)?
+                    .ok_or_else(|| {
+                        StageError::Failed("more than 2^32 - 1 cell ids in one stack".into())
+                    })?
+            }
+        };
+        lineage::write(&self.0.dir, &self.0.task, &rows)
     }
 }
 
 impl Track<'_> {
-    /// Tracks every frame into `sink` and commits it. `Ok(false)`, with nothing
-    /// committed, as soon as an id does not fit `T`.
+    /// Tracks every frame into `sink` and commits it; returns the lineage.
+    /// `Ok(None)`, with nothing committed, as soon as an id does not fit `T`.
     fn track<T: Pixel + TryFrom<u32>>(
         &self,
         mut sink: StackSink<T>,
         progress: &mut dyn FnMut(f32, &str),
-    ) -> Result<bool, StageError> {
+    ) -> Result<Option<Vec<Lineage>>, StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
-        let mut masks = f.source("segment_mask")?;
+        let mut mask_src = f.source("segment_mask")?;
+        let mut masks = mask_src.frames().map_err(StageError::Checkpoint)?;
         let mut tracker = Tracker::new(h, w, &f.config.track);
         let (mut mask, mut labels) = (vec![0u8; h * w], vec![0u32; h * w]);
         let mut out = vec![T::default(); h * w];
         for t in 0..f.shape.frames {
-            masks.read(t, &mut mask).map_err(checkpoint_error)?;
+            masks.read(t, &mut mask).map_err(StageError::Checkpoint)?;
             tracker.push(&mask, &mut labels);
             // Every label is at most the last id handed out.
             if T::try_from(tracker.ids_issued()).is_err() {
-                return Ok(false);
+                return Ok(None);
             }
             for (o, &l) in out.iter_mut().zip(&labels) {
                 *o = T::try_from(l).map_err(|_| {
                     StageError::Failed(format!("label {l} does not fit the label type"))
                 })?;
             }
-            sink.write_frame(t, &out).map_err(image_error)?;
+            sink.write_frame(t, &out).map_err(StageError::Image)?;
             tick(progress, t, f.shape.frames);
         }
         commit_all(vec![sink])?;
-        Ok(true)
+        Ok(Some(tracker.lineage().to_vec()))
     }
 }
 
@@ -368,7 +450,8 @@ impl Stage for Extract<'_> {
         "extract"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: the parent column.
+        2
     }
     fn params(&self) -> Vec<(String, String)> {
         let mut p = params(self.0.config.extract.describe());
@@ -378,6 +461,7 @@ impl Stage for Extract<'_> {
     fn inputs(&self) -> Vec<PathBuf> {
         let f = self.0;
         let mut v = f.files("track_labels");
+        v.push(lineage::path(&f.dir));
         v.extend(f.fl_files("copy"));
         v.extend(f.fl_files("background"));
         v

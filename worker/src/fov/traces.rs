@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use isobatch_shared::atomic::TempFile;
 
 use super::extract::{CellRow, MeasureScratch, measure};
-use super::stages::{Fov, checkpoint_error, tick};
+use super::stages::{Fov, frames_of, tick};
 use crate::stage::StageError;
 
 /// `TASK/traces.csv`.
@@ -25,20 +25,24 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join("traces.csv")
 }
 
-/// The CSV header for fluorescence channels `fl`.
-pub fn header(fl: &[usize]) -> String {
+/// The CSV header for fluorescence channels labelled `labels` (names from the
+/// metadata, else `cN`).
+pub fn header(labels: &[String]) -> String {
     let mut h = String::from(
         "fov,cell,frame,time,area,centroid_y,centroid_x,bbox_y0,bbox_x0,bbox_y1,bbox_x1",
     );
-    for c in fl {
-        h.push_str(&format!(",intensity_total_c{c},intensity_mean_c{c}"));
+    for l in labels {
+        h.push_str(&format!(",intensity_total_{l},intensity_mean_{l}"));
     }
+    // Last, so the established columns keep their places.
+    h.push_str(",parent");
     h
 }
 
-/// One row, without the trailing newline.
-fn row(fov: &str, time: f64, r: &CellRow) -> String {
+/// One row, without the trailing newline (`parent` empty when there is none).
+fn row(fov: &str, parent: Option<u32>, time: f64, r: &CellRow) -> String {
     let [y0, x0, y1, x1] = r.bbox;
+    let parent = parent.map(|p| p.to_string()).unwrap_or_default();
     let mut s = format!(
         "{fov},{},{},{},{},{:.3},{:.3},{y0},{x0},{y1},{x1}",
         r.cell,
@@ -51,6 +55,8 @@ fn row(fov: &str, time: f64, r: &CellRow) -> String {
     for (total, mean) in r.total.iter().zip(&r.mean) {
         s.push_str(&format!(",{total:.3},{mean:.4}"));
     }
+    s.push(',');
+    s.push_str(&parent);
     s
 }
 
@@ -64,19 +70,16 @@ fn fmt_g(v: f64) -> String {
 pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
     // Never committed: dropping it removes the file, whatever happens below.
     let (_unsorted_guard, unsorted) = TempFile::create(&f.dir.join("traces.unsorted"))
-        .map_err(|e| failed("cannot create a temporary file in the task folder", e))?;
+        .map_err(|e| StageError::io("cannot create a temporary file in the task folder", e))?;
     // The last tenth is the regrouping pass.
     let bytes_per_cell = measure_frames(f, &unsorted, &mut |fraction, msg| {
         progress(fraction * 0.9, msg)
     })?;
-    let preamble = format!("{}\n{}\n", f.layout.time_comment(), header(&f.layout.fl));
+    let labels: Vec<String> = f.layout.fl.iter().map(|&c| f.layout.label(c)).collect();
+    let preamble = format!("{}\n{}\n", f.layout.time_comment(), header(&labels));
     let target = path(&f.dir);
     regroup_by_cell(&unsorted, &preamble, &bytes_per_cell, &target)
-        .map_err(|e| failed(&format!("cannot write {}", target.display()), e))
-}
-
-fn failed(what: &str, e: io::Error) -> StageError {
-    StageError::Failed(format!("{what}: {e}"))
+        .map_err(|e| StageError::io(format!("cannot write {}", target.display()), e))
 }
 
 /// Measures every frame, writing the rows frame-major to `unsorted`; returns
@@ -90,23 +93,27 @@ fn measure_frames(
     let (h, w) = (f.shape.height, f.shape.width);
     let n = h * w;
     let mut labels_src = f.source("track_labels")?;
+    let mut labels_frames = labels_src.frames().map_err(StageError::Checkpoint)?;
     let mut fl_src = f.fl_sources("copy")?;
+    let mut fl_frames = frames_of(&mut fl_src)?;
     let mut bg_src = f.fl_sources("background")?;
+    let mut bg_frames = frames_of(&mut bg_src)?;
     let mut labels = vec![0u32; n];
     let mut scratch = MeasureScratch::default();
-    let mut fl = vec![vec![0f32; n]; fl_src.len()];
-    let mut bg = vec![vec![0f32; n]; bg_src.len()];
+    let mut fl = vec![vec![0f32; n]; fl_frames.len()];
+    let mut bg = vec![vec![0f32; n]; bg_frames.len()];
     let mut out = BufWriter::new(unsorted);
     let mut bytes_per_cell: BTreeMap<u32, u64> = BTreeMap::new();
+    let parents = super::lineage::parents(&f.dir)?;
     for t in 0..f.shape.frames {
-        labels_src
+        labels_frames
             .read_labels(t, &mut labels)
-            .map_err(checkpoint_error)?;
-        for (src, buf) in fl_src.iter_mut().zip(&mut fl) {
-            src.read_f32(t, buf).map_err(checkpoint_error)?;
+            .map_err(StageError::Checkpoint)?;
+        for (src, buf) in fl_frames.iter_mut().zip(&mut fl) {
+            src.read_f32(t, buf).map_err(StageError::Checkpoint)?;
         }
-        for (src, buf) in bg_src.iter_mut().zip(&mut bg) {
-            src.read_f32(t, buf).map_err(checkpoint_error)?;
+        for (src, buf) in bg_frames.iter_mut().zip(&mut bg) {
+            src.read_f32(t, buf).map_err(StageError::Checkpoint)?;
         }
         let fl_refs: Vec<&[f32]> = fl.iter().map(Vec::as_slice).collect();
         let bg_refs: Vec<&[f32]> = bg.iter().map(Vec::as_slice).collect();
@@ -121,14 +128,16 @@ fn measure_frames(
             &mut scratch,
         );
         for r in rows {
-            let line = row(&f.task, f.layout.time(t), &r) + "\n";
+            let parent = parents.get(&r.cell).copied();
+            let line = row(&f.task, parent, f.layout.time(t), &r) + "\n";
             out.write_all(line.as_bytes())
-                .map_err(|e| failed("cannot write traces", e))?;
+                .map_err(|e| StageError::io("cannot write traces", e))?;
             *bytes_per_cell.entry(r.cell).or_default() += line.len() as u64;
         }
         tick(progress, t, f.shape.frames);
     }
-    out.flush().map_err(|e| failed("cannot write traces", e))?;
+    out.flush()
+        .map_err(|e| StageError::io("cannot write traces", e))?;
     Ok(bytes_per_cell)
 }
 

@@ -10,12 +10,27 @@
 //! drop-outs. A component left over gets a new id (ids start at 1 and are never
 //! reused); if at least half of it lies in the previous mask of a track that was
 //! seen in the previous frame and continues in another component (or splits into
-//! several left-over components), it is recorded as that track's daughter: on
-//! division the daughter with the better overlap keeps the parent's id.
+//! several left-over components), it is recorded as that track's daughter. On
+//! division the parent's track ends and every daughter starts a new id whose
+//! parent is recorded ([`Tracker::lineage`]), so no daughter silently carries on
+//! the parent's trace at half its intensity.
 
 use crate::fov::assign::Assignment;
 use crate::fov::params::TrackParams;
 use crate::fov::runs::{Connectivity, Run, RunScratch};
+
+/// One cell id's place in the lineage: a row of `lineage.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lineage {
+    /// The cell id.
+    pub cell: u32,
+    /// The id it divided from, if it was born by division.
+    pub parent: Option<u32>,
+    /// First frame with this id.
+    pub frame_born: usize,
+    /// First frame of its daughters, if it divided.
+    pub frame_divided: Option<usize>,
+}
 
 /// Bucket size (pixels) of the spatial grid used to find overlap candidates.
 const BUCKET: usize = 32;
@@ -77,6 +92,7 @@ pub struct Tracker {
     next_id: u32,
     tracks: Vec<Track>,
     parents: Vec<(u32, u32)>,
+    lineage: Vec<Lineage>,
     rs: RunScratch,
     runs: Vec<Run>,
     start: Vec<usize>,
@@ -100,6 +116,7 @@ impl Tracker {
             next_id: 1,
             tracks: Vec::new(),
             parents: Vec::new(),
+            lineage: Vec::new(),
             rs: RunScratch::default(),
             runs: Vec::new(),
             start: Vec::new(),
@@ -121,6 +138,11 @@ impl Tracker {
     /// Division records so far: `(daughter id, parent id)` in the order found.
     pub fn parents(&self) -> &[(u32, u32)] {
         &self.parents
+    }
+
+    /// Every id handed out so far, in id order, with its parent and division frame.
+    pub fn lineage(&self) -> &[Lineage] {
+        &self.lineage
     }
 
     /// Number of frames pushed so far.
@@ -147,8 +169,26 @@ impl Tracker {
         self.tracks.retain(|tr| t - tr.last <= gap_limit);
         self.components(mask);
         self.candidates();
-        let (comp_track, track_comp) = self.link(t);
-        let new_parent = self.daughters(t, &comp_track, &track_comp);
+        let (mut comp_track, track_comp) = self.link(t);
+        let mut new_parent = self.daughters(t, &comp_track, &track_comp);
+        // A dividing track ends: the component it was linked to is a daughter too.
+        let mut ended = vec![false; self.tracks.len()];
+        for c in 0..new_parent.len() {
+            let Some(p) = new_parent[c] else { continue };
+            let Some(k) = self.tracks.iter().position(|tr| tr.id == p) else {
+                continue;
+            };
+            if !ended[k] {
+                ended[k] = true;
+                if let Some(row) = self.lineage.get_mut(p as usize - 1) {
+                    row.frame_divided = Some(t);
+                }
+            }
+            if let Some(c2) = track_comp[k] {
+                comp_track[c2] = None;
+                new_parent[c2] = Some(p);
+            }
+        }
         // Apply: continue linked tracks, start new ones.
         let nc = self.area.len();
         let mut ids = vec![0u32; nc];
@@ -162,6 +202,12 @@ impl Tracker {
                     if let Some(p) = new_parent[c] {
                         self.parents.push((id, p));
                     }
+                    self.lineage.push(Lineage {
+                        cell: id,
+                        parent: new_parent[c],
+                        frame_born: t,
+                        frame_divided: None,
+                    });
                     self.tracks.push(Track {
                         id,
                         last: t,
@@ -180,6 +226,11 @@ impl Tracker {
             tr.bbox = self.bbox[c];
             ids[c] = tr.id;
         }
+        let mut k = 0;
+        self.tracks.retain(|_| {
+            k += 1;
+            !ended.get(k - 1).copied().unwrap_or(false)
+        });
         labels.fill(0);
         for (c, &id) in ids.iter().enumerate() {
             for r in &self.runs[self.start[c]..self.start[c + 1]] {

@@ -7,6 +7,57 @@
 //! counts that cannot describe the pages (`channels=0`, a product that does
 //! not match the page count).
 
+/// ImageJ metadata whose counts cannot describe the file's pages.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    /// A count of zero (`channels=0`).
+    #[error("ImageJ metadata {key}=0 is not a valid count")]
+    ZeroCount {
+        /// The key.
+        key: String,
+    },
+    /// A count that is not a whole number.
+    #[error("ImageJ metadata {key}={value:?} is not a whole number")]
+    NotACount {
+        /// The key.
+        key: String,
+        /// The value as written.
+        value: String,
+    },
+    /// `images=` differs from the page count.
+    #[error("ImageJ metadata says images={images} but the file has {pages} pages{}", big_stack_hint(*.pages))]
+    Images {
+        /// ImageJ `images=`.
+        images: usize,
+        /// Pages in the file.
+        pages: usize,
+    },
+    /// channels × slices × frames differs from `images`.
+    #[error(
+        "ImageJ metadata channels={channels} x slices={slices} x frames={frames} does not match {images} images"
+    )]
+    Dimensions {
+        /// Channels (1 when not stated).
+        channels: usize,
+        /// Slices (1 when not stated).
+        slices: usize,
+        /// Frames (1 when not stated).
+        frames: usize,
+        /// The image count.
+        images: usize,
+    },
+}
+
+/// What a lone page under a larger `images=` most likely is.
+fn big_stack_hint(pages: usize) -> &'static str {
+    if pages == 1 {
+        " (ImageJ's layout for stacks over 4 GiB, which stores one page header; \
+         re-save it as BigTIFF, e.g. with Fiji's Bio-Formats exporter or tifffile)"
+    } else {
+        ""
+    }
+}
+
 /// Layout written into a TIFF's ImageJ description: `channels` x `frames` pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ImageJLayout {
@@ -76,7 +127,7 @@ pub struct ImageJMeta {
 impl ImageJMeta {
     /// Parses an ImageDescription; `Ok(None)` when it is not ImageJ metadata,
     /// `Err(reason)` when it is but its counts are nonsense.
-    pub fn parse(text: &str) -> Result<Option<Self>, String> {
+    pub fn parse(text: &str) -> Result<Option<Self>, MetadataError> {
         let text = text.trim_end_matches('\0');
         let Some(rest) = text.strip_prefix("ImageJ=") else {
             return Ok(None);
@@ -135,18 +186,10 @@ impl ImageJMeta {
     }
 
     /// Checks that the metadata describes exactly `pages` pages.
-    pub(crate) fn check_pages(&self, pages: usize) -> Result<(), String> {
+    pub(crate) fn check_pages(&self, pages: usize) -> Result<(), MetadataError> {
         let images = self.images.unwrap_or(pages);
         if images != pages {
-            let hint = if pages == 1 {
-                " (ImageJ's layout for stacks over 4 GiB, which stores one page header; \
-                 re-save it as BigTIFF, e.g. with Fiji's Bio-Formats exporter or tifffile)"
-            } else {
-                ""
-            };
-            return Err(format!(
-                "ImageJ metadata says images={images} but the file has {pages} pages{hint}"
-            ));
+            return Err(MetadataError::Images { images, pages });
         }
         if self.channels.is_some() || self.slices.is_some() || self.frames.is_some() {
             let product = self
@@ -154,25 +197,26 @@ impl ImageJMeta {
                 .checked_mul(self.slice_count())
                 .and_then(|p| p.checked_mul(self.frame_count()));
             if product != Some(images) {
-                return Err(format!(
-                    "ImageJ metadata channels={} x slices={} x frames={} does not match {images} images",
-                    self.channel_count(),
-                    self.slice_count(),
-                    self.frame_count()
-                ));
+                return Err(MetadataError::Dimensions {
+                    channels: self.channel_count(),
+                    slices: self.slice_count(),
+                    frames: self.frame_count(),
+                    images,
+                });
             }
         }
         Ok(())
     }
 }
 
-fn count(key: &str, value: &str) -> Result<usize, String> {
+fn count(key: &str, value: &str) -> Result<usize, MetadataError> {
     match value.parse::<usize>() {
-        Ok(0) => Err(format!("ImageJ metadata {key}=0 is not a valid count")),
+        Ok(0) => Err(MetadataError::ZeroCount { key: key.into() }),
         Ok(n) => Ok(n),
-        Err(_) => Err(format!(
-            "ImageJ metadata {key}={value:?} is not a whole number"
-        )),
+        Err(_) => Err(MetadataError::NotACount {
+            key: key.into(),
+            value: value.into(),
+        }),
     }
 }
 
@@ -214,18 +258,25 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((m.finterval, m.spacing), (None, None));
-        let e = ImageJMeta::parse("ImageJ=1.11a\nchannels=0\n").unwrap_err();
+        let e = ImageJMeta::parse("ImageJ=1.11a\nchannels=0\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("channels=0"), "{e}");
         assert!(ImageJMeta::parse("ImageJ=1.11a\nframes=-3\n").is_err());
         let m = ImageJMeta::parse("ImageJ=1.11a\nimages=6\nchannels=4\nframes=2\n")
             .unwrap()
             .unwrap();
-        let e = m.check_pages(6).unwrap_err();
+        let e = m.check_pages(6).unwrap_err().to_string();
         assert!(e.contains("does not match"), "{e}");
         let big = ImageJMeta::parse("ImageJ=1.11a\nimages=500\n")
             .unwrap()
             .unwrap();
-        assert!(big.check_pages(1).unwrap_err().contains("4 GiB"));
+        assert!(
+            big.check_pages(1)
+                .unwrap_err()
+                .to_string()
+                .contains("4 GiB")
+        );
     }
 
     #[test]

@@ -5,6 +5,23 @@
 //! one goes: [`block_len`] gives it, [`encode`] then lays the block out at a
 //! known file offset (entries, next-IFD link, then out-of-line values).
 
+/// An IFD that classic TIFF cannot hold (the writer then needs BigTIFF).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum IfdError {
+    /// An offset past 4 GiB.
+    #[error("offsets beyond 4 GiB need BigTIFF")]
+    Offset,
+    /// More than 65535 tags.
+    #[error("too many tags")]
+    TooManyTags,
+    /// A 64-bit value.
+    #[error("LONG8 values need BigTIFF")]
+    Long8,
+    /// A value with more than 2^32 - 1 elements.
+    #[error("tag value too long")]
+    TooLong,
+}
+
 /// Field types used by the writer.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Value {
@@ -108,15 +125,20 @@ pub(crate) fn block_len(entries: &[Entry], big: bool) -> u64 {
 /// Encodes `entries` (sorted by tag) as an IFD placed at file offset `at`,
 /// linking to the IFD at `next` (0 for the last). `Err` when an offset or
 /// value does not fit classic TIFF.
-pub(crate) fn encode(entries: &[Entry], at: u64, next: u64, big: bool) -> Result<Vec<u8>, String> {
+pub(crate) fn encode(
+    entries: &[Entry],
+    at: u64,
+    next: u64,
+    big: bool,
+) -> Result<Vec<u8>, IfdError> {
     debug_assert!(entries.windows(2).all(|w| w[0].tag < w[1].tag));
     let fits = |x: u64| big || x <= u64::from(u32::MAX);
     let total = block_len(entries, big);
     if !fits(at.saturating_add(total)) || !fits(next) {
-        return Err("offsets beyond 4 GiB need BigTIFF".to_string());
+        return Err(IfdError::Offset);
     }
     if !big && entries.len() > usize::from(u16::MAX) {
-        return Err("too many tags".to_string());
+        return Err(IfdError::TooManyTags);
     }
     let mut table = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     let mut values = Vec::new();
@@ -129,7 +151,7 @@ pub(crate) fn encode(entries: &[Entry], at: u64, next: u64, big: bool) -> Result
     }
     for e in entries {
         if !big && matches!(e.value, Value::Long8(_)) {
-            return Err("LONG8 values need BigTIFF".to_string());
+            return Err(IfdError::Long8);
         }
         table.extend_from_slice(&e.tag.to_le_bytes());
         table.extend_from_slice(&e.value.type_code().to_le_bytes());
@@ -137,7 +159,7 @@ pub(crate) fn encode(entries: &[Entry], at: u64, next: u64, big: bool) -> Result
         if big {
             table.extend_from_slice(&count.to_le_bytes());
         } else {
-            let c = u32::try_from(count).map_err(|_| "tag value too long".to_string())?;
+            let c = u32::try_from(count).map_err(|_| IfdError::TooLong)?;
             table.extend_from_slice(&c.to_le_bytes());
         }
         let mut bytes = Vec::new();

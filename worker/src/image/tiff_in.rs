@@ -47,10 +47,14 @@ impl Limits {
         let mut l = tiff::decoder::Limits::default();
         l.decoding_buffer_size = frame;
         l.intermediate_buffer_size = frame.saturating_mul(2);
-        l.ifd_value_size = 4 << 20;
+        l.ifd_value_size = MAX_DESCRIPTION;
         l
     }
 }
+
+/// Largest ImageDescription read (an OME-XML of many positions and planes), and the
+/// decoder's bound on any one tag's value.
+const MAX_DESCRIPTION: usize = 64 << 20;
 
 /// What [`probe`] learns from a stack's headers.
 #[derive(Clone, Debug, PartialEq)]
@@ -96,17 +100,30 @@ pub struct InputStack {
     current: Option<usize>,
     scratch: Vec<u32>,
     poisoned: bool,
+    description: Option<String>,
 }
 
-/// Runs code that calls into the tiff crate, turning a panic inside it into an error message.
-fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+/// A panic inside the tiff crate, caught: the file is one it cannot decode.
+#[derive(Debug, thiserror::Error)]
+#[error("the TIFF decoder failed on this file ({0})")]
+struct DecoderPanic(String);
+
+impl DecoderPanic {
+    /// The panic as invalid input of `path`.
+    fn invalid(self, path: &Path) -> ImageError {
+        ImageError::invalid(path, self.to_string())
+    }
+}
+
+/// Runs code that calls into the tiff crate, turning a panic inside it into an error.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, DecoderPanic> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
         let msg = p
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| p.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        format!("the TIFF decoder failed on this file ({msg})")
+        DecoderPanic(msg)
     })
 }
 
@@ -137,7 +154,7 @@ impl InputStack {
             .map_err(|e| ImageError::io(path, e))?;
         let reader = BufReader::new(file);
         let decoder = guarded(|| Decoder::new(reader))
-            .map_err(|m| ImageError::invalid(path, m))?
+            .map_err(|m| m.invalid(path))?
             .map_err(|e| tiff_error(path, "cannot read page 0", e))?
             .with_limits(limits.for_decoder());
         let mut stack = InputStack {
@@ -164,6 +181,7 @@ impl InputStack {
             current: None,
             scratch: Vec::new(),
             poisoned: false,
+            description: None,
         };
         stack.walk()?;
         Ok(stack)
@@ -199,13 +217,13 @@ impl InputStack {
             }
             let next = guarded(|| self.decoder.next_image());
             let context = format!("cannot read page {}", index + 1);
-            next.map_err(|m| ImageError::invalid(&self.path, m))?
+            next.map_err(|m| m.invalid(&self.path))?
                 .map_err(|e| tiff_error(&self.path, &context, e))?;
         }
         let pages = self.ifds.len();
         if let Some(meta) = &imagej {
             meta.check_pages(pages)
-                .map_err(|r| ImageError::invalid(&self.path, r))?;
+                .map_err(|r| ImageError::invalid(&self.path, r.to_string()))?;
         }
         let names: Vec<&str> = compressions.iter().map(|&c| compression_name(c)).collect();
         self.info = StackInfo {
@@ -229,25 +247,40 @@ impl InputStack {
         let (file_len, limits) = (self.file_len, self.limits);
         let r = guarded(|| inspect(&mut self.decoder, file_len, &limits));
         self.poisoned |= r.is_err();
-        r.and_then(|page| page.map_err(|reason| format!("page {index}: {reason}")))
-            .map_err(|reason| ImageError::invalid(&self.path, reason))
+        match r {
+            Ok(Ok(page)) => Ok(page),
+            Ok(Err(reason)) => Err(ImageError::invalid(
+                &self.path,
+                format!("page {index}: {reason}"),
+            )),
+            Err(panic) => Err(panic.invalid(&self.path)),
+        }
     }
 
-    /// Parses the current page's ImageDescription as ImageJ metadata, if it is.
+    /// Keeps the current page's ImageDescription (OME-XML is read from it) and parses
+    /// it as ImageJ metadata, if it is.
     fn read_imagej(&mut self) -> Result<Option<ImageJMeta>, ImageError> {
-        let small = self
+        let fits = self
             .decoder
             .image_ifd()
             .find_entry(Tag::ImageDescription)
-            .is_some_and(|e| e.count() <= 65_536);
-        if !small {
+            .is_some_and(|e| e.count() <= MAX_DESCRIPTION as u64);
+        if !fits {
             return Ok(None);
         }
         let text = match guarded(|| self.decoder.find_tag(Tag::ImageDescription)) {
             Ok(Ok(Some(v))) => v.into_string().unwrap_or_default(),
             _ => return Ok(None),
         };
-        ImageJMeta::parse(&text).map_err(|r| ImageError::invalid(&self.path, r))
+        let meta =
+            ImageJMeta::parse(&text).map_err(|r| ImageError::invalid(&self.path, r.to_string()))?;
+        self.description = Some(text);
+        Ok(meta)
+    }
+
+    /// The first page's ImageDescription text, when it has one.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
     }
 
     fn check_same(&self, index: usize, page: &PageInfo) -> Result<(), ImageError> {
@@ -299,6 +332,19 @@ impl InputStack {
         self.read_bytes(index, bytemuck::cast_slice_mut(out))
     }
 
+    /// Decodes page `index` into `out`: raw little-endian samples of the file's dtype,
+    /// exactly one page long.
+    pub fn read_raw(&mut self, index: usize, out: &mut [u8]) -> Result<(), ImageError> {
+        let want = self.info.shape().frame_len() * self.info.dtype.bytes();
+        if out.len() != want {
+            return Err(ImageError::usage(
+                &self.path,
+                format!("output holds {} bytes but a page has {want}", out.len()),
+            ));
+        }
+        self.read_bytes(index, out)
+    }
+
     /// Decodes page `index` into `out` as f32, whatever the file's dtype.
     pub fn read_page_f32(&mut self, index: usize, out: &mut [f32]) -> Result<(), ImageError> {
         if self.info.dtype == Dtype::F32 {
@@ -340,7 +386,7 @@ impl InputStack {
         let context = format!("cannot read page {index}");
         let r = guarded(|| self.decoder.seek_to_image(index));
         self.poisoned |= r.is_err();
-        r.map_err(|m| ImageError::invalid(&self.path, m))?
+        r.map_err(|m| m.invalid(&self.path))?
             .map_err(|e| tiff_error(&self.path, &context, e))?;
         let at = self.decoder.ifd_pointer().map_or(0, |p| p.0);
         if self.ifds.get(index) != Some(&at) {
@@ -372,7 +418,7 @@ impl InputStack {
         let r = guarded(|| self.decoder.read_image_bytes(buf));
         self.poisoned |= r.is_err();
         let context = format!("page {index}");
-        r.map_err(|m| ImageError::invalid(&self.path, m))?
+        r.map_err(|m| m.invalid(&self.path))?
             .map_err(|e| tiff_error(&self.path, &context, e))
     }
 }

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::Path;
 
+use tiff::TiffError;
 use tiff::decoder::Decoder;
 use tiff::tags::Tag;
 
@@ -23,6 +24,110 @@ pub(crate) struct PageInfo {
     pub height: u32,
     pub dtype: Dtype,
     pub compression: u16,
+}
+
+/// Why a page cannot be read; [`super::tiff_in`] adds the file and page number.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PageError {
+    /// The decoder cannot tell the page's size.
+    #[error("{0}")]
+    Dimensions(TiffError),
+    /// A tag cannot be read.
+    #[error("cannot read tag {tag:?}: {source}")]
+    Tag { tag: Tag, source: TiffError },
+    /// A tag whose value does not fit 16 bits.
+    #[error("tag {tag:?} = {value} is out of range")]
+    TagRange { tag: Tag, value: u64 },
+    /// A tag with no value.
+    #[error("tag {tag:?} has no value")]
+    TagEmpty { tag: Tag },
+    /// A page larger than [`Limits`] allow.
+    #[error(
+        "header claims {width}x{height} pixels ({} per frame), above the limit of \
+         {} pixels per side and {} per frame",
+        human_bytes(*.frame_bytes),
+        .limits.max_side,
+        human_bytes(.limits.max_frame_bytes)
+    )]
+    TooLarge {
+        width: u32,
+        height: u32,
+        frame_bytes: u64,
+        limits: Limits,
+    },
+    /// Colour, palette or several samples per pixel.
+    #[error(
+        "{} with {samples} sample(s) per pixel is not supported; only single-channel grayscale \
+         pages are (store channels as separate pages, e.g. an ImageJ hyperstack)",
+        photometric_name(*.photometric)
+    )]
+    NotGrayscale { photometric: u16, samples: u16 },
+    /// A single-sample page that is not BlackIsZero grayscale.
+    #[error(
+        "photometric interpretation {} ({photometric}) is not supported; expected grayscale \
+         (BlackIsZero)",
+        photometric_name(*.photometric)
+    )]
+    Photometric { photometric: u16 },
+    /// A sample type other than uint8/16/32 or float32.
+    #[error(
+        "{} samples are not supported; use uint8, uint16, uint32 or float32",
+        sample_type_name(*.format, *.bits)
+    )]
+    SampleType { format: u16, bits: u16 },
+    /// A compression the reader does not decode.
+    #[error(
+        "compression {} ({code}) is not supported; use uncompressed, LZW, Deflate or \
+         PackBits",
+        compression_name(*.code)
+    )]
+    Compression { code: u16 },
+    /// A predictor that does not fit the sample type.
+    #[error("predictor {predictor} is not supported for {dtype} samples")]
+    Predictor { predictor: u16, dtype: Dtype },
+    /// Offset and byte-count tables of different lengths (or none).
+    #[error("{offsets} {kind} offsets but {counts} {kind} byte counts")]
+    ChunkTables {
+        kind: &'static str,
+        offsets: usize,
+        counts: usize,
+    },
+    /// A zero or oversized tile.
+    #[error("tile size {width}x{length} is invalid")]
+    TileSize { width: u64, length: u64 },
+    /// An uncompressed strip or tile smaller than its pixels.
+    #[error(
+        "{kind} {index} holds {bytes} bytes but its pixels need {needed} (corrupt or truncated)"
+    )]
+    ChunkShort {
+        kind: &'static str,
+        index: usize,
+        bytes: u64,
+        needed: u64,
+    },
+    /// A strip or tile that runs past the end of the file.
+    #[error(
+        "truncated: {kind} {index} needs bytes {start}..{end} but the file has {file_len} bytes"
+    )]
+    Truncated {
+        kind: &'static str,
+        index: usize,
+        start: u64,
+        end: u64,
+        file_len: u64,
+    },
+    /// A strip or tile whose stated byte count runs past the end of the file (the
+    /// decoder would zero-fill what is missing).
+    #[error(
+        "truncated: {kind} {index} claims bytes {start}..{end} but the file has {file_len} bytes"
+    )]
+    Overrun {
+        kind: &'static str,
+        index: usize,
+        start: u64,
+        end: u64,
+        file_len: u64,
+    },
 }
 
 /// Compression codes the reader accepts.
@@ -79,19 +184,19 @@ fn sample_type_name(format: u16, bits: u16) -> String {
     }
 }
 
-fn vec_tag<R: Read + Seek>(dec: &mut Decoder<R>, tag: Tag) -> Result<Option<Vec<u64>>, String> {
+fn vec_tag<R: Read + Seek>(dec: &mut Decoder<R>, tag: Tag) -> Result<Option<Vec<u64>>, PageError> {
     dec.find_tag_unsigned_vec::<u64>(tag)
-        .map_err(|e| format!("cannot read tag {tag:?}: {e}"))
+        .map_err(|source| PageError::Tag { tag, source })
 }
 
-fn short_tag<R: Read + Seek>(dec: &mut Decoder<R>, tag: Tag) -> Result<Option<u16>, String> {
+fn short_tag<R: Read + Seek>(dec: &mut Decoder<R>, tag: Tag) -> Result<Option<u16>, PageError> {
     Ok(match vec_tag(dec, tag)? {
         None => None,
         Some(v) => match v.first() {
-            Some(&x) => {
-                Some(u16::try_from(x).map_err(|_| format!("tag {tag:?} = {x} is out of range"))?)
+            Some(&value) => {
+                Some(u16::try_from(value).map_err(|_| PageError::TagRange { tag, value })?)
             }
-            None => return Err(format!("tag {tag:?} has no value")),
+            None => return Err(PageError::TagEmpty { tag }),
         },
     })
 }
@@ -101,8 +206,8 @@ pub(crate) fn inspect<R: Read + Seek>(
     dec: &mut Decoder<R>,
     file_len: u64,
     limits: &Limits,
-) -> Result<PageInfo, String> {
-    let (width, height) = dec.dimensions().map_err(|e| e.to_string())?;
+) -> Result<PageInfo, PageError> {
+    let (width, height) = dec.dimensions().map_err(PageError::Dimensions)?;
     let spp = short_tag(dec, Tag::SamplesPerPixel)?.unwrap_or(1);
     let bits = vec_tag(dec, Tag::BitsPerSample)?.unwrap_or_else(|| vec![1]);
     let max_bits = bits.iter().copied().max().unwrap_or(1);
@@ -113,29 +218,23 @@ pub(crate) fn inspect<R: Read + Seek>(
         .saturating_mul(u64::from(height))
         .saturating_mul(bytes_pp);
     if width > limits.max_side || height > limits.max_side || frame_bytes > limits.max_frame_bytes {
-        return Err(format!(
-            "header claims {width}x{height} pixels ({} per frame), above the limit of \
-             {} pixels per side and {} per frame",
-            human_bytes(frame_bytes),
-            limits.max_side,
-            human_bytes(limits.max_frame_bytes)
-        ));
+        return Err(PageError::TooLarge {
+            width,
+            height,
+            frame_bytes,
+            limits: *limits,
+        });
     }
 
     let photometric = short_tag(dec, Tag::PhotometricInterpretation)?.unwrap_or(1);
     if photometric == 3 || photometric == 2 || spp != 1 {
-        return Err(format!(
-            "{} with {spp} sample(s) per pixel is not supported; only single-channel grayscale \
-             pages are (store channels as separate pages, e.g. an ImageJ hyperstack)",
-            photometric_name(photometric)
-        ));
+        return Err(PageError::NotGrayscale {
+            photometric,
+            samples: spp,
+        });
     }
     if photometric != 1 {
-        return Err(format!(
-            "photometric interpretation {} ({photometric}) is not supported; expected grayscale \
-             (BlackIsZero)",
-            photometric_name(photometric)
-        ));
+        return Err(PageError::Photometric { photometric });
     }
 
     let format = short_tag(dec, Tag::SampleFormat)?.unwrap_or(1);
@@ -145,26 +244,17 @@ pub(crate) fn inspect<R: Read + Seek>(
         (1, 16) => Dtype::U16,
         (1, 32) => Dtype::U32,
         (3, 32) => Dtype::F32,
-        (f, b) => {
-            return Err(format!(
-                "{} samples are not supported; use uint8, uint16, uint32 or float32",
-                sample_type_name(f, b)
-            ));
-        }
+        (format, bits) => return Err(PageError::SampleType { format, bits }),
     };
 
     let compression = short_tag(dec, Tag::Compression)?.unwrap_or(1);
     if !SUPPORTED_COMPRESSION.contains(&compression) {
-        return Err(format!(
-            "compression {} ({compression}) is not supported; use uncompressed, LZW, Deflate or \
-             PackBits",
-            compression_name(compression)
-        ));
+        return Err(PageError::Compression { code: compression });
     }
     let predictor = short_tag(dec, Tag::Predictor)?.unwrap_or(1);
     match (predictor, dtype) {
         (1 | 2, _) | (3, Dtype::F32) => {}
-        (p, d) => return Err(format!("predictor {p} is not supported for {d} samples")),
+        (predictor, dtype) => return Err(PageError::Predictor { predictor, dtype }),
     }
 
     check_chunks(dec, file_len, width, height, dtype, compression == 1)?;
@@ -185,7 +275,7 @@ fn check_chunks<R: Read + Seek>(
     height: u32,
     dtype: Dtype,
     uncompressed: bool,
-) -> Result<(), String> {
+) -> Result<(), PageError> {
     let bpp = dtype.bytes() as u64;
     let tiled = dec.image_ifd().find_entry(Tag::TileOffsets).is_some();
     let (kind, offsets, counts) = if tiled {
@@ -198,11 +288,11 @@ fn check_chunks<R: Read + Seek>(
         ("strip", off, cnt)
     };
     if offsets.is_empty() || offsets.len() != counts.len() {
-        return Err(format!(
-            "{} {kind} offsets but {} {kind} byte counts",
-            offsets.len(),
-            counts.len()
-        ));
+        return Err(PageError::ChunkTables {
+            kind,
+            offsets: offsets.len(),
+            counts: counts.len(),
+        });
     }
     // Bytes each chunk must decode to (used for uncompressed chunks).
     let row_bytes = u64::from(width) * bpp;
@@ -214,7 +304,10 @@ fn check_chunks<R: Read + Seek>(
             .and_then(|v| v.first().copied())
             .unwrap_or(0);
         if tw == 0 || tl == 0 || tw > u64::from(u32::MAX) || tl > u64::from(u32::MAX) {
-            return Err(format!("tile size {tw}x{tl} is invalid"));
+            return Err(PageError::TileSize {
+                width: tw,
+                length: tl,
+            });
         }
         (tl, tw.saturating_mul(tl).saturating_mul(bpp))
     } else {
@@ -235,15 +328,34 @@ fn check_chunks<R: Read + Seek>(
             rows * row_bytes
         };
         if uncompressed && cnt < needed {
-            return Err(format!(
-                "{kind} {i} holds {cnt} bytes but its pixels need {needed} (corrupt or truncated)"
-            ));
+            return Err(PageError::ChunkShort {
+                kind,
+                index: i,
+                bytes: cnt,
+                needed,
+            });
         }
         let end = off.saturating_add(needed);
         if end > file_len {
-            return Err(format!(
-                "truncated: {kind} {i} needs bytes {off}..{end} but the file has {file_len} bytes"
-            ));
+            return Err(PageError::Truncated {
+                kind,
+                index: i,
+                start: off,
+                end,
+                file_len,
+            });
+        }
+        // A byte count running past the end means the file was cut or its tags are corrupt;
+        // the decoder would zero-fill what is missing.
+        let claimed = off.saturating_add(cnt);
+        if claimed > file_len {
+            return Err(PageError::Overrun {
+                kind,
+                index: i,
+                start: off,
+                end: claimed,
+                file_len,
+            });
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Unit tests for the selftest pipeline: parsing good and bad files, and outputs.
 
 use super::*;
-use isobatch_shared::Pipeline;
+use isobatch_shared::{Outcome, Pipeline};
 
 fn parse(text: &str) -> Result<Directives, (usize, String)> {
     let mut d = Directives::default();
@@ -10,6 +10,7 @@ fn parse(text: &str) -> Result<Directives, (usize, String)> {
 
 fn spec(dir: &Path, inputs: Vec<PathBuf>) -> TaskSpec {
     TaskSpec {
+        position: None,
         task: "s1".into(),
         attempt: 1,
         pipeline: Pipeline::Selftest,
@@ -20,6 +21,9 @@ fn spec(dir: &Path, inputs: Vec<PathBuf>) -> TaskSpec {
         params: Default::default(),
         argv: vec![],
         stages: Default::default(),
+        tracked: Vec::new(),
+        checksum: false,
+        reuse_from: None,
     }
 }
 

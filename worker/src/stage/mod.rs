@@ -13,26 +13,63 @@
 //!   `--to-stage S` stops after S.
 //! - A stage writes its outputs atomically and its record last, so a kill at
 //!   any point leaves either a valid checkpoint or one that is recomputed.
+//! - `--keep-checkpoints final` deletes every checkpoint but the last stage's
+//!   outputs once the attempt succeeded, keeping the records: the next run
+//!   with other parameters finds them missing and recomputes from the input.
 
 pub mod record;
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use isobatch_shared::{StageAction, StageControl, StageReport, procfs};
+use isobatch_shared::{StageAction, StageControl, StageQc, StageReport, procfs};
 
+use crate::image::ImageError;
 use record::{FileId, StageRecord};
 
-/// Why a stage could not produce its outputs.
+/// Why a stage could not produce its outputs. Which verdict each variant gets is
+/// decided in one place, [`crate::error::TaskError::outcome`].
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
-    /// The input cannot be read as what the pipeline needs (`failed:invalid-input`).
+    /// The input cannot be read as what the pipeline needs.
     #[error("{0}")]
     InvalidInput(String),
-    /// Anything else (`failed:error`).
+    /// Reading the input or writing a checkpoint failed (an unreadable input is
+    /// the input's fault, anything else the task's).
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// A checkpoint this task wrote cannot be read back: the task's failure,
+    /// never the user's input.
+    #[error("cannot read a checkpoint: {0}")]
+    Checkpoint(#[source] ImageError),
+    /// A file operation in the task folder failed.
+    #[error("{action}: {source}")]
+    Io {
+        /// What was being done, e.g. "cannot write the segment checkpoint record".
+        action: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// An input changed while the stage ran, so its result cannot be vouched for.
+    #[error("an input of stage {stage} changed while it ran; its result was not recorded")]
+    InputChanged {
+        /// The stage.
+        stage: &'static str,
+    },
+    /// Anything else.
     #[error("{0}")]
     Failed(String),
+}
+
+impl StageError {
+    /// Builds [`StageError::Io`].
+    pub fn io(action: impl Into<String>, source: io::Error) -> Self {
+        StageError::Io {
+            action: action.into(),
+            source,
+        }
+    }
 }
 
 /// One step of a multi-stage pipeline.
@@ -51,6 +88,11 @@ pub trait Stage {
     /// Computes the outputs, each written atomically. `progress(fraction, message)`
     /// reports how far it is (0.0–1.0 within the stage).
     fn run(&mut self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError>;
+    /// Quality-control findings of the last [`run`](Stage::run), kept in the
+    /// stage's record so a reused checkpoint reports them again. None by default.
+    fn qc(&self) -> Option<StageQc> {
+        None
+    }
 }
 
 /// What [`run_stages`] returns when a stage fails: the reports so far and the error.
@@ -142,12 +184,18 @@ fn run_in_order(
         match result {
             Ok((record, None)) => {
                 let _ = writeln!(out.log, "stage {name}: reused (checkpoint up to date)");
-                reports.push(report(name, StageAction::Reused, secs, String::new()));
+                reports.push(with_qc(
+                    report(name, StageAction::Reused, secs, String::new()),
+                    &record,
+                ));
                 upstream = record.digest();
             }
             Ok((record, Some(why))) => {
                 let _ = writeln!(out.log, "stage {name}: computed in {secs:.2} s ({why})");
-                reports.push(report(name, StageAction::Computed, secs, why));
+                reports.push(with_qc(
+                    report(name, StageAction::Computed, secs, why),
+                    &record,
+                ));
                 upstream = record.digest();
                 recomputing = true;
             }
@@ -160,7 +208,32 @@ fn run_in_order(
         outputs.extend(stage.outputs());
         release_unread(&stages[..=i], &stages[i + 1..=to]);
     }
+    if control.final_only && to < stages.len() {
+        outputs = drop_checkpoints(&stages[..to]).map_err(|error| StagesFailed {
+            reports: reports.clone(),
+            error,
+        })?;
+        outputs.extend(stages[to].outputs());
+    }
     Ok((reports, outputs))
+}
+
+/// `--keep-checkpoints final`: removes the outputs of `earlier` (every stage
+/// before the last one run), keeping their records. Returns what remains of
+/// them: nothing.
+fn drop_checkpoints(earlier: &[Box<dyn Stage + '_>]) -> Result<Vec<PathBuf>, StageError> {
+    for p in earlier.iter().flat_map(|s| s.outputs()) {
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StageError::Failed(format!(
+                    "cannot remove the checkpoint {} (--keep-checkpoints final): {e}",
+                    p.display()
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// After the last stage of `done` has run: releases from the page cache each
@@ -198,7 +271,7 @@ fn step(
         None => match StageRecord::load(task_dir, name) {
             Ok(None) => Err("no checkpoint".to_string()),
             Ok(Some(old)) => old.stale_reason(&wanted, task_dir).map_or(Ok(old), Err),
-            Err(why) => Err(why),
+            Err(why) => Err(why.to_string()),
         },
     };
     let why = match stale {
@@ -208,35 +281,33 @@ fn step(
         }
         Err(why) => why,
     };
-    let failed = |what: &str, e: std::io::Error| StageError::Failed(format!("{what}: {e}"));
     StageRecord::remove(task_dir, name)
-        .map_err(|e| failed(&format!("cannot remove the old {name} record"), e))?;
+        .map_err(|e| StageError::io(format!("cannot remove the old {name} record"), e))?;
     progress(0.0, "started");
     let started = Instant::now();
     stage.run(progress)?;
     if identify(task_dir, &stage.inputs(), "input")? != wanted.inputs {
-        return Err(StageError::Failed(format!(
-            "an input of stage {name} changed while it ran; its result was not recorded"
-        )));
+        return Err(StageError::InputChanged { stage: name });
     }
     wanted.seconds = started.elapsed().as_secs_f64();
     wanted.outputs = identify(task_dir, &stage.outputs(), "output")?;
+    wanted.qc = stage.qc();
     wanted
         .save(task_dir)
-        .map_err(|e| failed(&format!("cannot write the {name} checkpoint record"), e))?;
+        .map_err(|e| StageError::io(format!("cannot write the {name} checkpoint record"), e))?;
     Ok((wanted, Some(why)))
 }
 
 /// Removes a stage's record and outputs.
 fn discard(task_dir: &Path, stage: &dyn Stage) -> Result<(), StageError> {
-    let failed = |p: &Path, e: std::io::Error| {
-        StageError::Failed(format!("cannot remove the stale {}: {e}", p.display()))
+    let failed = |p: &Path, e: io::Error| {
+        StageError::io(format!("cannot remove the stale {}", p.display()), e)
     };
     StageRecord::remove(task_dir, stage.name())
         .map_err(|e| failed(&StageRecord::path(task_dir, stage.name()), e))?;
     for p in stage.outputs() {
         match std::fs::remove_file(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(&p, e)),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(failed(&p, e)),
             _ => {}
         }
     }
@@ -256,6 +327,8 @@ fn planned_record(
             path: p.strip_prefix(task_dir).unwrap_or(p).to_path_buf(),
             bytes: 0,
             mtime_ns: 0,
+            inode: None,
+            ctime_ns: None,
         })
         .collect();
     Ok(StageRecord {
@@ -266,6 +339,7 @@ fn planned_record(
         inputs: identify(task_dir, &stage.inputs(), "input")?,
         outputs,
         seconds: 0.0,
+        qc: None,
     })
 }
 
@@ -275,7 +349,7 @@ fn identify(task_dir: &Path, paths: &[PathBuf], role: &str) -> Result<Vec<FileId
         .iter()
         .map(|p| {
             FileId::of(task_dir, p)
-                .map_err(|e| StageError::Failed(format!("cannot read {role} {}: {e}", p.display())))
+                .map_err(|e| StageError::io(format!("cannot read {role} {}", p.display()), e))
         })
         .collect()
 }
@@ -293,7 +367,14 @@ fn report(name: &str, action: StageAction, seconds: f64, reason: String) -> Stag
         seconds,
         peak_rss_bytes,
         reason,
+        qc: None,
     }
+}
+
+/// `report` with the QC findings its stage record holds.
+fn with_qc(mut report: StageReport, record: &StageRecord) -> StageReport {
+    report.qc = record.qc.clone();
+    report
 }
 
 #[cfg(test)]

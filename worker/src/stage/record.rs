@@ -3,7 +3,8 @@
 //!
 //! A checkpoint is reused only when its record says it was made by the same
 //! stage version, with the same parameters, from the same inputs (size and
-//! modification time) after the same upstream record, and every output still
+//! modification time; inode and change time too for files outside the task
+//! folder, such as the raw input, so a replaced input is seen) after the same upstream record, and every output still
 //! has the size and modification time recorded. Anything else — a missing or
 //! unreadable record, a changed parameter, a truncated or replaced output — is
 //! a reason to recompute, which [`StageRecord::stale_reason`] puts into words.
@@ -11,10 +12,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use isobatch_shared::{atomic, digest};
+use isobatch_shared::{StageQc, atomic, digest};
 use serde::{Deserialize, Serialize};
 
 /// The identity of one file: where, how big, when last written.
@@ -26,6 +28,13 @@ pub struct FileId {
     pub bytes: u64,
     /// Modification time, nanoseconds since the Unix epoch.
     pub mtime_ns: u128,
+    /// Inode, for files outside the task folder (a checkpoint inside it may be
+    /// a hard link of the published one, whose change time moves on linking).
+    #[serde(default)]
+    pub inode: Option<u64>,
+    /// Status-change time in nanoseconds, for files outside the task folder.
+    #[serde(default)]
+    pub ctime_ns: Option<i64>,
 }
 
 impl FileId {
@@ -36,10 +45,17 @@ impl FileId {
             .modified()?
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
+        let outside = !path.starts_with(task_dir);
         Ok(FileId {
             path: path.strip_prefix(task_dir).unwrap_or(path).to_path_buf(),
             bytes: meta.len(),
             mtime_ns,
+            inode: outside.then(|| meta.ino()),
+            ctime_ns: outside.then(|| {
+                meta.ctime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(meta.ctime_nsec())
+            }),
         })
     }
 
@@ -69,6 +85,27 @@ impl FileId {
     }
 }
 
+/// A stage record that exists but cannot vouch for its checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The record file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The file is not a record (truncated or edited).
+    #[error("{} is damaged ({source})", path.display())]
+    Damaged {
+        /// The record file.
+        path: PathBuf,
+        /// What the JSON parser found.
+        source: serde_json::Error,
+    },
+}
+
 /// What `TASK/NAME.stage.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageRecord {
@@ -86,6 +123,10 @@ pub struct StageRecord {
     pub outputs: Vec<FileId>,
     /// How long it took, seconds.
     pub seconds: f64,
+    /// Quality-control findings of the run that made the checkpoint (per-frame
+    /// cell counts, data-driven decisions, warnings); absent for most stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qc: Option<StageQc>,
 }
 
 impl StageRecord {
@@ -95,15 +136,15 @@ impl StageRecord {
     }
 
     /// Loads the record of stage `name`; None when there is none.
-    /// A record that cannot be parsed is reported as the reason to recompute.
-    pub fn load(task_dir: &Path, name: &str) -> Result<Option<StageRecord>, String> {
+    /// A record that cannot be read or parsed is the reason to recompute.
+    pub fn load(task_dir: &Path, name: &str) -> Result<Option<StageRecord>, RecordError> {
         let path = Self::path(task_dir, name);
         match fs::read(&path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => Err(RecordError::Read { path, source }),
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
-                .map_err(|e| format!("{} is damaged ({e})", path.display())),
+                .map_err(|source| RecordError::Damaged { path, source }),
         }
     }
 

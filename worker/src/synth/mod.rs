@@ -11,15 +11,37 @@
 //! has a few cells, a 1024-pixel one several hundred). See [`Event`] for what
 //! happens to special cells.
 
+mod dense;
 mod plan;
 mod render;
 pub mod rng;
+pub mod score;
 
 use plan::CellPlan;
 use rng::{SplitMix64, mix};
 
+/// Phase-contrast look of the cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Polarity {
+    /// Dark cells ringed by a bright halo (the usual positive phase contrast).
+    #[default]
+    Dark,
+    /// Bright cells ringed by a dark halo.
+    Bright,
+}
+
+impl Polarity {
+    /// The name `isobatch demo --polarity` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Polarity::Dark => "dark",
+            Polarity::Bright => "bright",
+        }
+    }
+}
+
 /// What to generate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SceneConfig {
     /// Frame height and width in pixels (default 256).
     pub size: usize,
@@ -29,7 +51,17 @@ pub struct SceneConfig {
     pub seed: u64,
     /// Number of fluorescence channels (default 1).
     pub fl_channels: usize,
+    /// Target fraction of the field covered by cells (0.01–0.65). None (the
+    /// default) keeps the sparse 32-pixel grid; a value packs near-aligned cells
+    /// on a staggered (hexagonal) lattice whose spacing gives that coverage, so
+    /// high values make a confluent field where most cells nearly touch.
+    pub density: Option<f64>,
+    /// Phase-contrast polarity (default dark cells on a bright halo).
+    pub polarity: Polarity,
 }
+
+/// Coverages [`SceneConfig::density`] can reach.
+pub const DENSITY_RANGE: std::ops::RangeInclusive<f64> = 0.01..=0.65;
 
 impl Default for SceneConfig {
     fn default() -> Self {
@@ -38,6 +70,8 @@ impl Default for SceneConfig {
             frames: 20,
             seed: 1,
             fl_channels: 1,
+            density: None,
+            polarity: Polarity::Dark,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! - phase contrast: background × (1 + halo) × (1 − darkening) + noise, where the
 //!   darkening is `dark · S(−d/0.5) · (1 + 0.2 · texture)` (texture: a product of
 //!   two waves in cell coordinates) and the halo `halo · S(d/0.5) · e^{−d/2}` is a
-//!   bright ring just outside the edge;
+//!   bright ring just outside the edge (with [`Polarity::Bright`] the other way
+//!   round: background × (1 − halo) × (1 + brightening), a bright cell in a dark ring);
 //! - fluorescence: smooth background + `amp · S(−d/1) · (1 + 0.25·(1 − q²))` (the
 //!   cell blurred by a σ = 1 px optics, brighter in the middle) + shot and read noise;
 //! - truth labels: pixel centres inside the ellipse.
@@ -15,7 +16,7 @@
 
 use crate::synth::plan::{CellPlan, Pose};
 use crate::synth::rng::{SplitMix64, mix};
-use crate::synth::{Scene, SynthFrame, TruthRow};
+use crate::synth::{Polarity, Scene, SynthFrame, TruthRow};
 
 /// Logistic approximation of the standard normal CDF.
 fn cdf(z: f32) -> f32 {
@@ -166,6 +167,7 @@ pub(crate) fn render(scene: &Scene, t: usize) -> SynthFrame {
     // Phase contrast.
     let mut rng = SplitMix64::new(mix(scene.config.seed, mix(t as u64, 0)));
     let (gy, gx) = scene.phase_grad;
+    let polarity = scene.config.polarity;
     let [oy, ox, inv] = scene.field;
     let mut phase = vec![0u16; n];
     for (y, row) in phase.chunks_exact_mut(size.max(1)).enumerate() {
@@ -174,7 +176,11 @@ pub(crate) fn render(scene: &Scene, t: usize) -> SynthFrame {
             let i = y * size + x;
             let xn = (x as f32 + ox) * inv - 0.5;
             let base = PHASE_LEVEL * (1.0 + gy * yn + gx * xn);
-            let v = base * (1.0 + halo[i]) * (1.0 - dark[i]) + PHASE_NOISE * rng.gauss();
+            let optics = match polarity {
+                Polarity::Dark => (1.0 + halo[i]) * (1.0 - dark[i]),
+                Polarity::Bright => (1.0 - halo[i].min(0.6)) * (1.0 + dark[i]),
+            };
+            let v = base * optics + PHASE_NOISE * rng.gauss();
             *o = (v + 0.5).clamp(0.0, 65535.0) as u16;
         }
     }

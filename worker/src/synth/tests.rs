@@ -7,6 +7,7 @@ fn deterministic_and_frame_independent() {
         frames: 12,
         seed: 5,
         fl_channels: 2,
+        ..SceneConfig::default()
     };
     let a = Scene::new(&cfg);
     let b = Scene::new(&cfg);
@@ -71,6 +72,7 @@ fn events_happen_as_announced() {
         frames: 30,
         seed: 2,
         fl_channels: 1,
+        ..SceneConfig::default()
     });
     let ev = scene.events();
     let present = |t: usize, c: u32| scene.render(t).truth.iter().any(|r| r.cell == c);
@@ -123,6 +125,7 @@ fn tiny_fields_do_not_panic() {
                 frames,
                 seed: 1,
                 fl_channels: 1,
+                ..SceneConfig::default()
             });
             let f = scene.render(0);
             assert_eq!(f.phase.len(), size * size);

@@ -76,14 +76,43 @@ fn late_cells_get_fresh_ids_never_reused() {
 }
 
 #[test]
-fn division_gives_one_daughter_the_parent_id() {
+fn division_ends_the_parent_and_gives_both_daughters_new_ids() {
     let mut tr = Tracker::new(H, W, &TrackParams::default());
-    push(&mut tr, &rects(&[(10, 10, 16, 32)]));
-    // The right daughter is larger, so it keeps id 1.
+    push(&mut tr, &rects(&[(10, 10, 16, 32), (30, 2, 36, 8)]));
+    push(&mut tr, &rects(&[(10, 10, 16, 32), (30, 2, 36, 8)]));
+    let lab = push(
+        &mut tr,
+        &rects(&[(10, 10, 16, 19), (10, 21, 16, 33), (30, 2, 36, 8)]),
+    );
+    let (left, right) = (lab[12 * W + 12], lab[12 * W + 25]);
+    assert_eq!((left.min(right), left.max(right)), (3, 4));
+    assert_eq!(lab[32 * W + 4], 2, "the bystander keeps its id");
+    let mut parents = tr.parents().to_vec();
+    parents.sort_unstable();
+    assert_eq!(parents, vec![(3, 1), (4, 1)]);
+    // The daughters keep their ids afterwards.
     let lab = push(&mut tr, &rects(&[(10, 10, 16, 19), (10, 21, 16, 33)]));
-    assert_eq!(lab[12 * W + 25], 1);
-    assert_eq!(lab[12 * W + 12], 2);
-    assert_eq!(tr.parents(), &[(2, 1)]);
+    assert_eq!((lab[12 * W + 12], lab[12 * W + 25]), (left, right));
+    let row = |c: u32| tr.lineage()[c as usize - 1];
+    assert_eq!(
+        row(1),
+        Lineage {
+            cell: 1,
+            parent: None,
+            frame_born: 0,
+            frame_divided: Some(2)
+        }
+    );
+    assert_eq!(
+        row(3),
+        Lineage {
+            cell: 3,
+            parent: Some(1),
+            frame_born: 2,
+            frame_divided: None
+        }
+    );
+    assert_eq!(row(2).frame_divided, None);
 }
 
 #[test]

@@ -10,21 +10,6 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-/// `isobatch demo` into the batch folder (writes `raw/` and `truth/`).
-fn demo(b: &Batch, args: &[&str]) {
-    let out = isobatch()
-        .arg("demo")
-        .arg(b.dir.path())
-        .args(args)
-        .output()
-        .expect("run isobatch demo");
-    assert!(
-        out.status.success(),
-        "demo failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn fov(b: &Batch, extra: &[&str]) -> Output {
     b.pipeline_cmd("fov", extra).output().expect("run isobatch")
 }

@@ -1,5 +1,7 @@
 //! Runs the real `isobatch-worker` binary over IPC, as the supervisor would.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
@@ -22,7 +24,7 @@ struct Worker {
 impl Worker {
     fn start() -> Worker {
         let (server, name) = IpcOneShotServer::<Bootstrap>::new().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_isobatch-worker"))
+        let mut child = Command::new(common::bin("isobatch-worker"))
             .args(["--connect", &name])
             .spawn()
             .unwrap();
@@ -132,6 +134,7 @@ fn spec(
     argv: &[&str],
 ) -> TaskSpec {
     TaskSpec {
+        position: None,
         task: task.into(),
         attempt: 1,
         pipeline,
@@ -142,6 +145,9 @@ fn spec(
         params: Default::default(),
         argv: argv.iter().map(|s| s.to_string()).collect(),
         stages: Default::default(),
+        tracked: Vec::new(),
+        checksum: false,
+        reuse_from: None,
     }
 }
 

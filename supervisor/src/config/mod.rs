@@ -1,5 +1,9 @@
 //! The resolved run configuration: command line merged over `[run]` of the
-//! TOML config, defaults applied, every value parsed and checked once.
+//! TOML config, defaults applied, every value parsed and checked once
+//! ([`checks`] holds the refusals).
+
+pub mod checks;
+pub mod windows_path;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,10 +14,13 @@ use isobatch_shared::units::{parse_duration, parse_size};
 use serde::Deserialize;
 
 use crate::cli::{
-    CheckpointFormat, ExecutorArg, Mode, PipelineArg, ProgressArg, RunArgs, Strategy,
+    CheckpointFormat, ExecutorArg, KeepCheckpoints, Mode, PipelineArg, ProgressArg, RunArgs,
+    Strategy,
 };
-use crate::discovery::GridSpec;
+use crate::discovery::{GridSpec, PositionSet};
 use crate::error::Error;
+use crate::failed_filter::FailedFilter;
+use crate::runner::max_fail::MaxFail;
 
 /// How many workers run at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +50,12 @@ pub struct RunConfig {
     pub select: Vec<String>,
     /// --limit.
     pub limit: Option<usize>,
+    /// `--max-fail`: stop starting tasks after this many final failures.
+    pub max_fail: Option<MaxFail>,
+    /// Which tasks the journal's failures pick (`--only-failed`, `--skip-failed`).
+    pub failed_filter: Option<FailedFilter>,
+    /// --positions.
+    pub positions: Option<PositionSet>,
     /// Isolation mode.
     pub mode: Mode,
     /// Concurrency.
@@ -83,6 +96,16 @@ pub struct RunConfig {
     pub params: BTreeMap<String, String>,
     /// --exec template.
     pub exec: Option<String>,
+    /// `--checksum`: inputs are compared by content hash on rerun.
+    pub checksum: bool,
+    /// `--rerun-on` files (absolute): inputs of every task.
+    pub rerun_on: Vec<PathBuf>,
+    /// `--reuse-task-dir`: attempts run in TASK/ itself, not a staging folder.
+    pub reuse_task_dir: bool,
+    /// `--keep-checkpoints final`: only final outputs are kept.
+    pub final_only: bool,
+    /// `--strict-qc`: QC warnings fail the task (`failed:error`).
+    pub strict_qc: bool,
     /// Progress display.
     pub progress: ProgressArg,
     /// JSON summary on stdout.
@@ -124,6 +147,10 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
         lenient: cli.lenient || file.lenient,
         select: list(cli.select, file.select),
         limit: cli.limit.or(file.limit),
+        max_fail: cli.max_fail.or(file.max_fail),
+        only_failed: cli.only_failed || file.only_failed,
+        skip_failed: cli.skip_failed || file.skip_failed,
+        positions: cli.positions.or(file.positions),
         mode: cli.mode.or(file.mode),
         workers: cli.workers.or(file.workers),
         strategy: cli.strategy.or(file.strategy),
@@ -143,7 +170,16 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
         force: cli.force || file.force,
         checkpoint_format: cli.checkpoint_format.or(file.checkpoint_format),
         param: list(cli.param, file.param),
+        strict_qc: cli.strict_qc || file.strict_qc,
         exec: cli.exec.or(file.exec),
+        checksum: cli.checksum || file.checksum,
+        rerun_on: if cli.rerun_on.is_empty() {
+            file.rerun_on
+        } else {
+            cli.rerun_on
+        },
+        reuse_task_dir: cli.reuse_task_dir || file.reuse_task_dir,
+        keep_checkpoints: cli.keep_checkpoints.or(file.keep_checkpoints),
         executor: cli.executor.or(file.executor),
         slurm_arg: list(cli.slurm_arg, file.slurm_arg),
         progress: cli.progress.or(file.progress),
@@ -151,7 +187,7 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
     }
 }
 
-fn usage(msg: impl Into<String>) -> Error {
+pub(crate) fn usage(msg: impl Into<String>) -> Error {
     Error::Usage(msg.into())
 }
 
@@ -159,12 +195,14 @@ fn size(flag: &str, value: Option<String>) -> Result<Option<u64>, Error> {
     value
         .map(|v| parse_size(&v).map_err(|e| usage(format!("--{flag}: {e}"))))
         .transpose()
+        .and_then(|v| checks::positive(flag, v))
 }
 
 fn duration(flag: &str, value: Option<String>) -> Result<Option<Duration>, Error> {
     value
         .map(|v| parse_duration(&v).map_err(|e| usage(format!("--{flag}: {e}"))))
         .transpose()
+        .and_then(|v| checks::positive(flag, v))
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, Error> {
@@ -174,7 +212,16 @@ fn absolute(path: &Path) -> Result<PathBuf, Error> {
 /// The default input patterns of each pipeline.
 pub fn default_patterns(pipeline: Pipeline) -> Vec<String> {
     match pipeline {
-        Pipeline::Fov | Pipeline::Pair => vec!["{fov}.tif".into(), "{fov}.tiff".into()],
+        // `.ome.tif` first: the first pattern that matches a file wins, so ids never carry `.ome`.
+        Pipeline::Fov | Pipeline::Pair => [
+            "{fov}.ome.tif",
+            "{fov}.ome.tiff",
+            "{fov}.tif",
+            "{fov}.tiff",
+            "{fov}.nd2",
+        ]
+        .map(String::from)
+        .to_vec(),
         Pipeline::Selftest => vec!["{task}.txt".into()],
         Pipeline::Exec => vec!["{name}".into()],
     }
@@ -184,7 +231,10 @@ impl RunConfig {
     /// Merges the command line over the config file and validates everything.
     pub fn resolve(cli: RunArgs) -> Result<RunConfig, Error> {
         let file = match &cli.config {
-            Some(path) => load_file(path)?,
+            Some(path) => {
+                windows_path::refuse_windows_path("--config", path)?;
+                load_file(path)?
+            }
             None => RunArgs::default(),
         };
         let a = merge(cli, file);
@@ -200,15 +250,22 @@ impl RunConfig {
         match (pipeline, &a.exec) {
             (Pipeline::Exec, None) => {
                 return Err(usage(
-                    "--pipeline exec needs --exec 'PROGRAM ARG {input} ...'",
+                    "--pipeline exec is missing --exec: add the command to run per task, \
+                     e.g. --exec 'python3 analyse.py {input} {task_dir}'",
                 ));
             }
             (p, Some(_)) if p != Pipeline::Exec => {
                 return Err(usage(format!(
-                    "--exec only applies to --pipeline exec, not {p}"
+                    "--exec runs a command per task, which only --pipeline exec does (this run's \
+                     pipeline is {p}): add --pipeline exec, or drop --exec to run the {p} pipeline"
                 )));
             }
             _ => {}
+        }
+        if a.strict_qc && pipeline != Pipeline::Fov {
+            return Err(usage(format!(
+                "--strict-qc only applies to --pipeline fov (the only one with QC checks), not {pipeline}"
+            )));
         }
         let workers = match a.workers.as_deref() {
             None | Some("auto") => Workers::Auto,
@@ -245,20 +302,75 @@ impl RunConfig {
             }
             params.insert(k.trim().to_string(), v.to_string());
         }
-        check_pipeline_options(pipeline, &params, &a.from_stage, &a.to_stage)?;
+        checks::pipeline_options(
+            pipeline,
+            &params,
+            checks::Given {
+                from: a.from_stage.as_deref(),
+                to: a.to_stage.as_deref(),
+                checkpoint_format: a.checkpoint_format.is_some(),
+                keep_checkpoints: a.keep_checkpoints.is_some(),
+            },
+        )?;
+        if let Workers::Fixed(n) = workers {
+            checks::workers(n, a.force_run)?;
+        }
+        checks::retries(a.retries.unwrap_or(0))?;
+        if a.limit == Some(0) {
+            return Err(usage("--limit 0 leaves nothing to run; give at least 1"));
+        }
+        let max_fail = a
+            .max_fail
+            .as_deref()
+            .map(|m| {
+                m.parse::<MaxFail>()
+                    .map_err(|e| usage(format!("--max-fail: {e}")))
+            })
+            .transpose()?;
+        let failed_filter = match (a.only_failed, a.skip_failed) {
+            (true, true) => {
+                return Err(usage(
+                    "--only-failed and --skip-failed exclude each other: the first runs just the \
+                     failed tasks, the second everything but them; give one",
+                ));
+            }
+            (true, false) => Some(FailedFilter::Only),
+            (false, true) => Some(FailedFilter::Skip),
+            (false, false) => None,
+        };
+        let input = a.input.unwrap_or_else(|| "raw".into());
+        let output = a.output.unwrap_or_else(|| "processed".into());
+        windows_path::refuse_windows_path("--input", &input)?;
+        windows_path::refuse_windows_path("--output", &output)?;
+        let (input, output) = (absolute(&input)?, absolute(&output)?);
+        checks::output_outside_input(&input, &output)?;
+        let rerun_on = checks::rerun_on(&a.rerun_on)?;
+        let positions = a
+            .positions
+            .as_deref()
+            .map(|p| p.parse::<PositionSet>().map_err(usage))
+            .transpose()?;
+        if positions.is_some() && pipeline != Pipeline::Fov {
+            return Err(usage(format!(
+                "--positions only applies to --pipeline fov, not {pipeline}"
+            )));
+        }
         let patterns = match &a.pattern {
             Some(p) => vec![p.clone()],
             None => default_patterns(pipeline),
         };
         Ok(RunConfig {
-            input: absolute(&a.input.unwrap_or_else(|| "raw".into()))?,
-            output: absolute(&a.output.unwrap_or_else(|| "processed".into()))?,
+            input,
+            output,
             pipeline,
             patterns,
             grid,
             lenient: a.lenient,
             select: a.select,
             limit: a.limit,
+            max_fail,
+            failed_filter,
+            positions,
             mode: a.mode.unwrap_or(Mode::Subprocess),
             workers,
             strategy: a.strategy.unwrap_or(Strategy::Individual),
@@ -283,56 +395,15 @@ impl RunConfig {
             },
             params,
             exec: a.exec,
+            checksum: a.checksum,
+            rerun_on,
+            reuse_task_dir: a.reuse_task_dir,
+            final_only: a.keep_checkpoints == Some(KeepCheckpoints::Final),
+            strict_qc: a.strict_qc,
             progress: a.progress.unwrap_or(ProgressArg::Auto),
             json: a.json,
         })
     }
-}
-
-/// Refuses what the pipeline would only fail on later, task after task:
-/// unknown or malformed `--param`s and stage names it does not have.
-fn check_pipeline_options(
-    pipeline: Pipeline,
-    params: &BTreeMap<String, String>,
-    from: &Option<String>,
-    to: &Option<String>,
-) -> Result<(), Error> {
-    let stages: &[&str] = match pipeline {
-        Pipeline::Fov => {
-            isobatch_worker::fov::FovConfig::from_params(params).map_err(usage)?;
-            isobatch_worker::fov::STAGES
-        }
-        _ => &[],
-    };
-    let position = |flag: &str, name: &Option<String>| -> Result<Option<usize>, Error> {
-        let Some(name) = name else { return Ok(None) };
-        if stages.is_empty() {
-            return Err(usage(format!(
-                "{flag}: the {pipeline} pipeline has no stages"
-            )));
-        }
-        stages
-            .iter()
-            .position(|s| s == name)
-            .map(Some)
-            .ok_or_else(|| {
-                usage(format!(
-                    "{flag} {name}: the {pipeline} pipeline has no such stage (stages: {})",
-                    stages.join(", ")
-                ))
-            })
-    };
-    let from = position("--from-stage", from)?;
-    let to = position("--to-stage", to)?;
-    if let (Some(f), Some(t)) = (from, to)
-        && f > t
-    {
-        return Err(usage(format!(
-            "--from-stage {} comes after --to-stage {}",
-            stages[f], stages[t]
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -352,7 +423,7 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(
             &path,
-            "[run]\npipeline = \"selftest\"\ntimeout = \"90m\"\nretries = 2\nparam = [\"a=1\"]\n",
+            "[run]\npipeline = \"exec\"\nexec = \"cat {input}\"\ntimeout = \"90m\"\nretries = 2\nparam = [\"a=1\"]\n",
         )
         .unwrap();
         let cli = RunArgs {
@@ -361,7 +432,7 @@ mod tests {
             ..RunArgs::default()
         };
         let c = RunConfig::resolve(cli).unwrap();
-        assert_eq!(c.pipeline, Pipeline::Selftest);
+        assert_eq!(c.pipeline, Pipeline::Exec);
         assert_eq!(c.timeout, Some(Duration::from_secs(5400)));
         assert_eq!(c.retries, 5);
         assert_eq!(c.params.get("a").map(String::as_str), Some("1"));

@@ -209,21 +209,20 @@ fn task_environment_and_attempt_reach_the_program() {
         ("done", "2"),
         "{row:?}"
     );
-    let lines = fs::read_to_string(b.out().join("t1/env.txt")).expect("env.txt");
-    let lines: Vec<Vec<&str>> = lines.lines().map(|l| l.split('|').collect()).collect();
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    let task_dir = fs::canonicalize(b.out().join("t1")).unwrap();
-    for (i, l) in lines.iter().enumerate() {
-        let attempt = (i + 1).to_string();
-        assert_eq!(
-            &l[..3],
-            &["t1", attempt.as_str(), attempt.as_str()],
-            "{l:?}"
-        );
-        assert_eq!(
-            fs::canonicalize(l[3]).ok().as_deref(),
-            Some(task_dir.as_path()),
-            "{l:?}"
+    // Each attempt ran in its own clean folder: attempt 1's is kept among the failed ones,
+    // attempt 2's was published as t1/.
+    let failed = b.out().join(".isobatch/failed/t1/attempt-1");
+    for (attempt, dir) in [(1, failed), (2, b.out().join("t1"))] {
+        let lines = fs::read_to_string(dir.join("env.txt")).expect("env.txt");
+        let lines: Vec<Vec<&str>> = lines.lines().map(|l| l.split('|').collect()).collect();
+        assert_eq!(lines.len(), 1, "attempt {attempt}: {lines:?}");
+        let a = attempt.to_string();
+        assert_eq!(&lines[0][..3], &["t1", a.as_str(), a.as_str()], "{lines:?}");
+        let staging = b.out().join(".isobatch/staging/t1");
+        assert!(
+            Path::new(lines[0][3]).starts_with(&staging)
+                && lines[0][3].contains(&format!("/attempt-{attempt}.")),
+            "ISOBATCH_TASK_DIR is the attempt's staging folder: {lines:?}"
         );
     }
 }

@@ -487,13 +487,27 @@ fn changed_parameters_rerun_every_task_and_force_recomputes() {
     b.task("a", "output=5000\n")
         .task("b", "output=70000\n")
         .task("c", "sleep=0.01\n");
+    // An exec pipeline: selftest takes no --param (it would be ignored, so it is refused).
+    let run_cmd = |extra: &[&str]| {
+        let mut c = b.pipeline_cmd(
+            "exec",
+            &[
+                "--pattern",
+                "{id}.txt",
+                "--exec",
+                "cp {input} {task_dir}/output.bin",
+            ],
+        );
+        c.args(extra);
+        c
+    };
     let args = ["--workers", "2"];
-    let out = run_within(b.run_cmd(&args), RUN_LIMIT);
+    let out = run_within(run_cmd(&args), RUN_LIMIT);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let a_before = read_all(&b.out().join("a/output.bin"));
 
     let with_param = ["--workers", "2", "--param", "x=1"];
-    let out = run_within(b.run_cmd(&with_param), RUN_LIMIT);
+    let out = run_within(run_cmd(&with_param), RUN_LIMIT);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         b.verdicts(),
@@ -502,7 +516,7 @@ fn changed_parameters_rerun_every_task_and_force_recomputes() {
     );
 
     let lines = b.journal().len();
-    let out = run_within(b.run_cmd(&with_param), RUN_LIMIT);
+    let out = run_within(run_cmd(&with_param), RUN_LIMIT);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         b.verdicts().iter().all(|(_, v)| v == "skipped"),
@@ -512,14 +526,14 @@ fn changed_parameters_rerun_every_task_and_force_recomputes() {
     assert!(started_after(&b, lines).is_empty());
 
     // Back to no --param: the last done attempts had x=1, so everything reruns.
-    let out = run_within(b.run_cmd(&args), RUN_LIMIT);
+    let out = run_within(run_cmd(&args), RUN_LIMIT);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(b.verdicts(), done(&ids));
 
     let mut forced = args.to_vec();
     forced.push("--force");
     let lines = b.journal().len();
-    let out = run_within(b.run_cmd(&forced), RUN_LIMIT);
+    let out = run_within(run_cmd(&forced), RUN_LIMIT);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(b.verdicts(), done(&ids), "--force recomputes everything");
     assert_eq!(started_after(&b, lines), ids.map(String::from).into());
@@ -708,15 +722,32 @@ fn an_attempt_killed_after_a_done_one_makes_the_task_run_again() {
     let result = b.out().join("t/result.txt");
     assert_eq!(fs::read_to_string(&result).unwrap(), "old\n");
 
-    // Other parameters; the supervisor dies once the attempt has rewritten the output.
+    // Other parameters; the supervisor dies once the attempt has written its
+    // output, in its staging folder: the published result is never touched.
     let t = tag("stale");
+    let staged = || {
+        fs::read_dir(b.out().join(".isobatch/staging/t"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| fs::read_to_string(e.path().join("result.txt")).is_ok_and(|s| s == "new\n"))
+    };
+    // Its start must be on disk too: a start lost in the journal's commit window leaves
+    // only the done attempt on record, whose published result is intact (and skipped).
+    let started = || {
+        fs::read_to_string(b.out().join(".isobatch/journal.jsonl")).is_ok_and(|j| {
+            j.lines()
+                .any(|l| l.contains(r#""event":"attempt_start""#) && l.contains(r#""attempt":2"#))
+        })
+    };
     kill_when(
         &b,
         exec(&new),
         &t,
-        "the new attempt to rewrite result.txt",
-        |_, _| fs::read_to_string(&result).is_ok_and(|s| s == "new\n"),
+        "the new attempt to be journaled and write result.txt",
+        |_, _| staged() && started(),
     );
+    assert_eq!(fs::read_to_string(&result).unwrap(), "old\n");
 
     // The old command again: its last attempt did not finish, so it must run.
     let out = run_within(exec(old), RUN_LIMIT);

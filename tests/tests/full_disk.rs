@@ -60,8 +60,13 @@ fn a_full_output_disk_is_refused_up_front_and_fails_the_task_cleanly_when_forced
         message.contains("No space left") && message.contains("copy_c"),
         "{message}"
     );
-    // The copy stage died part-way: none of its temp files, no stage record, no traces.
-    let left = files(&b.out().join("fov01"));
-    assert!(left.is_empty(), "left in the task folder: {left:?}");
+    // The copy stage died part-way: nothing is published; the attempt's folder, kept for
+    // inspection, has none of its temp files and no stage record; no traces.
+    assert!(!b.out().join("fov01").exists());
+    let left = files(&b.out().join(".isobatch/failed/fov01/attempt-1"));
+    assert!(
+        left.is_empty(),
+        "left in the failed attempt's folder: {left:?}"
+    );
     assert!(!b.out().join("traces.csv").exists());
 }

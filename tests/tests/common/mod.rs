@@ -7,11 +7,60 @@ pub mod fuse;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// Path of the workspace binary `name` (`isobatch`, `isobatch-worker`) of the profile these
+/// tests were built with.
+///
+/// The binaries belong to other packages, so cargo neither builds them for this one nor sets
+/// `CARGO_BIN_EXE_*`: the first call in each test process runs `cargo build` for both (a no-op
+/// when they are up to date; cargo holds no lock on the target folder while tests run), so a
+/// test never runs a stale binary.
+pub fn bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = BUILT
+        .get_or_init(build_binaries)
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{e}"));
+    dir.join(name)
+}
+
+/// Builds both binaries into the profile folder holding this test executable; returns it.
+fn build_binaries() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    // target/PROFILE/deps/TEST-HASH
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("{} is not in a cargo target folder", exe.display()))?;
+    let profile = match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(other) => other,
+        None => return Err(format!("no profile folder above {}", exe.display())),
+    };
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("the tests package has no parent folder")?;
+    let out = Command::new(env!("CARGO"))
+        .current_dir(workspace)
+        .args(["build", "--quiet", "--bins", "--profile", profile])
+        .args(["-p", "isobatch", "-p", "isobatch-worker"])
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo build of the binaries failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(dir.to_path_buf())
+}
 
 /// The supervisor binary under test.
 pub fn isobatch() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_isobatch"));
+    let mut cmd = Command::new(bin("isobatch"));
     cmd.env_remove("ISOBATCH_WORKER").env("RUST_BACKTRACE", "0");
     cmd
 }
@@ -19,23 +68,24 @@ pub fn isobatch() -> Command {
 /// A hard link to (or copy of) the supervisor binary in `dir/bin`, with no `isobatch-worker`
 /// beside it: its workers re-execute the supervisor binary, and a test may place a sibling.
 pub fn supervisor_alone(dir: &Path) -> PathBuf {
-    let bin = dir.join("bin");
-    fs::create_dir_all(&bin).expect("mkdir bin");
-    let exe = bin.join("isobatch");
-    let original = env!("CARGO_BIN_EXE_isobatch");
-    if fs::hard_link(original, &exe).is_err() {
+    let bin_dir = dir.join("bin");
+    fs::create_dir_all(&bin_dir).expect("mkdir bin");
+    let exe = bin_dir.join("isobatch");
+    let original = bin("isobatch");
+    if fs::hard_link(&original, &exe).is_err() {
         // Copied by `cp`, not by this process: while a test thread holds a new executable open
         // for writing, any other test thread's fork inherits that descriptor until its exec,
         // and executing the copy then fails with ETXTBSY (on another file system than
         // target/, e.g. TMPDIR=/dev/shm, where no hard link can be made).
         let status = Command::new("cp")
-            .arg(original)
+            .arg(&original)
             .arg(&exe)
             .status()
             .expect("run cp");
         assert!(
             status.success(),
-            "cp {original} {}: {status}",
+            "cp {} {}: {status}",
+            original.display(),
             exe.display()
         );
     }
@@ -430,4 +480,19 @@ pub fn run_log(b: &Batch) -> String {
 /// How many journal lines have `event` == `name`.
 pub fn journal_count(b: &Batch, name: &str) -> usize {
     b.journal().iter().filter(|e| e["event"] == name).count()
+}
+
+/// `isobatch demo` into the batch folder (writes `raw/` and `truth/`).
+pub fn demo(b: &Batch, args: &[&str]) {
+    let out = isobatch()
+        .arg("demo")
+        .arg(b.dir.path())
+        .args(args)
+        .output()
+        .expect("run isobatch demo");
+    assert!(
+        out.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
