@@ -133,6 +133,29 @@ pub fn parse_stat(line: &str) -> Option<ProcStat> {
     })
 }
 
+/// When `pid` started, in clock ticks since boot (field 22 of `/proc/PID/stat`):
+/// with the pid and the boot id it names one process for good, so a recorded
+/// pid that was reused by another process is never mistaken for it.
+pub fn start_ticks(pid: u32) -> Option<u64> {
+    stat_number(pid, 22)
+}
+
+/// Field `n` (1-based, as `man 5 proc` numbers them) of `/proc/PID/stat`, a
+/// number; counted after the command name, which may contain spaces.
+fn stat_number(pid: u32, n: usize) -> Option<u64> {
+    let line = read_proc(format!("/proc/{pid}/stat"))?;
+    line[line.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(n.checked_sub(3)?)?
+        .parse()
+        .ok()
+}
+
+/// This boot's random id (`/proc/sys/kernel/random/boot_id`).
+pub fn boot_id() -> Option<String> {
+    read_proc("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string())
+}
+
 /// A snapshot of every process's parent, for descendant walks.
 pub fn all_processes() -> Vec<ProcStat> {
     let Ok(dir) = fs::read_dir("/proc") else {
@@ -208,12 +231,7 @@ pub fn children(pid: u32) -> Option<Vec<u32>> {
 
 /// The number of threads of `pid` (`num_threads`, field 20 of `/proc/PID/stat`).
 fn thread_count(pid: u32) -> Option<usize> {
-    let line = read_proc(format!("/proc/{pid}/stat"))?;
-    line[line.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(17)?
-        .parse()
-        .ok()
+    usize::try_from(stat_number(pid, 20)?).ok()
 }
 
 /// Every live descendant of `root`, read now from `/proc`. Walks the
@@ -314,6 +332,22 @@ mod tests {
         let mut d = descendants_in(&snap, 2);
         d.sort();
         assert_eq!(d, vec![3, 4]);
+    }
+
+    #[test]
+    fn start_ticks_tell_processes_apart() {
+        let me = start_ticks(std::process::id()).unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let theirs = start_ticks(child.id()).unwrap();
+        assert!(theirs >= me, "{theirs} < {me}");
+        assert_eq!(start_ticks(child.id()), Some(theirs));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(start_ticks(child.id()), None);
+        assert_eq!(boot_id().map(|b| b.len()), Some(36));
     }
 
     #[test]

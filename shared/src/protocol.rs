@@ -135,6 +135,7 @@ mod tests {
     #[test]
     fn frames_round_trip() {
         let spec = TaskSpec {
+            position: None,
             task: "a_b".into(),
             attempt: 2,
             pipeline: Pipeline::Exec,

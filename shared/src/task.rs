@@ -54,6 +54,10 @@ pub struct TaskSpec {
     pub inputs: Vec<PathBuf>,
     /// Captured pattern fields, in pattern order.
     pub fields: Vec<(String, String)>,
+    /// The position (field of view) inside a multi-position input file; `None` for a
+    /// file with one position.
+    #[serde(default)]
+    pub position: Option<usize>,
     /// Where this attempt writes its outputs and checkpoints: a fresh staging
     /// folder that replaces `OUTPUT/TASK` only when the attempt is `done`, or
     /// `OUTPUT/TASK` itself with `--reuse-task-dir`.

@@ -167,6 +167,9 @@ pub struct RunArgs {
     #[arg(long)]
     #[serde(default)]
     pub skip_failed: bool,
+    /// fov: only these positions of multi-position files, e.g. 0-9,12.
+    #[arg(long, value_name = "0-9,12")]
+    pub positions: Option<String>,
     /// Isolation mode [default: subprocess].
     #[arg(long, value_enum)]
     pub mode: Option<Mode>,

@@ -53,17 +53,20 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
-    /// Anything else that stops the supervisor (an internal failure, not the user's).
+    /// Anything else that stops the supervisor before a task runs (an internal
+    /// failure, not the user's). Nothing ran, so it exits 2 like a refusal.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 impl Error {
-    /// The documented exit code for this error (DESIGN.md, "Exit codes").
+    /// The documented exit code for this error (DESIGN.md, "Exit codes"). Every
+    /// error ends a command before a task ran (once tasks run, problems are
+    /// reported in the summary and the batch exits 0, 1 or 130), so all but
+    /// [`Error::Locked`] mean "nothing ran".
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Locked(_) => EXIT_LOCKED,
-            Error::Internal(_) => EXIT_TASKS_FAILED,
             _ => EXIT_USAGE,
         }
     }

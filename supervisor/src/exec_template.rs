@@ -409,6 +409,7 @@ mod tests {
             id: "s1_red".into(),
             fields: vec![("sample".into(), "s1".into()), ("dye".into(), "red".into())],
             inputs: inputs.iter().map(PathBuf::from).collect(),
+            position: None,
         }
     }
 
@@ -455,6 +456,7 @@ mod tests {
                 ("dye".into(), "d".into()),
             ],
             inputs: vec![],
+            position: None,
         };
         let tpl = ExecTemplate::parse("echo {sample}", &fields(&["sample", "dye"])).expect("tpl");
         assert_eq!(

@@ -6,11 +6,17 @@
 //! `fdatasync`, so thousands of short tasks cost a few hundred syncs a second,
 //! not one each. `flush` waits until
 //! everything queued so far is on disk.
+//!
+//! A commit that fails (a full disk, an I/O error) is taken back: the file is
+//! truncated to the end of its last whole record, so no partial line is ever
+//! left for the next record to be glued to. The failed lines stay queued and
+//! go out with the next commit, in order, should the disk take them again.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -109,6 +115,26 @@ pub enum Record {
         /// Task id.
         task: String,
     },
+    /// Where this run's processes can be found if it is killed: the boot it
+    /// runs in and its cgroup, if it made one. Written once, after `run_start`.
+    RunScope {
+        /// Seconds since the Unix epoch.
+        time: f64,
+        /// `/proc/sys/kernel/random/boot_id` (pids mean nothing in another boot).
+        boot_id: String,
+        /// The run's cgroup folder, which holds every worker and what it started.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cgroup: Option<PathBuf>,
+    },
+    /// A worker process was started.
+    Worker {
+        /// Seconds since the Unix epoch.
+        time: f64,
+        /// Its pid (and process group id).
+        pid: u32,
+        /// Its start time in clock ticks since boot: a later process with the same pid differs.
+        start_ticks: u64,
+    },
     /// A run ended (absent when the supervisor was killed).
     RunEnd {
         /// Seconds since the Unix epoch.
@@ -179,11 +205,20 @@ enum Msg {
     Flush(Sender<()>),
 }
 
+/// What the writer thread reports back.
+#[derive(Default)]
+struct Health {
+    /// The first write error, if any.
+    error: Mutex<Option<String>>,
+    /// Bytes of records queued but not (yet) on disk after a failed commit.
+    unwritten: AtomicU64,
+}
+
 /// The journal writer.
 pub struct Journal {
     tx: Option<Sender<Msg>>,
     thread: Option<JoinHandle<()>>,
-    error: Arc<Mutex<Option<String>>>,
+    health: Arc<Health>,
 }
 
 fn commit(file: &mut File, batch: &[u8]) -> io::Result<()> {
@@ -195,7 +230,26 @@ fn commit(file: &mut File, batch: &[u8]) -> io::Result<()> {
 /// syncs: the price in latency of turning one fsync per line into one per window.
 const COMMIT_WINDOW: Duration = Duration::from_millis(5);
 
-fn writer(mut file: File, rx: Receiver<Msg>, error: Arc<Mutex<Option<String>>>, path: PathBuf) {
+/// Appends `batch` after the first `*good` bytes of `file` and syncs it; on
+/// failure truncates the file back to `*good` bytes, so whatever part of the
+/// batch reached it is taken back whole.
+fn commit_or_take_back(file: &mut File, good: &mut u64, batch: &[u8]) -> io::Result<()> {
+    match commit(file, batch) {
+        Ok(()) => {
+            *good += batch.len() as u64;
+            Ok(())
+        }
+        Err(e) => match file.set_len(*good) {
+            Ok(()) => Err(e),
+            Err(t) => Err(io::Error::new(
+                e.kind(),
+                format!("{e}; and truncating back to the last whole record failed: {t}"),
+            )),
+        },
+    }
+}
+
+fn writer(mut file: File, mut good: u64, rx: Receiver<Msg>, health: Arc<Health>, path: PathBuf) {
     let mut batch = Vec::new();
     let mut waiters = Vec::new();
     while let Ok(first) = rx.recv() {
@@ -218,11 +272,16 @@ fn writer(mut file: File, rx: Receiver<Msg>, error: Arc<Mutex<Option<String>>>, 
             }
         }
         if !batch.is_empty() {
-            if let Err(e) = commit(&mut file, &batch) {
-                let mut slot = error.lock().unwrap_or_else(|p| p.into_inner());
-                slot.get_or_insert_with(|| format!("{}: {e}", path.display()));
+            match commit_or_take_back(&mut file, &mut good, &batch) {
+                Ok(()) => batch.clear(),
+                Err(e) => {
+                    let mut slot = health.error.lock().unwrap_or_else(|p| p.into_inner());
+                    slot.get_or_insert_with(|| format!("{}: {e}", path.display()));
+                }
             }
-            batch.clear();
+            health
+                .unwritten
+                .store(batch.len() as u64, Ordering::Relaxed);
         }
         for w in waiters.drain(..) {
             let _ = w.send(());
@@ -240,7 +299,7 @@ impl Journal {
             .append(true)
             .read(true)
             .open(path)?;
-        let len = file.metadata()?.len();
+        let mut len = file.metadata()?.len();
         if len > 0 {
             use std::io::{Read, Seek, SeekFrom};
             let mut last = [0u8; 1];
@@ -248,18 +307,19 @@ impl Journal {
             file.read_exact(&mut last)?;
             if last[0] != b'\n' {
                 commit(&mut file, b"\n")?;
+                len += 1;
             }
         }
         let (tx, rx) = mpsc::channel();
-        let error = Arc::new(Mutex::new(None));
-        let (e, p) = (error.clone(), path.to_path_buf());
+        let health = Arc::new(Health::default());
+        let (h, p) = (health.clone(), path.to_path_buf());
         let thread = thread::Builder::new()
             .name("journal".into())
-            .spawn(move || writer(file, rx, e, p))?;
+            .spawn(move || writer(file, len, rx, h, p))?;
         Ok(Journal {
             tx: Some(tx),
             thread: Some(thread),
-            error,
+            health,
         })
     }
 
@@ -286,7 +346,17 @@ impl Journal {
 
     /// The first write error, if any (e.g. the disk is full).
     pub fn error(&self) -> Option<String> {
-        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.health
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Bytes of records that a failed commit left off the disk and no later
+    /// commit has written yet (as of the last commit; [`Journal::flush`] first).
+    pub fn unwritten_bytes(&self) -> u64 {
+        self.health.unwritten.load(Ordering::Relaxed)
     }
 }
 

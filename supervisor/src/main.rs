@@ -19,6 +19,8 @@ mod runner;
 mod sysmem;
 mod unix;
 
+use std::io::Write;
+
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
@@ -52,7 +54,8 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("isobatch: {e}");
+            // A closed stderr must not turn a refusal into a panic (exit 101).
+            let _ = writeln!(std::io::stderr(), "isobatch: {e}");
             std::process::exit(e.exit_code());
         }
     }

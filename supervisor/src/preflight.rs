@@ -7,6 +7,7 @@ use std::path::Path;
 
 use isobatch_shared::Pipeline;
 use isobatch_shared::units::{format_bytes, parse_size};
+use isobatch_worker::fov::error::FovError;
 use isobatch_worker::fov::{FovConfig, estimate};
 
 use crate::config::RunConfig;
@@ -23,6 +24,12 @@ pub struct Estimate {
     pub per_task: Vec<Option<u64>>,
     /// Output bytes for the whole batch (lower bound).
     pub disk: u64,
+    /// fov: parameters that contradict an input's metadata or leave its layout open
+    /// (the batch is refused, exit 2), one line per input.
+    pub refusals: Vec<String>,
+    /// fov: where each distinct input layout came from, for the plan (an assumed order
+    /// is stated here).
+    pub layouts: Vec<String>,
 }
 
 impl Estimate {
@@ -78,7 +85,21 @@ pub fn estimate(cfg: &RunConfig, tasks: &[TaskRecord]) -> Estimate {
             Pipeline::Fov => {
                 let needs = fov.as_ref().and_then(|c| {
                     let input = t.inputs.first()?;
-                    estimate::estimate(input, c, cfg.checkpoint_format).ok()
+                    match estimate::estimate(input, t.position, c, cfg.checkpoint_format) {
+                        Ok((needs, layout)) => {
+                            if !est.layouts.contains(&layout) {
+                                est.layouts.push(layout);
+                            }
+                            Some(needs)
+                        }
+                        // A layout the parameters contradict or leave open refuses the batch.
+                        Err(e @ FovError::Layout { .. }) => {
+                            est.refusals.push(e.to_string());
+                            None
+                        }
+                        // The worker reports an unreadable input as that task's verdict.
+                        Err(_) => None,
+                    }
                 });
                 est.disk += needs.map_or(0, |n| n.disk);
                 cfg.task_memory.or(needs.map(|n| n.ram))

@@ -884,6 +884,18 @@ fn serial_mode_runs_and_says_timeouts_were_not_enforced() {
 // Extra: what a finished task left running dies with the task, not only at
 // the end of the batch; SIGTERM to the supervisor stops running tasks at once.
 
+/// SIGTERM twice, the second once the first was acknowledged (signals do not
+/// queue): the first drains, the second stops running tasks.
+fn stop_running_tasks(run: &Captured) {
+    signal(run.pid(), Signal::SIGTERM);
+    wait_until(
+        Duration::from_secs(10),
+        "the first SIGTERM to be acknowledged",
+        || run.stderr_text().contains("interrupted (SIGTERM)"),
+    );
+    signal(run.pid(), Signal::SIGTERM);
+}
+
 fn finished_task_leaves_nothing_running(mode: &str, base: u32, name: &str) {
     let m = sleep_marker(base);
     let tag = tag(name);
@@ -917,7 +929,7 @@ fn finished_task_leaves_nothing_running(mode: &str, base: u32, name: &str) {
         "the batch ended early"
     );
     assert!(!ended("z_long"));
-    signal(run.pid(), Signal::SIGTERM);
+    stop_running_tasks(&run);
     let out = run.finish(Duration::from_secs(15));
     assert_no_leftovers(Some(&m), &tag);
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
@@ -980,7 +992,7 @@ fn timed_out_task_escapee_dies_at_the_timeout_not_at_batch_end() {
         run.child.try_wait().unwrap().is_none(),
         "the batch ended early"
     );
-    signal(run.pid(), Signal::SIGTERM);
+    stop_running_tasks(&run);
     let out = run.finish(Duration::from_secs(15));
     assert_no_leftovers(Some(&m), &tag);
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));

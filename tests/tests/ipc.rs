@@ -134,6 +134,7 @@ fn spec(
     argv: &[&str],
 ) -> TaskSpec {
     TaskSpec {
+        position: None,
         task: task.into(),
         attempt: 1,
         pipeline,

@@ -732,12 +732,20 @@ fn an_attempt_killed_after_a_done_one_makes_the_task_run_again() {
             .flatten()
             .any(|e| fs::read_to_string(e.path().join("result.txt")).is_ok_and(|s| s == "new\n"))
     };
+    // Its start must be on disk too: a start lost in the journal's commit window leaves
+    // only the done attempt on record, whose published result is intact (and skipped).
+    let started = || {
+        fs::read_to_string(b.out().join(".isobatch/journal.jsonl")).is_ok_and(|j| {
+            j.lines()
+                .any(|l| l.contains(r#""event":"attempt_start""#) && l.contains(r#""attempt":2"#))
+        })
+    };
     kill_when(
         &b,
         exec(&new),
         &t,
-        "the new attempt to write result.txt",
-        |_, _| staged(),
+        "the new attempt to be journaled and write result.txt",
+        |_, _| staged() && started(),
     );
     assert_eq!(fs::read_to_string(&result).unwrap(), "old\n");
 

@@ -1,9 +1,10 @@
 //! Command-line entry point shared by `isobatch-worker` and the supervisor's hidden
 //! `isobatch __worker` subcommand.
 
+use std::io::Write;
+
 /// How to start a worker (by hand this is only useful for debugging).
-pub const USAGE: &str =
-    "usage: isobatch-worker --connect SERVER_NAME [--parent SUPERVISOR_PID] | --build-id";
+pub const USAGE: &str = "usage: isobatch-worker --connect SERVER_NAME [--parent SUPERVISOR_PID] [--cgroup DIR] | --build-id";
 
 /// Prints [`crate::BUILD_ID`] and exits: how the supervisor checks a sibling worker binary.
 pub const BUILD_ID_FLAG: &str = "--build-id";
@@ -15,6 +16,8 @@ struct Args {
     connect: String,
     /// The supervisor's pid: the worker exits at once if its parent is already someone else.
     parent: Option<u32>,
+    /// The run's cgroup (v2) folder, which the worker is in, if the supervisor made one.
+    cgroup: Option<String>,
 }
 
 /// A command line the worker cannot use.
@@ -44,11 +47,11 @@ pub fn main_with_args(args: impl Iterator<Item = String>) -> i32 {
     let args: Vec<String> = args.collect();
     match args.as_slice() {
         [a] if a == "-h" || a == "--help" => {
-            println!("{USAGE}");
+            let _ = writeln!(std::io::stdout(), "{USAGE}");
             return 0;
         }
         [a] if a == BUILD_ID_FLAG => {
-            println!("{}", crate::BUILD_ID);
+            let _ = writeln!(std::io::stdout(), "{}", crate::BUILD_ID);
             return 0;
         }
         _ => {}
@@ -56,23 +59,26 @@ pub fn main_with_args(args: impl Iterator<Item = String>) -> i32 {
     let args = match parse(&args) {
         Ok(args) => args,
         Err(msg) => {
-            eprintln!("isobatch-worker: {msg}\n{USAGE}");
+            let _ = writeln!(std::io::stderr(), "isobatch-worker: {msg}\n{USAGE}");
             return 2;
         }
     };
-    match crate::ipc::serve(&args.connect, args.parent) {
+    let cgroup = args.cgroup.as_deref().map(std::path::Path::new);
+    match crate::ipc::serve(&args.connect, args.parent, cgroup) {
         Ok(()) => 0,
         Err(err) => {
-            eprintln!("isobatch-worker: {err:#}");
+            // Stderr is a log file that may sit on a full disk: never panic over it.
+            let _ = writeln!(std::io::stderr(), "isobatch-worker: {err:#}");
             1
         }
     }
 }
 
-/// `--connect NAME` (required) and `--parent PID`, each also as `--flag=value`.
+/// `--connect NAME` (required), `--parent PID` and `--cgroup DIR`, each also as `--flag=value`.
 fn parse(args: &[String]) -> Result<Args, UsageError> {
     let mut connect = None;
     let mut parent = None;
+    let mut cgroup = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -82,6 +88,7 @@ fn parse(args: &[String]) -> Result<Args, UsageError> {
         let slot = match flag {
             "--connect" => &mut connect,
             "--parent" => &mut parent,
+            "--cgroup" => &mut cgroup,
             _ => return Err(UsageError::Unexpected(arg.clone())),
         };
         let value = match inline.or_else(|| rest.next().cloned()) {
@@ -96,7 +103,11 @@ fn parse(args: &[String]) -> Result<Args, UsageError> {
     let parent = parent
         .map(|p| p.parse::<u32>().map_err(|_| UsageError::BadParent(p)))
         .transpose()?;
-    Ok(Args { connect, parent })
+    Ok(Args {
+        connect,
+        parent,
+        cgroup,
+    })
 }
 
 #[cfg(test)]
@@ -125,6 +136,7 @@ mod tests {
         let want = Args {
             connect: "srv".into(),
             parent: Some(42),
+            cgroup: None,
         };
         assert_eq!(args(&["--connect", "srv", "--parent", "42"]), Ok(want));
         assert_eq!(
@@ -132,6 +144,10 @@ mod tests {
             Ok(Some(42))
         );
         assert_eq!(args(&["--connect", "srv"]).map(|a| a.parent), Ok(None));
+        assert_eq!(
+            args(&["--connect", "srv", "--cgroup=/sys/fs/cgroup/x"]).map(|a| a.cgroup),
+            Ok(Some("/sys/fs/cgroup/x".into()))
+        );
     }
 
     #[test]

@@ -70,9 +70,12 @@ impl TaskError {
         let message = self.to_string();
         match self {
             TaskError::Fov(FovError::Param(_)) => Outcome::Error(message),
-            TaskError::Fov(FovError::Input(_) | FovError::Layout(_) | FovError::InputCount(_)) => {
-                Outcome::InvalidInput(message)
-            }
+            TaskError::Fov(
+                FovError::Input(_)
+                | FovError::NoPosition { .. }
+                | FovError::Layout { .. }
+                | FovError::InputCount(_),
+            ) => Outcome::InvalidInput(message),
             TaskError::Stage(
                 StageError::InvalidInput(_) | StageError::Image(ImageError::Invalid { .. }),
             ) => Outcome::InvalidInput(message),

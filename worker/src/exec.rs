@@ -172,6 +172,7 @@ mod tests {
 
     fn spec(dir: &Path, argv: &[&str]) -> TaskSpec {
         TaskSpec {
+            position: None,
             task: "t1".into(),
             attempt: 1,
             pipeline: Pipeline::Exec,

@@ -5,6 +5,8 @@
 //! supervisor goes away. Panics are deliberately not caught: a panicking task
 //! crashes the worker, and the supervisor classifies it as `failed:crashed`.
 
+use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -22,11 +24,25 @@ use crate::{TaskResult, pipeline};
 /// Serves the supervisor listening at `server_name` until it says `Shutdown` or disconnects.
 ///
 /// `supervisor` is the pid the supervisor passed: the worker arms its parent-death signal, and
-/// exits rather than run unsupervised when its parent is already someone else. Errors when the parent-death signal cannot be armed, the
-/// connection cannot be made, or a message cannot be encoded or decoded.
-pub fn serve(server_name: &str, supervisor: Option<u32>) -> Result<()> {
+/// exits rather than run unsupervised when its parent is already someone else. `cgroup` is the
+/// run's cgroup the worker was started in, if the supervisor made one (one the worker is not
+/// in is never used, and said so on stderr). Errors when the parent-death signal cannot be
+/// armed, the connection cannot be made, or a message cannot be encoded or decoded.
+pub fn serve(server_name: &str, supervisor: Option<u32>, cgroup: Option<&Path>) -> Result<()> {
+    let cgroup = cgroup.and_then(|cg| {
+        if crate::parent_death::in_run_cgroup(cg) {
+            return Some(cg.to_path_buf());
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "isobatch-worker {}: not in the run's cgroup {}; running without it",
+            std::process::id(),
+            cg.display()
+        );
+        None
+    });
     if let Some(pid) = supervisor {
-        crate::parent_death::arm(pid)?;
+        crate::parent_death::arm(pid, cgroup)?;
     }
     let bootstrap = IpcSender::<Bootstrap>::connect(server_name.to_string())
         .with_context(|| format!("cannot connect to the supervisor at {server_name:?}"))?;

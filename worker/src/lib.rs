@@ -24,6 +24,7 @@ pub mod stage;
 pub mod staging;
 pub mod synth;
 pub mod task_log;
+pub mod tree_kill;
 
 pub use cli::main_with_args;
 

@@ -3,9 +3,10 @@
 
 use isobatch_shared::CheckpointFormat;
 use isobatch_worker::fov::FovConfig;
-use isobatch_worker::fov::layout::Layout;
+use isobatch_worker::fov::layout::{Layout, ZChoice};
 use isobatch_worker::fov::stages::{Fov, Track};
 use isobatch_worker::image::checkpoint::{StackSink, StackSource};
+use isobatch_worker::image::source::Order;
 use isobatch_worker::image::{Dtype, Shape};
 use isobatch_worker::stage::Stage;
 
@@ -40,6 +41,7 @@ fn assert_tracked_as(frames: usize, dtype: Dtype) {
     let config = FovConfig::default();
     let fov = Fov {
         input: dir.path().join("unused.tif"),
+        position: None,
         dir: dir.path().to_path_buf(),
         task: "t".into(),
         layout: Layout {
@@ -48,9 +50,15 @@ fn assert_tracked_as(frames: usize, dtype: Dtype) {
             pc: 0,
             fl: Vec::new(),
             interval: None,
+            z_planes: 1,
+            z: ZChoice::Index(0),
+            names: vec![None],
+            order: Order::CZT,
+            source: "test".into(),
         },
         shape,
         dtype: Dtype::U8,
+        input_dtype: Dtype::U8,
         format: CheckpointFormat::Npy,
         config: &config,
     };
@@ -58,7 +66,11 @@ fn assert_tracked_as(frames: usize, dtype: Dtype) {
     let mut labels = StackSource::open(dir.path(), "track_labels", CheckpointFormat::Npy)
         .expect("labels written");
     let mut last = vec![0u32; 64 * 64];
-    labels.read_labels(frames - 1, &mut last).expect("read");
+    labels
+        .frames()
+        .expect("a pass")
+        .read_labels(frames - 1, &mut last)
+        .expect("read");
     let mut files: Vec<String> = std::fs::read_dir(dir.path())
         .expect("list")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

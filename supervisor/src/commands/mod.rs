@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod completions;
+pub mod conclude;
 pub mod demo;
 pub mod logs;
 pub mod logs_follow;

@@ -41,6 +41,7 @@ pub fn write(
     d: &Discovery,
     tasks: &[TaskRecord],
     shape: Shape,
+    layouts: &[String],
     list_tasks: bool,
 ) -> io::Result<()> {
     writeln!(out, "isobatch plan")?;
@@ -93,6 +94,12 @@ pub fn write(
         format_bytes(shape.disk),
         opt(shape.disk_free)
     )?;
+    for l in layouts {
+        writeln!(out, "  layout:    {l}")?;
+    }
+    if let Some(p) = &cfg.positions {
+        writeln!(out, "  positions: {p} (--positions)")?;
+    }
     if let Some(exec) = &cfg.exec {
         writeln!(out, "  exec:      {exec}")?;
     }
@@ -120,9 +127,12 @@ pub fn write(
                         .to_string()
                 })
                 .collect();
+            let at = t
+                .position
+                .map_or_else(String::new, |p| format!(" position {p}"));
             writeln!(
                 out,
-                "  {}  [{}]  {}",
+                "  {}  [{}]  {}{at}",
                 t.id,
                 t.describe_fields(),
                 inputs.join(", ")

@@ -6,16 +6,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
-use isobatch_shared::{Pipeline, Verdict};
+use isobatch_shared::{Pipeline, Verdict, procfs};
 
+use super::conclude::conclude;
 use super::plan::{self, Shape};
 use crate::cli::{Mode, RunArgs};
 use crate::config::{RunConfig, Workers};
-use crate::discovery::{DiscoveryOptions, discover};
-use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_TASKS_FAILED, Error};
+use crate::discovery::{DiscoveryOptions, PositionCounter, discover};
+use crate::error::{EXIT_OK, Error};
 use crate::exec_template::{ExecTemplate, resolve_program};
 use crate::journal::{self, Journal, Record};
-use crate::report::{files, memory, progress::Progress, summary, traces};
+use crate::report::{files, progress::Progress, traces};
 use crate::resume::Decision;
 use crate::runner::batch::{BatchResult, TaskRecord};
 use crate::runner::dispatcher::Dispatcher;
@@ -25,7 +26,9 @@ use crate::runner::spawn::WorkerLauncher;
 use crate::runner::{Context, serial};
 use crate::runner::{admission, attempt_dir};
 use crate::sysmem::{MemoryReading, SystemMemory};
-use crate::unix::{signals, subreaper};
+use crate::unix::cgroup::RunCgroup;
+use crate::unix::signals::{Catcher, Hangup};
+use crate::unix::{subreaper, sweep};
 use crate::{failed_filter, layout, lock, preflight, resume};
 
 /// Memory assumed per task for `--workers auto` when nothing better is known
@@ -43,8 +46,15 @@ fn auto_workers(max_task: Option<u64>, memory: Option<MemoryReading>) -> usize {
     cores.min(admitted).max(1)
 }
 
+/// The positions of an fov input, from its headers (`None`: unreadable; the worker says why).
+fn count_positions(path: &std::path::Path) -> Option<usize> {
+    isobatch_worker::image::source::position_count(path).ok()
+}
+
 /// Runs the command; returns the exit code.
 pub fn run(args: RunArgs) -> Result<i32, Error> {
+    // First, so that a terminal closed during discovery does not end the run.
+    let catcher = Catcher::install().map_err(|e| Error::Internal(e.into()))?;
     let cfg = RunConfig::resolve(args)?;
     let discovery = discover(&DiscoveryOptions {
         input: cfg.input.clone(),
@@ -55,6 +65,8 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         select: cfg.select.clone(),
         // --limit counts the tasks a failed-filter keeps, so it applies after it.
         limit: cfg.limit.filter(|_| cfg.failed_filter.is_none()),
+        positions: (cfg.pipeline == Pipeline::Fov).then_some(count_positions as PositionCounter),
+        position_set: cfg.positions.clone(),
     })?;
     let mut tracked = Vec::new();
     let exec = match &cfg.exec {
@@ -69,7 +81,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     tracked.extend(cfg.rerun_on.iter().cloned());
     // The lock comes before the journal is read, so no other run can append
     // between what this run decides to skip and what it runs. A dry run only reads.
-    let _lock = if cfg.dry_run {
+    let lock = if cfg.dry_run {
         None
     } else {
         let state = layout::state_dir(&cfg.output);
@@ -87,6 +99,12 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         (Vec::new(), Vec::new())
     };
     let history = resume::history(&records);
+    // Before pre-flight measures memory: a killed run's leftovers are not this run's to keep.
+    let swept = if cfg.dry_run {
+        Vec::new()
+    } else {
+        sweep::leftovers(&records)
+    };
     let mut discovery = discovery;
     let filter_note = cfg
         .failed_filter
@@ -129,6 +147,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     }
     let to_run = tasks.len() - skipped;
     let estimate = preflight::estimate(&cfg, &tasks);
+    if !estimate.refusals.is_empty() {
+        return Err(Error::Preflight(estimate.refusals.join("\n")));
+    }
     let memory = SystemMemory::new().read();
     let disk_free = preflight::free_space(&cfg.output);
     let warnings =
@@ -152,13 +173,22 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         disk_free,
     };
     if cfg.dry_run {
+        // A closed stdout (`| head`) only shortens what is shown.
         let mut out = std::io::stdout().lock();
-        plan::write(&mut out, &cfg, &discovery, &tasks, shape, true)
-            .map_err(|e| Error::Internal(e.into()))?;
-        if let Some(note) = &filter_note {
-            writeln!(out, "  {note}").map_err(|e| Error::Internal(e.into()))?;
-        }
-        writeln!(out, "\n(dry run: nothing was started)").map_err(|e| Error::Internal(e.into()))?;
+        let _ = plan::write(
+            &mut out,
+            &cfg,
+            &discovery,
+            &tasks,
+            shape,
+            &estimate.layouts,
+            true,
+        )
+        .and_then(|()| match &filter_note {
+            Some(note) => writeln!(out, "  {note}"),
+            None => Ok(()),
+        })
+        .and_then(|()| writeln!(out, "\n(dry run: nothing was started)"));
         return Ok(EXIT_OK);
     }
 
@@ -172,14 +202,41 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let run_log = open_append(&layout::run_log(&cfg.output))?;
     let workers_log = open_append(&layout::workers_log(&cfg.output))?;
     let journal = Journal::open(&journal_path).map_err(|e| Error::io(&journal_path, e))?;
-    let progress = Progress::new(cfg.progress, to_run, Some(run_log));
+    let progress = Progress::new(cfg.progress, to_run, Some(run_log)).map_err(|e| {
+        Error::Internal(anyhow::Error::new(e).context("cannot start the output threads"))
+    })?;
     for d in damaged.iter().chain(&warnings) {
         progress.note(d);
     }
-    {
-        let mut err = std::io::stderr().lock();
-        let _ = plan::write(&mut err, &cfg, &discovery, &tasks, shape, false);
+    if let Some(why) = lock.as_ref().and_then(|l| l.folder_unlocked.as_ref()) {
+        progress.log(&format!(
+            "the output folder itself cannot be locked ({why}); only .isobatch/lock guards it, \
+             so do not delete that file while this run goes on"
+        ));
     }
+    for line in &swept {
+        progress.log(line);
+    }
+    for f in files::remove_leftovers(&cfg.output) {
+        progress.log(&format!(
+            "removed {}, left by a run killed while writing reports",
+            f.display()
+        ));
+    }
+    {
+        let mut plan_text = Vec::new();
+        let _ = plan::write(
+            &mut plan_text,
+            &cfg,
+            &discovery,
+            &tasks,
+            shape,
+            &estimate.layouts,
+            false,
+        );
+        progress.stderr_text(String::from_utf8_lossy(&plan_text).into_owned());
+    }
+    let hangups = progress.hangup_handle();
 
     let started = SystemTime::now();
     let clock = Instant::now();
@@ -194,6 +251,9 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         mode: format!("{:?}", cfg.mode).to_lowercase(),
         workers: shape.workers,
     });
+    let cgroup = (cfg.mode != Mode::Serial)
+        .then(|| open_scope(&journal, &progress))
+        .flatten();
     for t in &tasks {
         if t.verdict == Some(Verdict::Skipped) {
             journal.append(&Record::Skipped {
@@ -222,7 +282,12 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         notes.push("--mode serial: tasks ran inside the supervisor; timeouts and memory caps were not enforced".into());
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        signals::forward(move |_| flag.store(true, Ordering::SeqCst))
+        log_hangup(&progress, catcher.hangup());
+        catcher
+            .forward(
+                move |_| flag.store(true, Ordering::SeqCst),
+                move || hangups.hang_up(),
+            )
             .map_err(|e| Error::Internal(e.into()))?;
         let (interrupted, halt) = serial::run(&ctx, &mut tasks, &|| stop.load(Ordering::SeqCst));
         (tasks, interrupted, halt)
@@ -243,17 +308,27 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             indices,
             shape.workers,
         );
-        let launcher = WorkerLauncher::new(workers_log).map_err(Error::Internal)?;
+        let launcher =
+            WorkerLauncher::new(workers_log, cgroup.as_ref().map(|c| c.path().to_path_buf()))
+                .map_err(Error::Internal)?;
         progress.log(&launcher.describe());
         let (dispatcher, events) =
             Dispatcher::new(ctx, tasks, schedule, launcher, estimate.per_task.clone())
                 .map_err(|e| Error::Internal(e.into()))?;
-        signals::forward(move |sig| {
-            let _ = events.send(Event::Signal(sig));
-        })
-        .map_err(|e| Error::Internal(e.into()))?;
+        log_hangup(&progress, catcher.hangup());
+        catcher
+            .forward(
+                move |sig| {
+                    let _ = events.send(Event::Signal(sig));
+                },
+                move || hangups.hang_up(),
+            )
+            .map_err(|e| Error::Internal(e.into()))?;
         let (tasks, fatal, halt, interrupted) = dispatcher.run();
         notes.extend(fatal);
+        if let Some(Err(e)) = cgroup.map(RunCgroup::remove) {
+            progress.note(&e);
+        }
         (tasks, interrupted, halt)
     };
     progress.finish();
@@ -278,40 +353,30 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         elapsed: clock.elapsed(),
         notes,
     };
-    journal.append(&Record::RunEnd {
+    Ok(conclude(&cfg, result, &journal, &progress))
+}
+
+/// Journals where this run's processes can be found should it be killed (see
+/// `unix::sweep`), making the run's cgroup first where the machine allows one.
+fn open_scope(journal: &Journal, progress: &Progress) -> Option<RunCgroup> {
+    let cgroup = RunCgroup::create()
+        .map_err(|why| progress.log(&format!("no cgroup for this run ({why}); /proc walks only")))
+        .ok();
+    if let Some(cg) = &cgroup {
+        progress.log(&format!("workers run in cgroup {}", cg.path().display()));
+    }
+    journal.append(&Record::RunScope {
         time: journal::now(),
-        interrupted,
-        counts: summary::counts(&result),
+        boot_id: procfs::boot_id().unwrap_or_default(),
+        cgroup: cgroup.as_ref().map(|c| c.path().to_path_buf()),
     });
-    journal.flush();
-    if let Some(e) = journal.error() {
-        progress.note(&format!("journal write failed: {e}"));
-    }
-    let write_err = |p: std::path::PathBuf| move |e: std::io::Error| Error::io(p, e);
-    files::write_summary_csv(&result, &cfg.output)
-        .map_err(write_err(layout::summary_csv(&cfg.output)))?;
-    files::write_results_json(&result, &cfg, &cfg.output)
-        .map_err(write_err(layout::results_json(&cfg.output)))?;
-    if cfg.memory_debug {
-        let mode = format!("{:?}", cfg.mode).to_lowercase();
-        memory::write_csv(&result, &mode, &cfg.output)
-            .map_err(write_err(layout::memory_csv(&cfg.output)))?;
-    }
-    let mut out = std::io::stdout().lock();
-    if cfg.json {
-        let text = fs::read_to_string(layout::results_json(&cfg.output)).unwrap_or_default();
-        let _ = out.write_all(text.as_bytes());
-    } else {
-        let _ = summary::write(&mut out, &result, &cfg.output);
-        if cfg.memory_debug {
-            let _ = memory::write_section(&mut out, &result);
-        }
-    }
-    Ok(if interrupted {
-        EXIT_INTERRUPTED
-    } else if result.all_ok() {
-        EXIT_OK
-    } else {
-        EXIT_TASKS_FAILED
-    })
+    cgroup
+}
+
+/// Says in the run log what SIGHUP will do in this run.
+fn log_hangup(progress: &Progress, hangup: Hangup) {
+    progress.log(match hangup {
+        Hangup::InheritedIgnore => "SIGHUP arrived ignored (nohup or similar) and stays ignored",
+        Hangup::Caught => "SIGHUP will turn terminal output off; the batch goes on",
+    });
 }

@@ -17,7 +17,7 @@ use crate::cli::{
     CheckpointFormat, ExecutorArg, KeepCheckpoints, Mode, PipelineArg, ProgressArg, RunArgs,
     Strategy,
 };
-use crate::discovery::GridSpec;
+use crate::discovery::{GridSpec, PositionSet};
 use crate::error::Error;
 use crate::failed_filter::FailedFilter;
 use crate::runner::max_fail::MaxFail;
@@ -54,6 +54,8 @@ pub struct RunConfig {
     pub max_fail: Option<MaxFail>,
     /// Which tasks the journal's failures pick (`--only-failed`, `--skip-failed`).
     pub failed_filter: Option<FailedFilter>,
+    /// --positions.
+    pub positions: Option<PositionSet>,
     /// Isolation mode.
     pub mode: Mode,
     /// Concurrency.
@@ -148,6 +150,7 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
         max_fail: cli.max_fail.or(file.max_fail),
         only_failed: cli.only_failed || file.only_failed,
         skip_failed: cli.skip_failed || file.skip_failed,
+        positions: cli.positions.or(file.positions),
         mode: cli.mode.or(file.mode),
         workers: cli.workers.or(file.workers),
         strategy: cli.strategy.or(file.strategy),
@@ -209,7 +212,16 @@ fn absolute(path: &Path) -> Result<PathBuf, Error> {
 /// The default input patterns of each pipeline.
 pub fn default_patterns(pipeline: Pipeline) -> Vec<String> {
     match pipeline {
-        Pipeline::Fov | Pipeline::Pair => vec!["{fov}.tif".into(), "{fov}.tiff".into()],
+        // `.ome.tif` first: the first pattern that matches a file wins, so ids never carry `.ome`.
+        Pipeline::Fov | Pipeline::Pair => [
+            "{fov}.ome.tif",
+            "{fov}.ome.tiff",
+            "{fov}.tif",
+            "{fov}.tiff",
+            "{fov}.nd2",
+        ]
+        .map(String::from)
+        .to_vec(),
         Pipeline::Selftest => vec!["{task}.txt".into()],
         Pipeline::Exec => vec!["{name}".into()],
     }
@@ -333,6 +345,16 @@ impl RunConfig {
         let (input, output) = (absolute(&input)?, absolute(&output)?);
         checks::output_outside_input(&input, &output)?;
         let rerun_on = checks::rerun_on(&a.rerun_on)?;
+        let positions = a
+            .positions
+            .as_deref()
+            .map(|p| p.parse::<PositionSet>().map_err(usage))
+            .transpose()?;
+        if positions.is_some() && pipeline != Pipeline::Fov {
+            return Err(usage(format!(
+                "--positions only applies to --pipeline fov, not {pipeline}"
+            )));
+        }
         let patterns = match &a.pattern {
             Some(p) => vec![p.clone()],
             None => default_patterns(pipeline),
@@ -348,6 +370,7 @@ impl RunConfig {
             limit: a.limit,
             max_fail,
             failed_filter,
+            positions,
             mode: a.mode.unwrap_or(Mode::Subprocess),
             workers,
             strategy: a.strategy.unwrap_or(Strategy::Individual),

@@ -5,11 +5,13 @@ mod error;
 mod hints;
 mod naming;
 mod pattern;
+mod positions;
 #[cfg(test)]
 mod tests;
 mod walk;
 
 pub use error::DiscoveryError;
+pub use positions::{PositionCounter, PositionSet};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -26,7 +28,7 @@ use pattern::{Pattern, is_field_name, render_layout};
 use walk::{example_files, walk};
 
 /// What to discover: the input folder and the discovery flags.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct DiscoveryOptions {
     /// The input folder (`--input`); patterns are relative to it.
     pub input: PathBuf,
@@ -43,6 +45,10 @@ pub struct DiscoveryOptions {
     pub select: Vec<String>,
     /// `--limit`: keep only the first N tasks after selection.
     pub limit: Option<usize>,
+    /// Splits multi-position files into one task per position (the fov pipeline's).
+    pub positions: Option<PositionCounter>,
+    /// `--positions`: which positions to keep.
+    pub position_set: Option<PositionSet>,
 }
 
 /// One `--grid FIELD=V1,V2,...`: the values `field` must take.
@@ -104,6 +110,10 @@ pub struct Task {
     /// The matched files (the input folder joined with the relative path), sorted; empty for a
     /// missing grid combination.
     pub inputs: Vec<PathBuf>,
+    /// The position inside a multi-position input (id `FILE_pNNN`); `None` for a file
+    /// with one position.
+    #[serde(default)]
+    pub position: Option<usize>,
 }
 
 impl Task {
@@ -272,12 +282,16 @@ pub fn discover(opts: &DiscoveryOptions) -> Result<Discovery, DiscoveryError> {
             id: task_id(&values),
             fields: field_names.iter().cloned().zip(values).collect(),
             inputs,
+            position: None,
         }
     };
     let mut combos: Vec<(Vec<String>, Vec<PathBuf>)> = found.into_iter().collect();
     combos.sort_by(|a, b| natural_cmp_values(&a.0, &b.0));
     missing_combos.sort_by(|a, b| natural_cmp_values(a, b));
     let mut tasks: Vec<Task> = combos.into_iter().map(|(v, i)| make_task(v, i)).collect();
+    if let Some(count) = opts.positions {
+        tasks = positions::expand(tasks, count, opts.position_set.as_ref());
+    }
     let mut missing: Vec<Task> = missing_combos
         .into_iter()
         .map(|v| make_task(v, Vec::new()))

@@ -1,6 +1,7 @@
-//! `summary.csv` and `results.json`, each written atomically.
+//! `summary.csv` and `results.json`, each written atomically, and the removal
+//! of report temp files a killed run left behind.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use isobatch_shared::{Verdict, atomic};
 use serde_json::json;
@@ -49,13 +50,9 @@ fn relative(output: &Path, p: &Path) -> String {
         .into_owned()
 }
 
-/// `results.json`: run parameters and, per task, status and outputs as paths
-/// relative to the output folder (so a moved folder stays valid).
-pub fn write_results_json(
-    result: &BatchResult,
-    cfg: &RunConfig,
-    output: &Path,
-) -> std::io::Result<()> {
+/// The content of `results.json`: run parameters and, per task, status and
+/// outputs as paths relative to the output folder (so a moved folder stays valid).
+pub fn results_doc(result: &BatchResult, cfg: &RunConfig, output: &Path) -> serde_json::Value {
     let tasks: Vec<serde_json::Value> = result
         .tasks
         .iter()
@@ -83,7 +80,7 @@ pub fn write_results_json(
             })
         })
         .collect();
-    let doc = json!({
+    json!({
         "isobatch_version": env!("CARGO_PKG_VERSION"),
         "pipeline": cfg.pipeline.as_str(),
         "input": cfg.input,
@@ -101,9 +98,40 @@ pub fn write_results_json(
         "stopped_early": result.stopped_early,
         "counts": super::summary::counts(result),
         "tasks": tasks,
-    });
+    })
+}
+
+/// Writes `doc` (from [`results_doc`]) as `results.json`.
+pub fn write_results_json(doc: &serde_json::Value, output: &Path) -> std::io::Result<()> {
     atomic::write_with(&layout::results_json(output), |w| {
-        serde_json::to_writer_pretty(&mut *w, &doc)?;
+        serde_json::to_writer_pretty(&mut *w, doc)?;
         std::io::Write::write_all(w, b"\n")
     })
+}
+
+/// Removes the temp files of reports (`.summary.csv.tmp-PID` and the like)
+/// that a run killed while writing them left behind; returns what it removed.
+/// Call it holding the run lock: then no other run is writing these files.
+pub fn remove_leftovers(output: &Path) -> Vec<PathBuf> {
+    let reports = [
+        layout::summary_csv(output),
+        layout::results_json(output),
+        layout::combined_traces(output),
+        layout::memory_csv(output),
+    ];
+    let mut removed = Vec::new();
+    for report in reports {
+        let (Some(dir), Some(name)) = (report.parent(), report.file_name()) else {
+            continue;
+        };
+        let prefix = format!(".{}{}", name.to_string_lossy(), atomic::TEMP_MARKER);
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix)
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed.push(entry.path());
+            }
+        }
+    }
+    removed
 }

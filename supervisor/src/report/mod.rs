@@ -5,6 +5,9 @@
 pub mod files;
 pub mod lineage;
 pub mod memory;
+pub mod outlet;
 pub mod progress;
+pub mod run_log;
 pub mod summary;
+pub mod terminal;
 pub mod traces;

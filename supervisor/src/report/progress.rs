@@ -1,33 +1,55 @@
 //! Live progress: a bar on a terminal or one plain line per finished attempt,
 //! and the same lines, always, in `.isobatch/run.log`.
+//!
+//! Nothing here writes on the caller's thread: terminal output goes through
+//! [`Terminal`] and the log through [`RunLog`], each a writer thread that
+//! can fall behind, fail or hang without holding up the batch.
 
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
-use std::sync::Mutex;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use isobatch_shared::units::{format_bytes, format_duration};
 
+use super::run_log::RunLog;
+use super::terminal::{BarOp, Stream, Terminal};
 use crate::cli::ProgressArg;
 use crate::runner::batch::Attempt;
 
 /// Progress display plus the run log.
 pub struct Progress {
-    bar: Option<ProgressBar>,
+    terminal: Terminal,
+    log: RunLog,
+    has_bar: bool,
     plain: bool,
-    log: Mutex<Option<BufWriter<File>>>,
-    done: Mutex<usize>,
+    done: AtomicUsize,
     total: usize,
+}
+
+/// What the signal thread needs to act on SIGHUP: the terminal and the log.
+#[derive(Clone)]
+pub struct HangupHandle {
+    terminal: Terminal,
+}
+
+impl HangupHandle {
+    /// The terminal is gone: stop writing to it (and say so in the run log).
+    pub fn hang_up(&self) {
+        self.terminal.hang_up();
+    }
 }
 
 impl Progress {
     /// A display for `total` tasks; `log` is `.isobatch/run.log` (None for dry runs).
-    pub fn new(mode: ProgressArg, total: usize, log: Option<File>) -> Self {
+    pub fn new(mode: ProgressArg, total: usize, log: Option<File>) -> std::io::Result<Self> {
         let tty = std::io::stderr().is_terminal();
         // A bar drawn to a file or pipe shows nothing, notes included: plain lines instead.
         let fallback = mode == ProgressArg::Bar && !tty;
         if fallback {
-            eprintln!(
+            // Never eprintln!: a closed stderr must not panic the run.
+            let _ = writeln!(
+                std::io::stderr(),
                 "isobatch: --progress bar: stderr is not a terminal, so progress is shown as plain lines"
             );
         }
@@ -42,38 +64,63 @@ impl Progress {
             }
             bar
         });
-        Progress {
-            bar,
+        let has_bar = bar.is_some();
+        let log = RunLog::start(log)?;
+        let terminal = Terminal::start(bar, log.clone())?;
+        Ok(Progress {
+            terminal,
+            log,
+            has_bar,
             plain: matches!(mode, ProgressArg::Plain)
                 || (mode == ProgressArg::Auto && !tty)
                 || fallback,
-            log: Mutex::new(log.map(BufWriter::new)),
-            done: Mutex::new(0),
+            done: AtomicUsize::new(0),
             total,
+        })
+    }
+
+    /// The handle SIGHUP acts through.
+    pub fn hangup_handle(&self) -> HangupHandle {
+        HangupHandle {
+            terminal: self.terminal.clone(),
         }
     }
 
     /// A line for the run log only.
     pub fn log(&self, line: &str) {
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(w) = log.as_mut() {
-            let _ = writeln!(w, "{:.3} {line}", crate::journal::now());
-        }
+        self.log.line(line);
     }
 
     /// Something the user should see now (and the log keeps).
     pub fn note(&self, msg: &str) {
         self.log(msg);
-        match &self.bar {
-            Some(bar) => bar.println(format!("isobatch: {msg}")),
-            None => eprintln!("isobatch: {msg}"),
+        self.terminal
+            .text(Stream::Err, format!("isobatch: {msg}\n"));
+    }
+
+    /// Text for standard error as it is (e.g. the plan), kept in the log too.
+    pub fn stderr_text(&self, text: String) {
+        for line in text.lines() {
+            self.log(line);
         }
+        self.terminal.text(Stream::Err, text);
+    }
+
+    /// Text for standard output as it is (the summary), kept in the log too.
+    pub fn stdout_text(&self, text: String, log_it: bool) {
+        if log_it {
+            for line in text.lines() {
+                self.log(line);
+            }
+        }
+        self.terminal.text(Stream::Out, text);
     }
 
     /// A worker reported progress within a task.
     pub fn stage(&self, task: &str, stage: &str, _fraction: f32, message: &str) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!("{task}: {stage} {message}"));
+        if self.has_bar {
+            self.terminal
+                .bar(BarOp::Message(format!("{task}: {stage} {message}")));
         }
     }
 
@@ -90,23 +137,29 @@ impl Progress {
             first
         );
         self.log(&line);
-        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        *done += 1;
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.has_bar {
+            self.terminal.bar(BarOp::Inc);
         } else if self.plain {
-            eprintln!("[{}/{}] {line}", *done, self.total);
+            self.terminal
+                .text(Stream::Err, format!("[{done}/{}] {line}\n", self.total));
         }
     }
 
-    /// Clears the bar and flushes the log.
+    /// Clears the bar (the summary follows).
     pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+        if self.has_bar {
+            self.terminal.bar(BarOp::Finish);
         }
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(w) = log.as_mut() {
-            let _ = w.flush();
+    }
+
+    /// Waits until the terminal and the log have written everything queued,
+    /// giving up on one that is stuck (a terminal nobody reads must not keep
+    /// the process alive; the log says what it missed).
+    pub fn flush(&self) {
+        if !self.terminal.flush() {
+            self.log("the terminal did not take all of the output; this log has all of it");
         }
+        self.log.flush();
     }
 }

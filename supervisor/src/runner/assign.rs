@@ -61,6 +61,7 @@ pub fn task_spec(ctx: &Context<'_>, rec: &TaskRecord) -> TaskSpec {
         pipeline: cfg.pipeline,
         inputs: rec.task.inputs.clone(),
         fields: rec.task.fields.clone(),
+        position: rec.task.position,
         log_path: crate::layout::attempt_log(&cfg.output, &rec.task.id, attempt),
         task_dir,
         params: cfg.params.clone(),

@@ -23,7 +23,7 @@ use super::spawn::{Spawner, WorkerLauncher, abandon_accept};
 use super::terminate::{StopReason, Termination};
 use super::timeout;
 use super::worker::{Worker, WorkerState};
-use crate::journal::journal_cancelled;
+use crate::journal::{self, Record, journal_cancelled};
 use crate::unix::signals::StopSignal;
 use crate::unix::tree;
 
@@ -39,9 +39,9 @@ const MAX_SPAWN_FAILURES: u32 = 3;
 pub enum Phase {
     /// Normal operation.
     Running,
-    /// Ctrl-C once: let running tasks finish, start nothing new.
+    /// Ctrl-C or SIGTERM once, or a fatal problem: let running tasks finish, start nothing new.
     Draining,
-    /// Ctrl-C twice or SIGTERM: stop running tasks too.
+    /// Ctrl-C or SIGTERM twice: stop running tasks too.
     Terminating,
 }
 
@@ -69,14 +69,16 @@ pub struct Dispatcher<'a> {
     pub(super) outstanding: usize,
     /// Why the batch stopped early, if it did (shown in the summary).
     pub(super) fatal: Option<String>,
+    /// Other things the summary should say (processes that would not die).
+    pub(super) notes: Vec<String>,
     /// Final failures counted against `--max-fail`.
     pub(super) fails: FailCounter,
     /// Set when `--max-fail` was reached: why the batch drains (not an interruption).
     pub(super) halt: Option<String>,
-    /// A stop signal arrived.
-    signalled: bool,
     /// A worker exited, so orphans of its tree may need reaping.
     orphans_due: bool,
+    /// SIGINT or SIGTERM arrived (a fatal problem drains too, but is not an interruption).
+    interrupted: bool,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -114,17 +116,19 @@ impl<'a> Dispatcher<'a> {
             spawn_failures: 0,
             outstanding,
             fatal: None,
+            notes: Vec::new(),
             fails,
             halt: None,
-            signalled: false,
             orphans_due: false,
+            interrupted: false,
         };
         Ok((d, events))
     }
 
-    /// Runs the batch to the end; returns the task records, why it stopped
-    /// early (a fatal problem, then `--max-fail`), and whether a signal interrupted it.
-    pub fn run(mut self) -> (Vec<TaskRecord>, Option<String>, Option<String>, bool) {
+    /// Runs the batch to the end; returns the task records, notes for the
+    /// summary (a fatal problem, processes that would not die), why `--max-fail`
+    /// stopped it early, and whether SIGINT or SIGTERM interrupted it.
+    pub fn run(mut self) -> (Vec<TaskRecord>, Vec<String>, Option<String>, bool) {
         loop {
             let now = Instant::now();
             self.reap_orphans();
@@ -132,13 +136,18 @@ impl<'a> Dispatcher<'a> {
             if self.outstanding == 0 && self.workers.is_empty() && self.starting.is_empty() {
                 break;
             }
-            let next = timeout::enforce(
+            let due = timeout::enforce(
                 &mut self.workers,
                 self.ctx.cfg.timeout,
                 self.ctx.cfg.kill_grace,
                 now,
             );
-            let mut wait = next.map_or(MAX_WAIT, |at| at.saturating_duration_since(now));
+            for id in due.unkillable {
+                self.abandon(id, now);
+            }
+            let mut wait = due
+                .next
+                .map_or(MAX_WAIT, |at| at.saturating_duration_since(now));
             if let Some(at) = self.schedule.next_retry() {
                 wait = wait.min(at.saturating_duration_since(now));
             }
@@ -152,8 +161,8 @@ impl<'a> Dispatcher<'a> {
             }
         }
         self.cleanup();
-        let interrupted = self.signalled || (self.phase != Phase::Running && self.halt.is_none());
-        (self.tasks, self.fatal, self.halt, interrupted)
+        self.notes.splice(0..0, self.fatal.take());
+        (self.tasks, self.notes, self.halt, self.interrupted)
     }
 
     fn handle(&mut self, event: Event) {
@@ -162,8 +171,18 @@ impl<'a> Dispatcher<'a> {
             Event::Spawned {
                 worker,
                 pid,
+                start_ticks,
                 server_name,
-            } => self.on_spawned(worker, pid, server_name, now),
+            } => {
+                if let Some(start_ticks) = start_ticks {
+                    self.ctx.journal.append(&Record::Worker {
+                        time: journal::now(),
+                        pid,
+                        start_ticks,
+                    });
+                }
+                self.on_spawned(worker, pid, server_name, now)
+            }
             Event::SpawnFailed { worker, error } => self.on_spawn_failed(worker, &error),
             Event::Connected { worker, tx } => {
                 if let Some(w) = self.workers.get_mut(&worker) {
@@ -267,10 +286,12 @@ impl<'a> Dispatcher<'a> {
         }
     }
 
+    /// SIGINT or SIGTERM: the first drains, the second cancels running tasks.
     fn on_signal(&mut self, sig: StopSignal) {
-        self.signalled = true;
-        if self.phase == Phase::Running {
-            self.phase = Phase::Draining;
+        if !std::mem::replace(&mut self.interrupted, true) {
+            if self.phase == Phase::Running {
+                self.phase = Phase::Draining;
+            }
             for t in self.schedule.drain() {
                 self.cancel_unstarted(t, "not started: the batch was interrupted");
             }
@@ -280,16 +301,17 @@ impl<'a> Dispatcher<'a> {
                 .filter(|w| w.running().is_some())
                 .count();
             self.ctx.progress.note(&format!(
-                "interrupted: starting no new tasks; waiting for {busy} running task(s) — \
-                 press Ctrl-C again to stop them"
+                "interrupted ({}): starting no new tasks; waiting for {busy} running task(s) — \
+                 press Ctrl-C again (or send SIGTERM again) to stop them",
+                sig.name()
             ));
-            if sig == StopSignal::Interrupt {
-                return;
-            }
+            return;
         }
         if self.phase != Phase::Terminating {
             self.phase = Phase::Terminating;
-            self.ctx.progress.note("stopping running tasks");
+            self.ctx
+                .progress
+                .note(&format!("{} again: stopping running tasks", sig.name()));
             let now = Instant::now();
             for w in self.workers.values_mut() {
                 if w.stop.is_none() && w.running().is_some() {
@@ -327,7 +349,7 @@ impl<'a> Dispatcher<'a> {
         }
     }
 
-    fn on_exit(
+    pub(super) fn on_exit(
         &mut self,
         worker: WorkerId,
         status: Result<std::process::ExitStatus, String>,
@@ -365,17 +387,6 @@ impl<'a> Dispatcher<'a> {
             self.orphans_due = false;
             let live: HashSet<u32> = self.workers.values().map(|w| w.pid).collect();
             tree::reap_orphans(&live);
-        }
-    }
-
-    fn cleanup(&mut self) {
-        for _ in 0..100 {
-            let killed =
-                tree::signal_descendants(std::process::id(), nix::sys::signal::Signal::SIGKILL);
-            let reaped = tree::reap_orphans(&HashSet::new());
-            if killed == 0 && reaped == 0 {
-                break;
-            }
         }
     }
 }

@@ -20,6 +20,8 @@ pub enum Event {
         worker: WorkerId,
         /// Its pid, which is also its process group id.
         pid: u32,
+        /// Its start time in clock ticks since boot (None if it could not be read).
+        start_ticks: Option<u64>,
         /// The one-shot server it connects to.
         server_name: String,
     },

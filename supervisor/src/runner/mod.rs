@@ -2,7 +2,8 @@
 //!
 //! `dispatcher` owns all state and reacts to events; `worker_program` picks
 //! the binary a worker runs; `spawn` starts workers and the threads that watch them; `assign` hands out work; `finish` records
-//! results; `attempt_dir` gives each attempt a clean folder and publishes it; `timeout` and `terminate` stop trees; `sampler` measures memory;
+//! results; `attempt_dir` gives each attempt a clean folder and publishes it; `timeout` and
+//! `terminate` stop trees, `stuck` gives up on processes that cannot die; `sampler` measures memory;
 //! `serial` runs tasks in-process for debugging.
 
 pub mod admission;
@@ -19,6 +20,7 @@ pub mod sampler;
 pub mod schedule;
 pub mod serial;
 pub mod spawn;
+pub mod stuck;
 pub mod terminate;
 pub mod timeout;
 pub mod worker;

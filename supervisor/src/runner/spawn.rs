@@ -14,6 +14,7 @@
 //! at once, never waited on forever.
 
 use std::fs::File;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Sender};
 use std::thread;
@@ -24,6 +25,7 @@ use nix::unistd::Pid;
 
 use anyhow::Context;
 use ipc_channel::ipc::{IpcOneShotServer, IpcSender};
+use isobatch_shared::procfs;
 use isobatch_shared::protocol::{Bootstrap, decode};
 
 use super::events::{Event, WorkerId};
@@ -35,6 +37,8 @@ use crate::unix::process_group;
 pub struct WorkerLauncher {
     program: WorkerProgram,
     log: File,
+    /// The run's cgroup each worker is born in and kills should the supervisor die (if any).
+    cgroup: Option<PathBuf>,
 }
 
 /// The thread that starts workers; dropping it stops the thread once the
@@ -70,12 +74,14 @@ impl Spawner {
 }
 
 impl WorkerLauncher {
-    /// Finds the worker program; `log` receives worker output outside tasks.
-    pub fn new(log: File) -> anyhow::Result<Self> {
+    /// Finds the worker program; `log` receives worker output outside tasks;
+    /// workers are told `cgroup`, the run's cgroup they are born in, if given.
+    pub fn new(log: File, cgroup: Option<PathBuf>) -> anyhow::Result<Self> {
         crate::unix::ipc_dir::prefer_tmpfs();
         Ok(Self {
             program: WorkerProgram::locate()?,
             log,
+            cgroup,
         })
     }
 
@@ -101,15 +107,21 @@ impl WorkerLauncher {
             .stdin(Stdio::null())
             .stdout(self.log.try_clone()?)
             .stderr(self.log.try_clone()?);
+        if let Some(cg) = &self.cgroup {
+            cmd.arg("--cgroup").arg(cg);
+        }
         process_group::isolate(&mut cmd);
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start worker {}", self.program.program.display()))?;
         let pid = child.id();
+        // Read before anyone can reap it: until then the pid is this child's.
+        let start_ticks = procfs::start_ticks(pid);
         if events
             .send(Event::Spawned {
                 worker: id,
                 pid,
+                start_ticks,
                 server_name: server_name.clone(),
             })
             .is_err()

@@ -1,11 +1,18 @@
 //! Find and signal whole process trees, and reap orphans re-parented to us.
+//!
+//! Everything here is safe on the dispatcher thread even when a process is
+//! stuck in uninterruptible sleep (D state): it reads only `/proc/PID/stat`
+//! and `/proc/PID/task/*/children`, which the kernel serves from its task
+//! list without waiting on the process (unlike `cmdline`, `environ` or
+//! `smaps`, which wait for its memory map lock and are never read here), and
+//! it reaps with `WNOHANG`, never waiting for a process that cannot die.
 
 use std::collections::HashSet;
 
 use isobatch_shared::procfs;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
-use nix::sys::wait::waitpid;
+use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 
 fn pid(raw: u32) -> Pid {
@@ -38,9 +45,10 @@ pub fn signal_descendants(root: u32, sig: Signal) -> usize {
         .count()
 }
 
-/// Kills (SIGKILL) and reaps every child of this process that is not in
-/// `keep` — orphans re-parented to the subreaper — together with their
-/// descendants. Returns how many orphans were found.
+/// Kills (SIGKILL) every child of this process that is not in `keep` —
+/// orphans re-parented to the subreaper — together with their descendants,
+/// and reaps those that are already dead. One that has not died yet is
+/// reaped by a later call. Returns how many orphans were found.
 pub fn reap_orphans(keep: &HashSet<u32>) -> usize {
     let me = std::process::id();
     let orphans: Vec<u32> = procfs::children(me)
@@ -61,7 +69,8 @@ pub fn reap_orphans(keep: &HashSet<u32>) -> usize {
         let _ = kill(pid(orphan), Signal::SIGKILL);
         // Reaps exactly this pid: never waitpid(-1), which would steal the
         // exit status of a worker whose waiter thread is blocked in wait().
-        let _ = waitpid(pid(orphan), None);
+        // Never blocking: a process in uninterruptible sleep may not die for hours.
+        let _ = waitpid(pid(orphan), Some(WaitPidFlag::WNOHANG));
     }
     orphans.len()
 }

@@ -2,6 +2,8 @@
 //! selftest task files, wait on conditions with deadlines, inspect `/proc`.
 #![allow(dead_code)]
 
+pub mod fuse;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -355,16 +357,16 @@ impl Captured {
 
 impl Drop for Captured {
     /// A test that fails half-way does not leave its isobatch running.
-    /// SIGTERM first, so that isobatch stops its own process tree; SIGKILL
-    /// only if it has not exited within 10 s.
+    /// SIGTERM, repeated (the second one stops running tasks), so that isobatch
+    /// stops its own process tree; SIGKILL only if it has not exited within 10 s.
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(self.child.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
             let end = Instant::now() + Duration::from_secs(10);
             while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < end {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(self.child.id() as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
             let _ = self.child.kill();
@@ -393,6 +395,91 @@ pub fn processes_with_arg(arg: &str) -> Vec<u32> {
         fs::read(format!("/proc/{pid}/cmdline"))
             .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == arg.as_bytes()))
     })
+}
+
+/// A tmpfs mounted at a folder for the life of the guard (needs root).
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (`mount -o size=`, e.g. `20m`) at `dir`; None
+    /// when this process may not mount (not root, or a container without the right).
+    pub fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        fs::create_dir_all(dir).expect("mkdir mount point");
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system holding `dir` with a file `dir/NAME` until a write
+/// fails: after this, any write that needs a new block fails with ENOSPC.
+pub fn fill_up(dir: &Path, name: &str) {
+    use std::io::Write;
+    let mut f = fs::File::create(dir.join(name)).expect("create filler");
+    let chunk = vec![0x5a_u8; 1 << 16];
+    let mut size = chunk.len();
+    while size > 0 {
+        match f.write(&chunk[..size]) {
+            Ok(0) | Err(_) => size /= 2,
+            Ok(_) => {}
+        }
+    }
+    let _ = f.sync_all();
+}
+
+/// The single-letter state of `pid` (`R`, `S`, `D`, `Z`, `T`…), None once it is gone.
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
+
+/// Whether `sig` is ignored and whether it is caught by `pid`, from the
+/// `SigIgn` and `SigCgt` masks of `/proc/PID/status`.
+pub fn signal_disposition(pid: u32, sig: i32) -> (bool, bool) {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let mask = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .is_some_and(|m| m & (1 << (sig - 1)) != 0)
+    };
+    (mask("SigIgn:"), mask("SigCgt:"))
+}
+
+/// `isobatch run --pipeline exec` over `raw/*.txt` where every task waits
+/// until the file `gate` exists, then succeeds: tests decide when tasks end.
+pub fn gated_cmd(b: &Batch, gate: &Path, extra: &[&str]) -> Command {
+    let script = format!("while [ ! -e '{}' ]; do sleep 0.01; done", gate.display());
+    let mut cmd = isobatch();
+    cmd.args(["run", "--pipeline", "exec", "--input"])
+        .arg(b.raw())
+        .arg("--output")
+        .arg(b.out())
+        .args(["--pattern", "{name}.txt", "--exec"])
+        .arg(format!("sh -c \"{script}\""))
+        .args(extra);
+    cmd
+}
+
+/// The run log, `.isobatch/run.log`, as text (empty while it does not exist).
+pub fn run_log(b: &Batch) -> String {
+    fs::read_to_string(b.out().join(".isobatch/run.log")).unwrap_or_default()
+}
+
+/// How many journal lines have `event` == `name`.
+pub fn journal_count(b: &Batch, name: &str) -> usize {
+    b.journal().iter().filter(|e| e["event"] == name).count()
 }
 
 /// `isobatch demo` into the batch folder (writes `raw/` and `truth/`).

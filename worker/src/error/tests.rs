@@ -63,12 +63,16 @@ fn fov_refusals_are_invalid_input_except_parameters() {
             invalid("raw/f.tif: Permission denied (os error 13)"),
         ),
         (
-            FovError::Layout(LayoutError::FluorescenceIsPhase { pc: 0 }).into(),
+            FovError::Layout {
+                source: LayoutError::FluorescenceIsPhase { pc: 0 },
+                position: None,
+            }
+            .into(),
             invalid("--param fl lists channel 0, which is the phase-contrast channel"),
         ),
         (
             FovError::InputCount(vec!["a.tif".into(), "b.tif".into()]).into(),
-            invalid("the fov pipeline takes one TIFF per task, got 2: a.tif, b.tif"),
+            invalid("the fov pipeline takes one image file per task, got 2: a.tif, b.tif"),
         ),
     ]);
 }

@@ -41,86 +41,143 @@ pub enum ParamError {
     },
 }
 
-/// A stack whose pages cannot be split into channels and frames as the
-/// metadata and parameters say: refused by name, never guessed.
+/// A position whose planes cannot be split into channels, frames and focal
+/// planes as the metadata and parameters say: refused by name, never guessed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LayoutError {
-    /// `--param channels` contradicts the ImageJ metadata.
+    /// `--param channels` contradicts the metadata.
     #[error(
-        "{}: --param channels={given} but the file's ImageJ metadata says channels={metadata}; \
+        "{}: --param channels={given} but the file's {origin} says {metadata} channel(s); \
          drop the parameter or fix the file",
         path.display()
     )]
     ChannelsContradict {
-        /// The input stack.
+        /// The input file.
         path: PathBuf,
         /// `--param channels`.
         given: usize,
-        /// ImageJ `channels=`.
+        /// Where the metadata came from (`OME-XML`, `ImageJ metadata`, ...).
+        origin: &'static str,
+        /// The metadata's channel count.
         metadata: usize,
+    },
+    /// `--param order` contradicts the metadata's dimension order.
+    #[error(
+        "{}: --param order={given} but the file's {origin} says dimension order {order} ({}); \
+         drop the parameter",
+        path.display(),
+        if *.channel_first { "channel varies before time, i.e. CT" } else { "time varies before channel, i.e. TC" }
+    )]
+    OrderContradicts {
+        /// The input file.
+        path: PathBuf,
+        /// `--param order`, as `CT` or `TC`.
+        given: &'static str,
+        /// Where the metadata came from.
+        origin: &'static str,
+        /// The metadata's order, fastest axis first (e.g. `CZT`).
+        order: String,
+        /// True when channel varies before time in the file.
+        channel_first: bool,
     },
     /// Several pages and nothing that says how many are channels.
     #[error(
-        "{}: {pages} pages and no ImageJ channels= metadata; pass --param channels=N",
+        "{}: {pages} pages and no metadata saying how they map to channels and frames; \
+         pass --param channels=N and, for N > 1, --param order=CT (pages t0c0, t0c1, t1c0, …) \
+         or order=TC (t0c0, t1c0, …, t0c1, …)",
         path.display()
     )]
     UnknownChannels {
-        /// The input stack.
+        /// The input file.
         path: PathBuf,
         /// Its page count.
         pages: usize,
+    },
+    /// A plain TIFF with several channels and no stated page order.
+    #[error(
+        "{}: a plain TIFF of {pages} pages in {channels} channels; say how pages are ordered: \
+         --param order=CT (t0c0, t0c1, t1c0, …) or order=TC (t0c0, t1c0, …, t0c1, …)",
+        path.display()
+    )]
+    UnknownOrder {
+        /// The input file.
+        path: PathBuf,
+        /// Its page count.
+        pages: usize,
+        /// `--param channels`.
+        channels: usize,
     },
     /// The page count is not a multiple of the channel count.
     #[error("{}: {pages} pages do not divide into {channels} channels", path.display())]
     Indivisible {
-        /// The input stack.
+        /// The input file.
         path: PathBuf,
         /// Its page count.
         pages: usize,
         /// The channel count.
         channels: usize,
     },
-    /// A time series of z-stacks, which the pipeline does not take.
+    /// The planes stored do not match the sizes the metadata states.
+    #[error("{}: {planes} planes stored but C={c} × Z={z} × T={t} needed", path.display())]
+    PlaneCount {
+        /// The input file.
+        path: PathBuf,
+        /// Planes stored for the position.
+        planes: usize,
+        /// Channels.
+        c: usize,
+        /// Focal planes.
+        z: usize,
+        /// Time points.
+        t: usize,
+    },
+    /// `--param z=INDEX` beyond the position's focal planes.
     #[error(
-        "{}: a time series of z-stacks ({frames} frames × {slices} slices); the fov pipeline \
-         takes one plane per frame",
+        "{}: --param z={index} but the position has {planes} focal plane(s), numbered from 0",
         path.display()
     )]
-    ZStacks {
-        /// The input stack.
+    NoSuchPlane {
+        /// The input file.
         path: PathBuf,
-        /// ImageJ `frames=`.
-        frames: usize,
-        /// ImageJ `slices=`.
-        slices: usize,
+        /// `--param z`.
+        index: usize,
+        /// Focal planes per (t, c).
+        planes: usize,
     },
-    /// ImageJ frames × slices disagree with the pages per channel.
+    /// A z stack and no `--param z` saying what to do with it.
     #[error(
-        "{}: ImageJ metadata says {frames} frames × {channels} channels but the file has {pages} pages",
+        "{}: {planes} focal planes per frame; choose --param z=max (maximum projection), \
+         z=mean or z=INDEX (one plane) — the fov pipeline segments one plane per frame",
         path.display()
     )]
-    FrameCount {
-        /// The input stack.
+    ZChoiceNeeded {
+        /// The input file.
         path: PathBuf,
-        /// ImageJ frames × slices.
-        frames: usize,
-        /// The channel count.
-        channels: usize,
-        /// Its page count.
-        pages: usize,
+        /// Focal planes per (t, c).
+        planes: usize,
     },
-    /// `pc` or `fl` names a channel the stack does not have.
+    /// `pc` or `fl` names a channel index the position does not have.
     #[error(
         "{}: channel {channel} does not exist (the stack has {channels} channel(s), numbered from 0)",
         path.display()
     )]
     NoSuchChannel {
-        /// The input stack.
+        /// The input file.
         path: PathBuf,
         /// The channel asked for.
         channel: usize,
         /// The channel count.
         channels: usize,
+    },
+    /// `pc` or `fl` names a channel name the metadata does not have.
+    #[error("{}: no channel is named {name:?} (channels: {known})", path.display())]
+    NoChannelNamed {
+        /// The input file.
+        path: PathBuf,
+        /// The name asked for.
+        name: String,
+        /// The channels, `0=Phase, 1=GFP`, or `none named`.
+        known: String,
     },
     /// `fl` lists the phase-contrast channel.
     #[error("--param fl lists channel {pc}, which is the phase-contrast channel")]
@@ -128,35 +185,57 @@ pub enum LayoutError {
         /// The phase-contrast channel.
         pc: usize,
     },
-    /// The ImageJ frame interval is in a unit that cannot be converted.
+    /// The metadata's frame interval is in a unit that cannot be converted.
     #[error(
-        "{}: the ImageJ frame interval is in unit {unit:?}, which isobatch cannot convert; \
-         pass --param frame_interval (e.g. 10m)",
+        "{}: the frame interval in the {origin} is in unit {unit:?}, which isobatch cannot \
+         convert; pass --param frame_interval (e.g. 10m)",
         path.display()
     )]
     IntervalUnit {
-        /// The input stack.
+        /// The input file.
         path: PathBuf,
-        /// ImageJ `tunit=`.
+        /// Where the metadata came from.
+        origin: &'static str,
+        /// The unit as the file states it.
         unit: String,
     },
 }
 
-/// Why a fov task cannot start: its parameters, its input's header or its inputs.
+/// Why a fov task cannot start: its parameters, its input's headers or its inputs.
 #[derive(Debug, thiserror::Error)]
 pub enum FovError {
     /// A parameter is unknown or malformed (the supervisor refuses these before a run).
     #[error(transparent)]
     Param(#[from] ParamError),
-    /// The input TIFF cannot be opened or its headers read.
+    /// The input file cannot be opened or its headers read.
     #[error(transparent)]
     Input(ImageError),
-    /// The input's pages cannot be split into channels and frames.
-    #[error(transparent)]
-    Layout(#[from] LayoutError),
+    /// The task names a position the file does not have.
+    #[error(
+        "{}: position {position} does not exist ({count} position(s) in the file)",
+        path.display()
+    )]
+    NoPosition {
+        /// The input file.
+        path: PathBuf,
+        /// The position asked for.
+        position: usize,
+        /// Positions in the file.
+        count: usize,
+    },
+    /// The position's planes cannot be split into channels, frames and focal planes
+    /// (the supervisor refuses these before a run; `position` is named when the file
+    /// has several).
+    #[error("{source}{}", position.map_or_else(String::new, |p| format!(" (position {p})")))]
+    Layout {
+        /// What is wrong.
+        source: LayoutError,
+        /// The position, in a multi-position file.
+        position: Option<usize>,
+    },
     /// A task with other than one input file.
     #[error(
-        "the fov pipeline takes one TIFF per task, got {}: {}",
+        "the fov pipeline takes one image file per task, got {}: {}",
         .0.len(),
         .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
@@ -177,17 +256,40 @@ mod tests {
                 Box::new(LayoutError::ChannelsContradict {
                     path: path(),
                     given: 4,
+                    origin: "ImageJ metadata",
                     metadata: 2,
                 }),
-                "raw/f.tif: --param channels=4 but the file's ImageJ metadata says channels=2; \
+                "raw/f.tif: --param channels=4 but the file's ImageJ metadata says 2 channel(s); \
                  drop the parameter or fix the file",
+            ),
+            (
+                Box::new(LayoutError::OrderContradicts {
+                    path: path(),
+                    given: "TC",
+                    origin: "OME-XML",
+                    order: "CZT".into(),
+                    channel_first: true,
+                }),
+                "raw/f.tif: --param order=TC but the file's OME-XML says dimension order CZT \
+                 (channel varies before time, i.e. CT); drop the parameter",
             ),
             (
                 Box::new(LayoutError::UnknownChannels {
                     path: path(),
                     pages: 20,
                 }),
-                "raw/f.tif: 20 pages and no ImageJ channels= metadata; pass --param channels=N",
+                "raw/f.tif: 20 pages and no metadata saying how they map to channels and frames; \
+                 pass --param channels=N and, for N > 1, --param order=CT (pages t0c0, t0c1, t1c0, …) \
+                 or order=TC (t0c0, t1c0, …, t0c1, …)",
+            ),
+            (
+                Box::new(LayoutError::UnknownOrder {
+                    path: path(),
+                    pages: 20,
+                    channels: 2,
+                }),
+                "raw/f.tif: a plain TIFF of 20 pages in 2 channels; say how pages are ordered: \
+                 --param order=CT (t0c0, t0c1, t1c0, …) or order=TC (t0c0, t1c0, …, t0c1, …)",
             ),
             (
                 Box::new(LayoutError::Indivisible {
@@ -198,21 +300,30 @@ mod tests {
                 "raw/f.tif: 21 pages do not divide into 2 channels",
             ),
             (
-                Box::new(LayoutError::ZStacks {
+                Box::new(LayoutError::PlaneCount {
                     path: path(),
-                    frames: 3,
-                    slices: 5,
+                    planes: 20,
+                    c: 2,
+                    z: 1,
+                    t: 9,
                 }),
-                "raw/f.tif: a time series of z-stacks (3 frames × 5 slices); the fov pipeline takes one plane per frame",
+                "raw/f.tif: 20 planes stored but C=2 × Z=1 × T=9 needed",
             ),
             (
-                Box::new(LayoutError::FrameCount {
+                Box::new(LayoutError::NoSuchPlane {
                     path: path(),
-                    frames: 9,
-                    channels: 2,
-                    pages: 20,
+                    index: 3,
+                    planes: 3,
                 }),
-                "raw/f.tif: ImageJ metadata says 9 frames × 2 channels but the file has 20 pages",
+                "raw/f.tif: --param z=3 but the position has 3 focal plane(s), numbered from 0",
+            ),
+            (
+                Box::new(LayoutError::ZChoiceNeeded {
+                    path: path(),
+                    planes: 3,
+                }),
+                "raw/f.tif: 3 focal planes per frame; choose --param z=max (maximum projection), \
+                 z=mean or z=INDEX (one plane) — the fov pipeline segments one plane per frame",
             ),
             (
                 Box::new(LayoutError::NoSuchChannel {
@@ -223,12 +334,36 @@ mod tests {
                 "raw/f.tif: channel 2 does not exist (the stack has 2 channel(s), numbered from 0)",
             ),
             (
+                Box::new(LayoutError::NoChannelNamed {
+                    path: path(),
+                    name: "YFP".into(),
+                    known: "0=Phase, 1=GFP".into(),
+                }),
+                "raw/f.tif: no channel is named \"YFP\" (channels: 0=Phase, 1=GFP)",
+            ),
+            (
                 Box::new(LayoutError::IntervalUnit {
                     path: path(),
+                    origin: "OME-XML",
                     unit: "fortnight".into(),
                 }),
-                "raw/f.tif: the ImageJ frame interval is in unit \"fortnight\", which isobatch cannot \
-                 convert; pass --param frame_interval (e.g. 10m)",
+                "raw/f.tif: the frame interval in the OME-XML is in unit \"fortnight\", which isobatch \
+                 cannot convert; pass --param frame_interval (e.g. 10m)",
+            ),
+            (
+                Box::new(FovError::Layout {
+                    source: LayoutError::FluorescenceIsPhase { pc: 1 },
+                    position: Some(3),
+                }),
+                "--param fl lists channel 1, which is the phase-contrast channel (position 3)",
+            ),
+            (
+                Box::new(FovError::NoPosition {
+                    path: path(),
+                    position: 4,
+                    count: 2,
+                }),
+                "raw/f.tif: position 4 does not exist (2 position(s) in the file)",
             ),
             (
                 Box::new(ParamError::OutOfRange {

@@ -33,16 +33,18 @@ pub struct Needs {
     pub disk: u64,
 }
 
-/// Estimates from the header of `path`; the error is why the header cannot be read.
+/// Estimates from the headers of `path` at `position`; the error is why they cannot be read
+/// or why the parameters do not fit them.
 pub fn estimate(
     path: &Path,
+    position: Option<usize>,
     config: &FovConfig,
     format: CheckpointFormat,
-) -> Result<Needs, FovError> {
-    let (info, layout) = inspect(path, config)?;
+) -> Result<(Needs, String), FovError> {
+    let (info, layout) = inspect(path, position, config)?;
     let pixels = (info.width as u64).saturating_mul(info.height as u64);
     let stack = pixels.saturating_mul(layout.frames as u64);
-    let input_bytes = match info.dtype {
+    let input_bytes = match layout.copy_dtype(info.dtype) {
         Dtype::U8 => 1,
         Dtype::U16 => 2,
         Dtype::U32 | Dtype::F32 => 4,
@@ -56,8 +58,11 @@ pub fn estimate(
     // ids fit).
     let per_pixel =
         layout.channels as u64 * input_bytes + 1 + input_bytes * layout.fl.len() as u64 + 4;
-    Ok(Needs {
-        ram: BASE + PER_PIXEL * pixels,
-        disk: stack * per_pixel * copies,
-    })
+    Ok((
+        Needs {
+            ram: BASE + PER_PIXEL * pixels,
+            disk: stack * per_pixel * copies,
+        },
+        layout.source,
+    ))
 }

@@ -1,71 +1,155 @@
-//! How a FOV stack's pages map to channels and frames, which channel is phase
-//! contrast and which are fluorescence, and what a frame's time is.
+//! How a position's planes map to channels, frames and focal planes, which
+//! channel is phase contrast and which are fluorescence, and what a frame's time is.
 //!
-//! Pages are time-major with channels interleaved (t0c0, t0c1, t1c0, …). The
-//! channel count comes from ImageJ metadata (`channels=`, `frames=`) when
-//! present, else from `--param channels=N`; a stack with neither is refused
-//! rather than guessed, because guessing wrong silently mixes channels.
-//! Roles: `--param pc=0` (phase contrast), `--param fl=1,2` (fluorescence;
-//! default every other channel). Time: `--param frame_interval=10m`, else the
-//! ImageJ `finterval=`, else the frame index.
+//! The layout comes from the file's metadata ([`Series`]: OME-XML, ImageJ, CZI,
+//! ND2). A `--param` that contradicts it is refused, naming both values. Where
+//! nothing fixes the layout (a plain multi-page TIFF), `--param channels=N` and,
+//! for N > 1, `--param order=CT|TC` must say it: `CT` = channel varies fastest
+//! (pages t0c0, t0c1, t1c0, …), `TC` = time fastest (t0c0, t1c0, …, t0c1, …).
+//! Roles: `--param pc=0` or `pc=Phase`, `--param fl=1,2` or `fl=GFP,mCherry`
+//! (names from the metadata, case-insensitive; default every other channel).
+//! Z: `--param z=max|mean|INDEX`, required when a position has Z > 1.
+//! Time: `--param frame_interval=10m`, else the metadata's interval, else the frame index.
 
+use std::fmt;
 use std::path::Path;
 
 use super::error::{LayoutError, ParamError};
-use crate::image::tiff_in::StackInfo;
+use crate::image::Dtype;
+use crate::image::source::{Axis, Order, Series, Sizes};
 
-/// The layout parameters a user can set (`channels`, `pc`, `fl`, `frame_interval`).
+/// A channel named by index or by the metadata's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelRef {
+    /// `pc=0`.
+    Index(usize),
+    /// `pc=Phase` (case-insensitive).
+    Name(String),
+}
+
+impl ChannelRef {
+    fn parse(text: &str) -> ChannelRef {
+        let t = text.trim();
+        t.parse::<usize>()
+            .map_or_else(|_| ChannelRef::Name(t.to_string()), ChannelRef::Index)
+    }
+}
+
+impl fmt::Display for ChannelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChannelRef::Index(i) => write!(f, "{i}"),
+            ChannelRef::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// What to do with a position's focal planes (`--param z=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZChoice {
+    /// Maximum-intensity projection.
+    Max,
+    /// Mean projection (stored as float32: a mean is not a whole count).
+    Mean,
+    /// One plane.
+    Index(usize),
+}
+
+impl fmt::Display for ZChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ZChoice::Max => f.write_str("max"),
+            ZChoice::Mean => f.write_str("mean"),
+            ZChoice::Index(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+/// The page order a plain TIFF is declared to have (`--param order=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageOrder {
+    /// Channel fastest: t0c0, t0c1, t1c0, ….
+    CT,
+    /// Time fastest: t0c0, t1c0, …, t0c1, ….
+    TC,
+}
+
+/// The layout parameters a user can set.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LayoutParams {
-    /// `channels=N`: channel count when the TIFF has no ImageJ metadata.
+    /// `channels=N`: channel count (required for a plain multi-page TIFF).
     pub channels: Option<usize>,
+    /// `order=CT|TC`: page order of a plain multi-page TIFF.
+    pub order: Option<PageOrder>,
     /// `pc=C`: the phase-contrast channel (default 0).
-    pub pc: Option<usize>,
+    pub pc: Option<ChannelRef>,
     /// `fl=C1,C2`: the fluorescence channels (default: all but `pc`).
-    pub fl: Option<Vec<usize>>,
+    pub fl: Option<Vec<ChannelRef>>,
+    /// `z=max|mean|INDEX`.
+    pub z: Option<ZChoice>,
     /// `frame_interval=10m`: time between frames.
     pub interval: Option<Interval>,
 }
 
 impl LayoutParams {
     /// The keys this struct accepts.
-    pub const KEYS: &'static [&'static str] = &["channels", "pc", "fl", "frame_interval"];
+    pub const KEYS: &'static [&'static str] =
+        &["channels", "order", "pc", "fl", "z", "frame_interval"];
 
     /// Applies one `--param`; Ok(false) when the key is not a layout key.
     pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ParamError> {
-        let malformed = |problem: String| ParamError::Malformed {
+        let malformed = |problem: &str| ParamError::Malformed {
             key: key.to_string(),
             value: value.to_string(),
-            problem,
-        };
-        let index = |v: &str| {
-            v.trim()
-                .parse::<usize>()
-                .map_err(|_| malformed("expected a channel number (0, 1, …)".into()))
+            problem: problem.to_string(),
         };
         match key {
-            "channels" => {
-                let n = index(value)?;
-                if n == 0 {
-                    return Err(malformed("must be at least 1".into()));
-                }
-                self.channels = Some(n);
+            "channels" => match value.trim().parse::<usize>() {
+                Ok(n) if n > 0 => self.channels = Some(n),
+                _ => return Err(malformed("expected a channel count of at least 1")),
+            },
+            "order" => {
+                self.order = Some(match value.trim().to_ascii_uppercase().as_str() {
+                    "CT" => PageOrder::CT,
+                    "TC" => PageOrder::TC,
+                    _ => {
+                        return Err(malformed(
+                            "expected CT (channel varies fastest: t0c0, t0c1, t1c0, …) \
+                             or TC (time varies fastest: t0c0, t1c0, …, t0c1, …)",
+                        ));
+                    }
+                })
             }
-            "pc" => self.pc = Some(index(value)?),
+            "pc" => {
+                if value.trim().is_empty() || value.contains(',') {
+                    return Err(malformed("expected one channel (index or name)"));
+                }
+                self.pc = Some(ChannelRef::parse(value));
+            }
             "fl" => {
-                let list: Vec<usize> = value
+                let list: Vec<ChannelRef> = value
                     .split(',')
                     .filter(|s| !s.trim().is_empty())
-                    .map(index)
-                    .collect::<Result<_, _>>()?;
+                    .map(ChannelRef::parse)
+                    .collect();
                 if let Some(c) = list
                     .iter()
                     .enumerate()
                     .find_map(|(i, c)| list[..i].contains(c).then_some(c))
                 {
-                    return Err(malformed(format!("channel {c} is listed twice")));
+                    return Err(malformed(&format!("channel {c} is listed twice")));
                 }
                 self.fl = Some(list);
+            }
+            "z" => {
+                self.z =
+                    Some(match value.trim().to_ascii_lowercase().as_str() {
+                        "max" => ZChoice::Max,
+                        "mean" => ZChoice::Mean,
+                        v => ZChoice::Index(v.parse::<usize>().map_err(|_| {
+                            malformed("expected max, mean or a plane index (0, 1, …)")
+                        })?),
+                    })
             }
             "frame_interval" => self.interval = Some(Interval::parse(value)?),
             _ => return Ok(false),
@@ -81,7 +165,7 @@ pub struct Interval {
     pub value: f64,
     /// `seconds`, `minutes`, `hours` or `milliseconds`.
     pub unit: &'static str,
-    /// Where it came from, for the CSV comment (`frame_interval=10m`, `ImageJ finterval=…`).
+    /// Where it came from, for the CSV comment.
     pub source: IntervalSource,
 }
 
@@ -90,8 +174,8 @@ pub struct Interval {
 pub enum IntervalSource {
     /// `--param frame_interval`.
     Param,
-    /// The TIFF's ImageJ `finterval=`.
-    ImageJ,
+    /// The file's metadata (`ImageJ metadata`, `OME-XML`, ...).
+    Metadata(&'static str),
 }
 
 impl Interval {
@@ -124,132 +208,236 @@ impl Interval {
     }
 }
 
-/// The frame interval an ImageJ header states (`finterval=` in `tunit=`, seconds
-/// when absent); a unit it cannot convert is an error, never a silent frame index.
-fn imagej_interval(
+/// The frame interval a file states, in a unit the traces can carry; a unit that
+/// cannot be converted is an error, never a silent frame index.
+fn metadata_interval(
     path: &Path,
-    finterval: Option<f64>,
-    tunit: Option<&str>,
+    source: &'static str,
+    stated: Option<&(f64, String)>,
 ) -> Result<Option<Interval>, LayoutError> {
-    let Some(value) = finterval.filter(|v| *v > 0.0 && v.is_finite()) else {
+    let Some((value, unit)) = stated.filter(|(v, _)| *v > 0.0 && v.is_finite()) else {
         return Ok(None);
     };
-    let unit = match tunit.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("s" | "sec" | "second" | "seconds") => "seconds",
-        Some("ms" | "msec" | "millisecond" | "milliseconds") => "milliseconds",
-        Some("min" | "minute" | "minutes") => "minutes",
-        Some("h" | "hr" | "hour" | "hours") => "hours",
-        Some(other) => {
+    let unit = match unit.to_ascii_lowercase().as_str() {
+        "s" | "sec" | "second" | "seconds" => "seconds",
+        "ms" | "msec" | "millisecond" | "milliseconds" => "milliseconds",
+        "min" | "minute" | "minutes" => "minutes",
+        "h" | "hr" | "hour" | "hours" => "hours",
+        other => {
             return Err(LayoutError::IntervalUnit {
                 path: path.to_path_buf(),
+                origin: source,
                 unit: other.to_string(),
             });
         }
     };
     Ok(Some(Interval {
-        value,
+        value: *value,
         unit,
-        source: IntervalSource::ImageJ,
+        source: IntervalSource::Metadata(source),
     }))
 }
 
-/// The resolved layout of one FOV stack.
+/// The resolved layout of one position.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
     /// Channels per time point.
     pub channels: usize,
     /// Time points.
     pub frames: usize,
+    /// Focal planes per (t, c).
+    pub z_planes: usize,
+    /// What to do with them (`Index(0)` when there is one).
+    pub z: ZChoice,
     /// Phase-contrast channel.
     pub pc: usize,
     /// Fluorescence channels.
     pub fl: Vec<usize>,
+    /// Channel names from the metadata, one per channel.
+    pub names: Vec<Option<String>>,
     /// Time between frames, if known.
     pub interval: Option<Interval>,
+    /// How planes are numbered.
+    pub order: Order,
+    /// Where the layout came from, for the plan (states an assumed order).
+    pub source: String,
+}
+
+/// Channel `r` among `names` (`n` channels), or why it is not there.
+fn find_channel(
+    path: &Path,
+    r: &ChannelRef,
+    names: &[Option<String>],
+    n: usize,
+) -> Result<usize, LayoutError> {
+    match r {
+        ChannelRef::Index(i) if *i < n => Ok(*i),
+        ChannelRef::Index(i) => Err(LayoutError::NoSuchChannel {
+            path: path.to_path_buf(),
+            channel: *i,
+            channels: n,
+        }),
+        ChannelRef::Name(want) => names
+            .iter()
+            .position(|c| c.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(want)))
+            .ok_or_else(|| {
+                let known: Vec<String> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("{i}={}", c.as_deref().unwrap_or("(unnamed)")))
+                    .collect();
+                LayoutError::NoChannelNamed {
+                    path: path.to_path_buf(),
+                    name: want.clone(),
+                    known: if names.iter().all(Option::is_none) {
+                        format!("{n}, none named; give an index")
+                    } else {
+                        known.join(", ")
+                    },
+                }
+            }),
+    }
 }
 
 impl Layout {
-    /// Resolves the layout of `path` from its header and the parameters;
-    /// the error names the file and says what is wrong and how to fix it.
-    pub fn resolve(path: &Path, info: &StackInfo, p: &LayoutParams) -> Result<Layout, LayoutError> {
+    /// Resolves the layout of one position of `path` from its metadata and the
+    /// parameters; the error names the file and says what is wrong and how to fix it.
+    pub fn resolve(path: &Path, series: &Series, p: &LayoutParams) -> Result<Layout, LayoutError> {
         let path_buf = || path.to_path_buf();
-        let meta = info.imagej.as_ref();
-        let channels = match (p.channels, meta.and_then(|m| m.channels)) {
-            (Some(n), Some(m)) if n != m => {
-                return Err(LayoutError::ChannelsContradict {
+        let (sizes, order, source) = match (series.sizes, series.order) {
+            (Some(s), Some(o)) => {
+                if let Some(n) = p.channels.filter(|&n| n != s.c) {
+                    return Err(LayoutError::ChannelsContradict {
+                        path: path_buf(),
+                        given: n,
+                        origin: series.source,
+                        metadata: s.c,
+                    });
+                }
+                if let Some(given) = p.order.filter(|_| s.c > 1) {
+                    let stated = if given == PageOrder::CT { "CT" } else { "TC" };
+                    let fast_c = given == PageOrder::CT;
+                    let file_fast_c = c_before_t(o);
+                    if fast_c != file_fast_c {
+                        return Err(LayoutError::OrderContradicts {
+                            path: path_buf(),
+                            given: stated,
+                            origin: series.source,
+                            order: o.to_string(),
+                            channel_first: file_fast_c,
+                        });
+                    }
+                }
+                (s, o, series.source.to_string())
+            }
+            _ => plain_layout(path, series, p)?,
+        };
+        if series.planes != sizes.planes().unwrap_or(usize::MAX) {
+            return Err(LayoutError::PlaneCount {
+                path: path_buf(),
+                planes: series.planes,
+                c: sizes.c,
+                z: sizes.z,
+                t: sizes.t,
+            });
+        }
+        let z = match (sizes.z, p.z) {
+            (_, Some(ZChoice::Index(i))) if i >= sizes.z => {
+                return Err(LayoutError::NoSuchPlane {
                     path: path_buf(),
-                    given: n,
-                    metadata: m,
+                    index: i,
+                    planes: sizes.z,
                 });
             }
-            (Some(n), _) => n,
-            (None, Some(n)) => n,
-            (None, None) if info.pages == 1 => 1,
-            (None, None) => {
-                return Err(LayoutError::UnknownChannels {
+            (_, Some(choice)) => choice,
+            (1, None) => ZChoice::Index(0),
+            (nz, None) => {
+                return Err(LayoutError::ZChoiceNeeded {
                     path: path_buf(),
-                    pages: info.pages,
+                    planes: nz,
                 });
             }
         };
-        if !info.pages.is_multiple_of(channels) {
-            return Err(LayoutError::Indivisible {
-                path: path_buf(),
-                pages: info.pages,
-                channels,
-            });
-        }
-        let frames = info.pages / channels;
-        if let Some(m) = meta {
-            let (f, z) = (m.frames.unwrap_or(1), m.slices.unwrap_or(1));
-            if f > 1 && z > 1 {
-                return Err(LayoutError::ZStacks {
-                    path: path_buf(),
-                    frames: f,
-                    slices: z,
-                });
-            }
-            if (m.frames.is_some() || m.slices.is_some()) && f * z != frames {
-                return Err(LayoutError::FrameCount {
-                    path: path_buf(),
-                    frames: f * z,
-                    channels,
-                    pages: info.pages,
-                });
-            }
-        }
-        let pc = p.pc.unwrap_or(0);
-        let fl =
-            p.fl.clone()
-                .unwrap_or_else(|| (0..channels).filter(|&c| c != pc).collect());
-        if let Some(&bad) = fl.iter().chain([&pc]).find(|&&c| c >= channels) {
-            return Err(LayoutError::NoSuchChannel {
-                path: path_buf(),
-                channel: bad,
-                channels,
-            });
-        }
+        let channels = sizes.c;
+        let mut names = series.channel_names.clone();
+        names.resize(channels, None);
+        let pc = find_channel(
+            path,
+            p.pc.as_ref().unwrap_or(&ChannelRef::Index(0)),
+            &names,
+            channels,
+        )?;
+        let fl = match &p.fl {
+            Some(list) => list
+                .iter()
+                .map(|r| find_channel(path, r, &names, channels))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => (0..channels).filter(|&c| c != pc).collect(),
+        };
         if fl.contains(&pc) {
             return Err(LayoutError::FluorescenceIsPhase { pc });
         }
-        let from_imagej = match meta {
-            Some(m) if p.interval.is_none() => {
-                imagej_interval(path, m.finterval, m.tunit.as_deref())?
-            }
-            _ => None,
+        let from_meta = match p.interval {
+            None => metadata_interval(path, series.source, series.interval.as_ref())?,
+            Some(_) => None,
         };
         Ok(Layout {
             channels,
-            frames,
+            frames: sizes.t,
+            z_planes: sizes.z,
+            z,
             pc,
             fl,
-            interval: p.interval.or(from_imagej),
+            names,
+            interval: p.interval.or(from_meta),
+            order,
+            source,
         })
     }
 
-    /// The page holding channel `c` of frame `t`.
-    pub fn page(&self, t: usize, c: usize) -> usize {
-        t * self.channels + c
+    /// The plane index of channel `c`, focal plane `z`, frame `t`.
+    pub fn plane(&self, t: usize, c: usize, z: usize) -> usize {
+        let sizes = Sizes {
+            t: self.frames,
+            c: self.channels,
+            z: self.z_planes,
+        };
+        self.order.index(sizes, t, c, z).unwrap_or(usize::MAX)
+    }
+
+    /// The focal planes to read per (t, c).
+    pub fn z_range(&self) -> std::ops::Range<usize> {
+        match self.z {
+            ZChoice::Index(i) => i..i + 1,
+            ZChoice::Max | ZChoice::Mean => 0..self.z_planes,
+        }
+    }
+
+    /// The dtype the copy stage stores for `input` (a mean projection is float32).
+    pub fn copy_dtype(&self, input: Dtype) -> Dtype {
+        if self.z == ZChoice::Mean && self.z_planes > 1 {
+            Dtype::F32
+        } else {
+            input
+        }
+    }
+
+    /// The label of channel `c` in column names: its name (letters, digits, `_`, `-`)
+    /// when the metadata names it, else `cN`.
+    pub fn label(&self, c: usize) -> String {
+        match self.names.get(c).and_then(|n| n.as_deref()) {
+            Some(n) if !n.is_empty() => n
+                .chars()
+                .map(|ch| {
+                    if ch.is_ascii_alphanumeric() || ch == '-' {
+                        ch
+                    } else {
+                        '_'
+                    }
+                })
+                .collect(),
+            _ => format!("c{c}"),
+        }
     }
 
     /// The comment line that states the unit of the traces' `time` column.
@@ -257,8 +445,9 @@ impl Layout {
         match self.interval {
             Some(i) => {
                 let from = match i.source {
-                    IntervalSource::Param => "--param frame_interval",
-                    IntervalSource::ImageJ => "ImageJ finterval",
+                    IntervalSource::Param => "--param frame_interval".to_string(),
+                    IntervalSource::Metadata("ImageJ metadata") => "ImageJ finterval".to_string(),
+                    IntervalSource::Metadata(s) => s.to_string(),
                 };
                 format!(
                     "# time: {} since the first frame ({} {} per frame, from {from})",
@@ -278,28 +467,83 @@ impl Layout {
     }
 }
 
+/// True when channel varies faster than time in `order`.
+fn c_before_t(order: Order) -> bool {
+    let pos = |a: Axis| order.0.iter().position(|&x| x == a);
+    pos(Axis::C) < pos(Axis::T)
+}
+
+/// The layout of a plain multi-page TIFF, from `channels=` and `order=`.
+fn plain_layout(
+    path: &Path,
+    series: &Series,
+    p: &LayoutParams,
+) -> Result<(Sizes, Order, String), LayoutError> {
+    let pages = series.planes;
+    let Some(channels) = p.channels else {
+        return Err(LayoutError::UnknownChannels {
+            path: path.to_path_buf(),
+            pages,
+        });
+    };
+    if !pages.is_multiple_of(channels) {
+        return Err(LayoutError::Indivisible {
+            path: path.to_path_buf(),
+            pages,
+            channels,
+        });
+    }
+    let sizes = Sizes {
+        t: pages / channels,
+        c: channels,
+        z: 1,
+    };
+    if channels == 1 {
+        return Ok((
+            sizes,
+            Order::CZT,
+            "none (plain TIFF, --param channels=1)".into(),
+        ));
+    }
+    let (order, text) = match p.order {
+        Some(PageOrder::CT) => (Order::CZT, "CT: pages t0c0, t0c1, …, t1c0"),
+        Some(PageOrder::TC) => (
+            Order([Axis::T, Axis::Z, Axis::C]),
+            "TC: pages t0c0, t1c0, …, t0c1",
+        ),
+        None => {
+            return Err(LayoutError::UnknownOrder {
+                path: path.to_path_buf(),
+                pages,
+                channels,
+            });
+        }
+    };
+    Ok((
+        sizes,
+        order,
+        format!(
+            "none (plain TIFF): order {text} assumed from --param order, {channels} channels from --param channels"
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::{Dtype, ImageJMeta};
 
-    fn info(pages: usize, meta: Option<ImageJMeta>) -> StackInfo {
-        StackInfo {
+    fn series(planes: usize, sizes: Option<(usize, usize, usize)>, order: Option<Order>) -> Series {
+        Series {
+            source: if sizes.is_some() { "OME-XML" } else { "none" },
             width: 64,
             height: 64,
-            pages,
             dtype: Dtype::U16,
-            bigtiff: false,
-            compression: "none".into(),
-            imagej: meta,
-        }
-    }
-
-    fn meta(channels: usize, frames: usize) -> ImageJMeta {
-        ImageJMeta {
-            channels: Some(channels),
-            frames: Some(frames),
-            ..ImageJMeta::default()
+            planes,
+            sizes: sizes.map(|(t, c, z)| Sizes { t, c, z }),
+            order,
+            channel_names: Vec::new(),
+            interval: None,
+            pixel_size: None,
         }
     }
 
@@ -314,63 +558,109 @@ mod tests {
         Ok(p)
     }
 
-    fn resolve(pages: usize, m: Option<ImageJMeta>, kv: &[(&str, &str)]) -> Result<Layout, String> {
-        Layout::resolve(Path::new("raw/f.tif"), &info(pages, m), &params(kv)?)
-            .map_err(|e| e.to_string())
+    fn resolve(s: &Series, kv: &[(&str, &str)]) -> Result<Layout, String> {
+        Layout::resolve(Path::new("raw/f.tif"), s, &params(kv)?).map_err(|e| e.to_string())
     }
 
     #[test]
-    fn channels_and_roles_come_from_metadata_or_parameters() {
-        let l = resolve(20, Some(meta(2, 10)), &[]).unwrap();
+    fn metadata_fixes_the_layout_and_parameters_must_agree() {
+        let ct = series(20, Some((10, 2, 1)), Some(Order::CZT));
+        let l = resolve(&ct, &[]).unwrap();
         assert_eq!(
             (l.channels, l.frames, l.pc, l.fl.clone()),
             (2, 10, 0, vec![1])
         );
-        assert_eq!(l.page(3, 1), 7);
-        let l = resolve(30, None, &[("channels", "3"), ("pc", "2"), ("fl", "0")]).unwrap();
-        assert_eq!((l.channels, l.frames, l.pc, l.fl), (3, 10, 2, vec![0]));
-        assert_eq!(resolve(1, None, &[]).unwrap().channels, 1);
+        assert_eq!(l.plane(3, 1, 0), 7);
+        let tc = series(20, Some((10, 2, 1)), Order::from_ome("XYTZC"));
+        assert_eq!(resolve(&tc, &[]).unwrap().plane(3, 1, 0), 13);
+        let e = resolve(&ct, &[("channels", "4")]).unwrap_err();
+        assert!(
+            e.contains("channels=4") && e.contains("says 2 channel(s)"),
+            "{e}"
+        );
+        let e = resolve(&ct, &[("order", "TC")]).unwrap_err();
+        assert!(e.contains("order=TC") && e.contains("CZT"), "{e}");
+        let e = resolve(&tc, &[("order", "CT")]).unwrap_err();
+        assert!(e.contains("order=CT") && e.contains("TZC"), "{e}");
+        resolve(&ct, &[("order", "ct"), ("channels", "2")]).unwrap();
     }
 
     #[test]
-    fn contradictions_are_refused_by_name_never_guessed() {
-        for (pages, m, kv, want) in [
-            (20, None, &[][..], "--param channels=N"),
-            (21, None, &[("channels", "2")][..], "do not divide"),
-            (
-                20,
-                Some(meta(2, 10)),
-                &[("channels", "4")][..],
-                "metadata says channels=2",
-            ),
-            (20, Some(meta(2, 9)), &[][..], "9 frames"),
-            (
-                20,
-                Some(meta(2, 10)),
-                &[("fl", "2")][..],
-                "channel 2 does not exist",
-            ),
-            (
-                20,
-                Some(meta(2, 10)),
-                &[("fl", "0,1")][..],
-                "phase-contrast",
-            ),
-        ] {
-            let err = resolve(pages, m, kv).unwrap_err();
-            assert!(err.contains(want), "{kv:?}: {err}");
-            assert!(
-                err.contains("raw/f.tif") || err.contains("--param"),
-                "{err}"
-            );
-        }
+    fn a_plain_tiff_needs_channels_and_order_and_says_what_it_assumed() {
+        let plain = series(20, None, None);
+        assert!(
+            resolve(&plain, &[])
+                .unwrap_err()
+                .contains("--param channels=N")
+        );
+        assert!(
+            resolve(&plain, &[("channels", "2")])
+                .unwrap_err()
+                .contains("order=CT")
+        );
+        let l = resolve(&plain, &[("channels", "2"), ("order", "TC")]).unwrap();
+        assert_eq!((l.frames, l.plane(3, 1, 0)), (10, 13));
+        assert!(l.source.contains("order TC"), "{}", l.source);
+        let l = resolve(&plain, &[("channels", "2"), ("order", "CT")]).unwrap();
+        assert_eq!(l.plane(3, 1, 0), 7);
+        assert_eq!(resolve(&plain, &[("channels", "1")]).unwrap().frames, 20);
+        assert!(
+            resolve(
+                &series(21, None, None),
+                &[("channels", "2"), ("order", "CT")]
+            )
+            .unwrap_err()
+            .contains("do not divide")
+        );
+    }
+
+    #[test]
+    fn channels_by_name_or_index() {
+        let mut s = series(30, Some((10, 3, 1)), Some(Order::CZT));
+        s.channel_names = vec![
+            Some("Phase".into()),
+            Some("GFP".into()),
+            Some("mCherry".into()),
+        ];
+        let l = resolve(&s, &[("pc", "phase"), ("fl", "mcherry,1")]).unwrap();
+        assert_eq!((l.pc, l.fl.clone()), (0, vec![2, 1]));
+        assert_eq!(
+            (l.label(2), l.label(1)),
+            ("mCherry".to_string(), "GFP".to_string())
+        );
+        let e = resolve(&s, &[("fl", "YFP")]).unwrap_err();
+        assert!(e.contains("\"YFP\"") && e.contains("1=GFP"), "{e}");
+        assert!(
+            resolve(&s, &[("fl", "3")])
+                .unwrap_err()
+                .contains("channel 3 does not exist")
+        );
+        assert!(
+            resolve(&s, &[("fl", "Phase")])
+                .unwrap_err()
+                .contains("phase-contrast")
+        );
         assert!(params(&[("fl", "1,1")]).unwrap_err().contains("twice"));
         assert!(params(&[("channels", "0")]).is_err());
     }
 
     #[test]
-    fn time_comes_from_the_parameter_then_imagej_then_the_frame_index() {
-        let l = resolve(20, Some(meta(2, 10)), &[("frame_interval", "10m")]).unwrap();
+    fn z_stacks_need_a_choice() {
+        let s = series(60, Some((10, 2, 3)), Some(Order::CZT));
+        assert!(resolve(&s, &[]).unwrap_err().contains("3 focal planes"));
+        let l = resolve(&s, &[("z", "max")]).unwrap();
+        assert_eq!((l.z_range(), l.copy_dtype(Dtype::U16)), (0..3, Dtype::U16));
+        let l = resolve(&s, &[("z", "mean")]).unwrap();
+        assert_eq!(l.copy_dtype(Dtype::U16), Dtype::F32);
+        assert_eq!(resolve(&s, &[("z", "2")]).unwrap().z_range(), 2..3);
+        assert!(resolve(&s, &[("z", "3")]).unwrap_err().contains("z=3"));
+        assert!(params(&[("z", "median")]).is_err());
+    }
+
+    #[test]
+    fn time_comes_from_the_parameter_then_the_metadata_then_the_frame_index() {
+        let mut s = series(20, Some((10, 2, 1)), Some(Order::CZT));
+        let l = resolve(&s, &[("frame_interval", "10m")]).unwrap();
         assert_eq!(
             (l.time(3), l.interval.map(|i| i.unit)),
             (30.0, Some("minutes"))
@@ -379,22 +669,26 @@ mod tests {
             l.time_comment()
                 .starts_with("# time: minutes since the first frame")
         );
-        let mut m = meta(2, 10);
-        m.finterval = Some(90.0);
-        let l = resolve(20, Some(m.clone()), &[]).unwrap();
+        s.interval = Some((90.0, "s".into()));
+        let l = resolve(&s, &[]).unwrap();
         assert_eq!(
             (l.time(2), l.interval.map(|i| i.unit)),
             (180.0, Some("seconds"))
         );
-        m.tunit = Some("fortnight".into());
-        assert!(resolve(20, Some(m), &[]).unwrap_err().contains("fortnight"));
-        let l = resolve(20, Some(meta(2, 10)), &[]).unwrap();
+        assert!(
+            l.time_comment().contains("from OME-XML"),
+            "{}",
+            l.time_comment()
+        );
+        s.interval = Some((2.0, "fortnight".into()));
+        assert!(resolve(&s, &[]).unwrap_err().contains("fortnight"));
+        s.interval = None;
+        let l = resolve(&s, &[]).unwrap();
         assert_eq!(l.time(4), 4.0);
         assert!(l.time_comment().contains("frame index"));
         for bad in ["0m", "-1s", "soon", "10 parsecs"] {
             assert!(Interval::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Interval::parse("250ms").unwrap().unit, "milliseconds");
-        assert_eq!(Interval::parse("1.5h").unwrap().value, 1.5);
     }
 }

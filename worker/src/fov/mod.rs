@@ -34,7 +34,8 @@ use isobatch_shared::TaskSpec;
 use crate::TaskResult;
 use crate::error::TaskError;
 use crate::image::Shape;
-use crate::image::tiff_in::{Limits, StackInfo, probe};
+use crate::image::source::{self, PlaneFile, Series};
+use crate::image::tiff_in::Limits;
 use crate::stage::{Reporter, Stage, run_stages};
 use crate::task_log::open_log;
 use error::{FovError, ParamError};
@@ -89,11 +90,35 @@ impl FovConfig {
     }
 }
 
-/// Reads a FOV's header and resolves its layout; the error is the input's fault.
-pub fn inspect(path: &Path, config: &FovConfig) -> Result<(StackInfo, Layout), FovError> {
-    let info = probe(path, &Limits::default()).map_err(FovError::Input)?;
-    let layout = Layout::resolve(path, &info, &config.layout)?;
-    Ok((info, layout))
+/// Opens a FOV file and resolves the layout of `position` (`None`: a single-position file).
+pub fn open(
+    path: &Path,
+    position: Option<usize>,
+    config: &FovConfig,
+) -> Result<(Box<dyn PlaneFile>, Series, Layout), FovError> {
+    let file = source::open(path, &Limits::default()).map_err(FovError::Input)?;
+    let p = position.unwrap_or(0);
+    let series = file
+        .positions()
+        .get(p)
+        .cloned()
+        .ok_or_else(|| FovError::NoPosition {
+            path: path.to_path_buf(),
+            position: p,
+            count: file.positions().len(),
+        })?;
+    let layout = Layout::resolve(path, &series, &config.layout)
+        .map_err(|source| FovError::Layout { source, position })?;
+    Ok((file, series, layout))
+}
+
+/// Reads a FOV's headers and resolves the layout of `position`.
+pub fn inspect(
+    path: &Path,
+    position: Option<usize>,
+    config: &FovConfig,
+) -> Result<(Series, Layout), FovError> {
+    open(path, position, config).map(|(_, s, l)| (s, l))
 }
 
 /// Runs one fov task attempt.
@@ -108,6 +133,7 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
     };
     let fov = stages::Fov {
         input,
+        position: spec.position,
         dir: spec.task_dir.clone(),
         task: spec.task.clone(),
         shape: Shape {
@@ -115,8 +141,9 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
             height: info.height,
             width: info.width,
         },
+        dtype: layout.copy_dtype(info.dtype),
+        input_dtype: info.dtype,
         layout,
-        dtype: info.dtype,
         format: spec.stages.format,
         config: &config,
     };
@@ -142,13 +169,13 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
 
 /// Everything a task checks before its first stage: parameters, one input, its
 /// header and layout, and the task folder.
-fn prepare(spec: &TaskSpec) -> Result<(FovConfig, PathBuf, StackInfo, Layout), TaskError> {
+fn prepare(spec: &TaskSpec) -> Result<(FovConfig, PathBuf, Series, Layout), TaskError> {
     let config = FovConfig::from_params(&spec.params).map_err(FovError::Param)?;
     let input = match spec.inputs.as_slice() {
         [one] => one.clone(),
         many => return Err(FovError::InputCount(many.to_vec()).into()),
     };
-    let (info, layout) = inspect(&input, &config)?;
+    let (info, layout) = inspect(&input, spec.position, &config)?;
     fs::create_dir_all(&spec.task_dir).map_err(|e| TaskError::io("create", &spec.task_dir, e))?;
     Ok((config, input, info, layout))
 }

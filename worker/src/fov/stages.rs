@@ -18,15 +18,17 @@ use super::runs::RunScratch;
 use super::segment::Segmenter;
 use super::track::{Lineage, Tracker};
 use super::{FovConfig, lineage, qc, traces};
-use crate::image::checkpoint::{StackSink, StackSource, checkpoint_paths};
-use crate::image::tiff_in::{InputStack, Limits};
+use crate::image::checkpoint::{Frames, StackSink, StackSource, checkpoint_paths};
+use crate::image::source::PlaneFile;
 use crate::image::{Dtype, Pixel, Shape};
 use crate::stage::{Stage, StageError};
 
 /// What every fov stage knows about its task.
 pub struct Fov<'a> {
-    /// The input TIFF.
+    /// The input file.
     pub input: PathBuf,
+    /// The position inside it (`None`: its only one).
+    pub position: Option<usize>,
     /// `OUTPUT/TASK`.
     pub dir: PathBuf,
     /// The task id (the `fov` column of traces.csv).
@@ -35,8 +37,10 @@ pub struct Fov<'a> {
     pub layout: Layout,
     /// Frame size and count.
     pub shape: Shape,
-    /// The input's pixel type.
+    /// The pixel type of the copied channels (the input's, float32 for a mean projection).
     pub dtype: Dtype,
+    /// The input's pixel type.
+    pub input_dtype: Dtype,
     /// `--checkpoint-format`.
     pub format: CheckpointFormat,
     /// Every stage's parameters.
@@ -85,6 +89,14 @@ impl Fov<'_> {
     }
 }
 
+/// Starts a pass over the frames of each of `sources`.
+pub fn frames_of(sources: &mut [StackSource]) -> Result<Vec<Frames<'_>>, StageError> {
+    sources
+        .iter_mut()
+        .map(|s| s.frames().map_err(StageError::Checkpoint))
+        .collect()
+}
+
 fn params(list: Vec<(&'static str, String)>) -> Vec<(String, String)> {
     list.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
@@ -107,23 +119,73 @@ pub(super) fn tick(progress: &mut dyn FnMut(f32, &str), t: usize, frames: usize)
     }
 }
 
-/// Stage 1: every channel of the input TIFF to its own (T,H,W) stack, page by page.
+/// Stage 1: every channel of the input position to its own (T,H,W) stack, plane by
+/// plane (focal planes projected or picked per `--param z`).
 pub struct Copy<'a>(pub &'a Fov<'a>);
 
 impl Copy<'_> {
+    /// Reads plane (t, c, z) of the position into `out` (raw samples of the input dtype).
+    fn read(
+        &self,
+        file: &mut dyn PlaneFile,
+        t: usize,
+        c: usize,
+        z: usize,
+        out: &mut [u8],
+    ) -> Result<(), StageError> {
+        let f = self.0;
+        file.read_plane(f.position.unwrap_or(0), f.layout.plane(t, c, z), out)
+            .map_err(|e| StageError::Image(e.at_position(f.position)))
+    }
+
     fn copy_as<T: Pixel>(&self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
         let f = self.0;
-        let mut stack =
-            InputStack::open(&f.input, &Limits::default()).map_err(StageError::Image)?;
+        let (mut file, _, _) = super::open(&f.input, f.position, f.config)
+            .map_err(|e| StageError::InvalidInput(e.to_string()))?;
         let mut sinks = (0..f.layout.channels)
             .map(|c| f.sink::<T>(&format!("copy_c{c}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut page = vec![T::default(); f.frame_len()];
+        let n = f.frame_len();
+        let mut raw = vec![0u32; (n * f.input_dtype.bytes()).div_ceil(4)];
+        let raw = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut raw)[..n * f.input_dtype.bytes()];
+        let mut page = vec![T::default(); n];
+        let mut acc = vec![0f32; if T::DTYPE == f.input_dtype { 0 } else { n }];
+        let zs = f.layout.z_range();
         for t in 0..f.layout.frames {
             for (c, sink) in sinks.iter_mut().enumerate() {
-                stack
-                    .read_page(f.layout.page(t, c), &mut page)
-                    .map_err(StageError::Image)?;
+                if T::DTYPE == f.input_dtype {
+                    // One plane, or a maximum projection: the input's own samples.
+                    for (k, z) in zs.clone().enumerate() {
+                        if k == 0 {
+                            self.read(file.as_mut(), t, c, z, bytemuck::cast_slice_mut(&mut page))?;
+                        } else {
+                            self.read(file.as_mut(), t, c, z, raw)?;
+                            let plane: &[T] = bytemuck::try_cast_slice(raw)
+                                .map_err(|e| StageError::Failed(format!("{e:?}")))?;
+                            for (o, &v) in page.iter_mut().zip(plane) {
+                                if v.to_f32() > o.to_f32() {
+                                    *o = v;
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    // Mean projection, in float32.
+                    acc.fill(0.0);
+                    let mut plane = vec![0f32; n];
+                    for z in zs.clone() {
+                        self.read(file.as_mut(), t, c, z, raw)?;
+                        crate::image::convert_to_f32(f.input_dtype, raw, &mut plane)
+                            .map_err(|e| StageError::Failed(e.to_string()))?;
+                        for (a, v) in acc.iter_mut().zip(&plane) {
+                            *a += v;
+                        }
+                    }
+                    let k = zs.len() as f32;
+                    for (o, a) in page.iter_mut().zip(&acc) {
+                        *o = T::from_f32(a / k);
+                    }
+                }
                 sink.write_frame(t, &page).map_err(StageError::Image)?;
             }
             tick(progress, t, f.layout.frames);
@@ -140,9 +202,13 @@ impl Stage for Copy<'_> {
         1
     }
     fn params(&self) -> Vec<(String, String)> {
+        let l = &self.0.layout;
         vec![
-            ("channels".into(), self.0.layout.channels.to_string()),
+            ("channels".into(), l.channels.to_string()),
             ("format".into(), self.0.format.to_string()),
+            ("position".into(), format!("{:?}", self.0.position)),
+            ("order".into(), l.order.to_string()),
+            ("z".into(), format!("{} of {}", l.z, l.z_planes)),
         ]
     }
     fn inputs(&self) -> Vec<PathBuf> {
@@ -199,13 +265,14 @@ impl Stage for Segment<'_> {
         let f = self.fov;
         let (h, w) = (f.shape.height, f.shape.width);
         let mut phase_src = f.source(&format!("copy_c{}", f.layout.pc))?;
+        let mut phase_frames = phase_src.frames().map_err(StageError::Checkpoint)?;
         let mut sink = f.sink::<u8>("segment_mask")?;
         let mut seg = Segmenter::new(h, w, &f.config.segment);
         let (mut phase, mut mask) = (vec![0f32; h * w], vec![0u8; h * w]);
         let mut runs = RunScratch::default();
         let mut frames = Vec::with_capacity(f.shape.frames);
         for t in 0..f.shape.frames {
-            phase_src
+            phase_frames
                 .read_f32(t, &mut phase)
                 .map_err(StageError::Checkpoint)?;
             seg.segment(&phase, &mut mask);
@@ -265,8 +332,10 @@ impl Background<'_> {
     fn estimate_as<T: Pixel>(&self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
-        let mut masks = f.source("segment_mask")?;
+        let mut mask_src = f.source("segment_mask")?;
+        let mut masks = mask_src.frames().map_err(StageError::Checkpoint)?;
         let mut fl_src = f.fl_sources("copy")?;
+        let mut fl_frames = frames_of(&mut fl_src)?;
         let mut sinks = f
             .layout
             .fl
@@ -278,7 +347,7 @@ impl Background<'_> {
         let mut out = vec![T::default(); h * w];
         for t in 0..f.shape.frames {
             masks.read(t, &mut mask).map_err(StageError::Checkpoint)?;
-            for (src, sink) in fl_src.iter_mut().zip(&mut sinks) {
+            for (src, sink) in fl_frames.iter_mut().zip(&mut sinks) {
                 src.read_f32(t, &mut fl).map_err(StageError::Checkpoint)?;
                 est.estimate_rows(&fl, &mask, |y, row| {
                     for (o, &b) in out[y * w..(y + 1) * w].iter_mut().zip(row) {
@@ -348,7 +417,8 @@ impl Track<'_> {
     ) -> Result<Option<Vec<Lineage>>, StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
-        let mut masks = f.source("segment_mask")?;
+        let mut mask_src = f.source("segment_mask")?;
+        let mut masks = mask_src.frames().map_err(StageError::Checkpoint)?;
         let mut tracker = Tracker::new(h, w, &f.config.track);
         let (mut mask, mut labels) = (vec![0u8; h * w], vec![0u32; h * w]);
         let mut out = vec![T::default(); h * w];

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use isobatch_shared::atomic::TempFile;
 
 use super::extract::{CellRow, MeasureScratch, measure};
-use super::stages::{Fov, tick};
+use super::stages::{Fov, frames_of, tick};
 use crate::stage::StageError;
 
 /// `TASK/traces.csv`.
@@ -25,13 +25,14 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join("traces.csv")
 }
 
-/// The CSV header for fluorescence channels `fl`.
-pub fn header(fl: &[usize]) -> String {
+/// The CSV header for fluorescence channels labelled `labels` (names from the
+/// metadata, else `cN`).
+pub fn header(labels: &[String]) -> String {
     let mut h = String::from(
         "fov,cell,frame,time,area,centroid_y,centroid_x,bbox_y0,bbox_x0,bbox_y1,bbox_x1",
     );
-    for c in fl {
-        h.push_str(&format!(",intensity_total_c{c},intensity_mean_c{c}"));
+    for l in labels {
+        h.push_str(&format!(",intensity_total_{l},intensity_mean_{l}"));
     }
     // Last, so the established columns keep their places.
     h.push_str(",parent");
@@ -74,7 +75,8 @@ pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), S
     let bytes_per_cell = measure_frames(f, &unsorted, &mut |fraction, msg| {
         progress(fraction * 0.9, msg)
     })?;
-    let preamble = format!("{}\n{}\n", f.layout.time_comment(), header(&f.layout.fl));
+    let labels: Vec<String> = f.layout.fl.iter().map(|&c| f.layout.label(c)).collect();
+    let preamble = format!("{}\n{}\n", f.layout.time_comment(), header(&labels));
     let target = path(&f.dir);
     regroup_by_cell(&unsorted, &preamble, &bytes_per_cell, &target)
         .map_err(|e| StageError::io(format!("cannot write {}", target.display()), e))
@@ -91,23 +93,26 @@ fn measure_frames(
     let (h, w) = (f.shape.height, f.shape.width);
     let n = h * w;
     let mut labels_src = f.source("track_labels")?;
+    let mut labels_frames = labels_src.frames().map_err(StageError::Checkpoint)?;
     let mut fl_src = f.fl_sources("copy")?;
+    let mut fl_frames = frames_of(&mut fl_src)?;
     let mut bg_src = f.fl_sources("background")?;
+    let mut bg_frames = frames_of(&mut bg_src)?;
     let mut labels = vec![0u32; n];
     let mut scratch = MeasureScratch::default();
-    let mut fl = vec![vec![0f32; n]; fl_src.len()];
-    let mut bg = vec![vec![0f32; n]; bg_src.len()];
+    let mut fl = vec![vec![0f32; n]; fl_frames.len()];
+    let mut bg = vec![vec![0f32; n]; bg_frames.len()];
     let mut out = BufWriter::new(unsorted);
     let mut bytes_per_cell: BTreeMap<u32, u64> = BTreeMap::new();
     let parents = super::lineage::parents(&f.dir)?;
     for t in 0..f.shape.frames {
-        labels_src
+        labels_frames
             .read_labels(t, &mut labels)
             .map_err(StageError::Checkpoint)?;
-        for (src, buf) in fl_src.iter_mut().zip(&mut fl) {
+        for (src, buf) in fl_frames.iter_mut().zip(&mut fl) {
             src.read_f32(t, buf).map_err(StageError::Checkpoint)?;
         }
-        for (src, buf) in bg_src.iter_mut().zip(&mut bg) {
+        for (src, buf) in bg_frames.iter_mut().zip(&mut bg) {
             src.read_f32(t, buf).map_err(StageError::Checkpoint)?;
         }
         let fl_refs: Vec<&[f32]> = fl.iter().map(Vec::as_slice).collect();

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use super::imagej::ImageJLayout;
-use super::npy::{NpyStack, NpyWriter};
+use super::npy::{NpyFrames, NpyStack, NpyWriter};
 use super::tiff_in::{InputStack, Limits};
 use super::tiff_out::{Compression, TiffWriter};
 use super::{Dtype, Format, ImageError, Pixel, Shape};
@@ -139,13 +139,12 @@ enum Source {
 }
 
 /// Reads a checkpoint written by [`StackSink`]: `stem.npy` if present, else `stem.tif`.
+/// Its frames are read through [`Self::frames`].
 #[derive(Debug)]
 pub struct StackSource {
     source: Source,
     shape: Shape,
     dtype: Dtype,
-    /// Frame buffer for [`Self::read_labels`] when the stored type is narrower than u32.
-    scratch: Vec<u32>,
 }
 
 impl StackSource {
@@ -177,7 +176,6 @@ impl StackSource {
                 source: Source::Npy(npy),
                 shape,
                 dtype,
-                scratch: Vec::new(),
             });
         }
         let tif = InputStack::open(&path, &Limits::default())?;
@@ -194,7 +192,6 @@ impl StackSource {
             source: Source::Tiff(Box::new(tif)),
             shape,
             dtype,
-            scratch: Vec::new(),
         })
     }
 
@@ -216,11 +213,74 @@ impl StackSource {
         self.dtype
     }
 
+    /// Starts a pass over the frames (for `.npy`, a typed view of the whole map).
+    pub fn frames(&mut self) -> Result<Frames<'_>, ImageError> {
+        let pass = match &mut self.source {
+            Source::Npy(n) => match n.dtype() {
+                Dtype::U8 => Pass::U8(n.frames()?),
+                Dtype::U16 => Pass::U16(n.frames()?),
+                Dtype::U32 => Pass::U32(n.frames()?),
+                Dtype::F32 => Pass::F32(n.frames()?),
+            },
+            Source::Tiff(t) => Pass::Tiff(t),
+        };
+        Ok(Frames {
+            pass,
+            dtype: self.dtype,
+            scratch: Vec::new(),
+        })
+    }
+}
+
+#[derive(Debug)]
+enum Pass<'a> {
+    U8(NpyFrames<'a, u8>),
+    U16(NpyFrames<'a, u16>),
+    U32(NpyFrames<'a, u32>),
+    F32(NpyFrames<'a, f32>),
+    Tiff(&'a mut InputStack),
+}
+
+/// One pass over a [`StackSource`]'s frames, in whatever type the caller needs.
+#[derive(Debug)]
+pub struct Frames<'a> {
+    pass: Pass<'a>,
+    dtype: Dtype,
+    /// Frame buffer for [`Self::read_labels`] when the stored type is narrower than u32.
+    scratch: Vec<u32>,
+}
+
+impl Frames<'_> {
+    /// The file being read.
+    pub fn path(&self) -> &Path {
+        match &self.pass {
+            Pass::U8(f) => f.stack().path(),
+            Pass::U16(f) => f.stack().path(),
+            Pass::U32(f) => f.stack().path(),
+            Pass::F32(f) => f.stack().path(),
+            Pass::Tiff(t) => t.path(),
+        }
+    }
+
     /// Frame `t` as f32, whatever the stored dtype.
     pub fn read_f32(&mut self, t: usize, out: &mut [f32]) -> Result<(), ImageError> {
-        match &mut self.source {
-            Source::Npy(n) => n.read_f32(t, out),
-            Source::Tiff(s) => s.read_page_f32(t, out),
+        match &mut self.pass {
+            Pass::U8(f) => f.read_f32(t, out),
+            Pass::U16(f) => f.read_f32(t, out),
+            Pass::U32(f) => f.read_f32(t, out),
+            Pass::F32(f) => f.read_f32(t, out),
+            Pass::Tiff(s) => s.read_page_f32(t, out),
+        }
+    }
+
+    /// Frame `t` in its stored type `T` (an error if the checkpoint holds another dtype).
+    pub fn read<T: Pixel>(&mut self, t: usize, out: &mut [T]) -> Result<(), ImageError> {
+        match &mut self.pass {
+            Pass::U8(f) => f.read(t, out),
+            Pass::U16(f) => f.read(t, out),
+            Pass::U32(f) => f.read(t, out),
+            Pass::F32(f) => f.read(t, out),
+            Pass::Tiff(s) => s.read_page(t, out),
         }
     }
 
@@ -254,27 +314,5 @@ impl StackSource {
         }
         self.scratch = scratch;
         read
-    }
-
-    /// Frame `t` in its stored type `T` (an error if the checkpoint holds another dtype).
-    pub fn read<T: Pixel>(&mut self, t: usize, out: &mut [T]) -> Result<(), ImageError> {
-        match &mut self.source {
-            Source::Npy(n) => {
-                let frame = n.frame::<T>(t)?;
-                if out.len() != frame.len() {
-                    return Err(ImageError::usage(
-                        n.path(),
-                        format!(
-                            "output holds {} pixels but a frame has {}",
-                            out.len(),
-                            frame.len()
-                        ),
-                    ));
-                }
-                out.copy_from_slice(frame);
-                Ok(())
-            }
-            Source::Tiff(s) => s.read_page(t, out),
-        }
     }
 }

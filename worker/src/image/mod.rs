@@ -18,6 +18,7 @@ pub mod checkpoint;
 pub mod imagej;
 pub mod npy;
 mod npy_header;
+pub mod source;
 mod tiff_ifd;
 pub mod tiff_in;
 pub mod tiff_out;
@@ -29,9 +30,9 @@ mod tests;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use checkpoint::{StackSink, StackSource};
+pub use checkpoint::{Frames, StackSink, StackSource};
 pub use imagej::{ImageJLayout, ImageJMeta};
-pub use npy::{NpyStack, NpyWriter};
+pub use npy::{NpyFrames, NpyStack, NpyWriter};
 pub use tiff_in::{InputStack, Limits, StackInfo, probe};
 pub use tiff_out::{BigTiff, Compression, TiffOptions, TiffWriter};
 
@@ -83,9 +84,17 @@ impl fmt::Display for Dtype {
 /// A pixel sample type that can be stored in a stack (u8, u16, u32, f32).
 ///
 /// Sealed: the I/O code casts file bytes to `&[Self]`, so `DTYPE` must
-/// describe the type's exact layout.
+/// describe the type's exact layout. `.npy` files hold it through `ndarray_npy`.
 pub trait Pixel:
-    bytemuck::Pod + Default + Send + Sync + PartialEq + fmt::Debug + sealed::Sealed
+    bytemuck::Pod
+    + Default
+    + Send
+    + Sync
+    + PartialEq
+    + fmt::Debug
+    + ndarray_npy::WritableElement
+    + ndarray_npy::ViewElement
+    + sealed::Sealed
 {
     /// The file dtype this Rust type corresponds to.
     const DTYPE: Dtype;
@@ -280,6 +289,21 @@ impl ImageError {
         ImageError::Usage {
             path: path.to_path_buf(),
             reason: reason.into(),
+        }
+    }
+
+    /// The same error about position `p` of a multi-position file (`None`: unchanged).
+    pub fn at_position(self, p: Option<usize>) -> Self {
+        match (self, p) {
+            (ImageError::Invalid { path, reason }, Some(p)) => ImageError::Invalid {
+                path,
+                reason: format!("position {p}: {reason}"),
+            },
+            (ImageError::Usage { path, reason }, Some(p)) => ImageError::Usage {
+                path,
+                reason: format!("position {p}: {reason}"),
+            },
+            (e, _) => e,
         }
     }
 

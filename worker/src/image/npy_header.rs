@@ -1,55 +1,37 @@
-//! The `.npy` header of a (T,H,W) stack: formatting, and strict validation
-//! of untrusted headers before anything is mapped or allocated.
+//! Strict validation of an untrusted `.npy` header before its data is viewed.
 //!
-//! Formatting and dict parsing use `ndarray_npy::npy::header`; this module
-//! bounds the header length, the literal's nesting, the dtype, the rank and
-//! the data size first, and requires the file length to match exactly (a
-//! killed attempt leaves a short file, which must not pass as a checkpoint).
+//! `ndarray_npy` parses the header dict; this module bounds what reaches that parser and checks
+//! what it returns. Bounds first, because the crate allocates the header length the file claims
+//! (up to 4 GiB) before reading it, and its literal parser (`py_literal`) backtracks
+//! exponentially in the nesting depth of brackets: 14 nested lists take 0.16 s, 16 take 1 s,
+//! 30 would run for days. Then the dtype, C order, rank and size, and a file length equal to
+//! header plus data exactly: a killed attempt leaves a short file, which must not pass as a
+//! checkpoint. Every refusal says what is wrong in words a user can act on.
 
-use std::fs::File;
-use std::io::{Cursor, Read};
 use std::path::Path;
 
-use ndarray_npy::WritableElement;
 use ndarray_npy::npy::header::{Header, Layout};
 
 use super::{Dtype, ImageError, Shape, human_bytes};
 
 /// Longest header accepted (numpy itself refuses more than 10000 bytes by default).
 const MAX_HEADER: u64 = 65_536;
-/// Deepest bracket nesting accepted in the header literal (a valid one has 2).
+/// Deepest bracket nesting accepted in the header literal (a valid one has 2; the parser's
+/// time grows about 2.5× per level: 10 levels take a few milliseconds).
 const MAX_NESTING: usize = 8;
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
-/// A validated header: where the data starts and what it holds.
+/// A validated header: what the file holds and where its data starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct NpyHeader {
     pub dtype: Dtype,
     pub shape: Shape,
     pub data_offset: u64,
-    pub data_bytes: u64,
-}
-
-/// The serialized header for a C-order stack (padded to a multiple of 64 bytes).
-pub(crate) fn format(path: &Path, dtype: Dtype, shape: Shape) -> Result<Vec<u8>, ImageError> {
-    let type_descriptor = match dtype {
-        Dtype::U8 => u8::type_descriptor(),
-        Dtype::U16 => u16::type_descriptor(),
-        Dtype::U32 => u32::type_descriptor(),
-        Dtype::F32 => f32::type_descriptor(),
-    };
-    Header {
-        type_descriptor,
-        layout: Layout::Standard,
-        shape: vec![shape.frames, shape.height, shape.width],
-    }
-    .to_bytes()
-    .map_err(|e| ImageError::usage(path, format!("cannot format .npy header: {e}")))
 }
 
 fn dtype_of(descr: &str) -> Result<Dtype, String> {
     Ok(match descr {
-        "|u1" | "<u1" | "u1" | "B" => Dtype::U8,
+        "|u1" | "u1" | "B" => Dtype::U8,
         "<u2" => Dtype::U16,
         "<u4" => Dtype::U32,
         "<f4" => Dtype::F32,
@@ -82,59 +64,52 @@ fn nesting(text: &[u8]) -> usize {
     max
 }
 
-/// Reads and validates the header of `file` (of length `file_len`).
-pub(crate) fn read(path: &Path, file: &mut File, file_len: u64) -> Result<NpyHeader, ImageError> {
-    let bad = |reason: String| ImageError::invalid(path, reason);
-    let io = |e: std::io::Error| ImageError::io(path, e);
+/// Where the data of `file` starts, once the header's claimed length is within bounds and
+/// present, and its literal not nested deeply enough to stall the crate's parser.
+fn bounded_data_offset(file: &[u8]) -> Result<u64, String> {
+    let file_len = file.len() as u64;
     if file_len < 10 {
-        return Err(bad(format!("not a .npy file (only {file_len} bytes)")));
+        return Err(format!("not a .npy file (only {file_len} bytes)"));
     }
-    let mut prelude = [0u8; 12];
-    let n = usize::try_from(file_len.min(12)).unwrap_or(12);
-    file.read_exact(&mut prelude[..n]).map_err(io)?;
-    if &prelude[..6] != MAGIC {
-        return Err(bad("not a .npy file (no \\x93NUMPY magic)".to_string()));
+    if !file.starts_with(MAGIC) {
+        return Err("not a .npy file (no \\x93NUMPY magic)".to_string());
     }
-    let (prelude_len, header_len) = match (prelude[6], prelude[7]) {
-        (1, 0) => (
-            10u64,
-            u64::from(u16::from_le_bytes([prelude[8], prelude[9]])),
-        ),
-        (2 | 3, 0) if n == 12 => (
-            12u64,
-            u64::from(u32::from_le_bytes([
-                prelude[8],
-                prelude[9],
-                prelude[10],
-                prelude[11],
-            ])),
-        ),
-        (major, minor) => {
-            return Err(bad(format!(
-                "unsupported .npy format version {major}.{minor}"
-            )));
-        }
+    let le = |at: usize, n: usize| {
+        file[at..at + n]
+            .iter()
+            .rev()
+            .fold(0u64, |v, &b| v << 8 | u64::from(b))
+    };
+    let (prelude, header_len) = match (file[6], file[7]) {
+        (1, 0) => (10, le(8, 2)),
+        (2 | 3, 0) if file_len >= 12 => (12, le(8, 4)),
+        (major, minor) => return Err(format!("unsupported .npy format version {major}.{minor}")),
     };
     if header_len > MAX_HEADER {
-        return Err(bad(format!(
+        return Err(format!(
             "header claims {header_len} bytes, above the limit of {MAX_HEADER}"
-        )));
+        ));
     }
-    let data_offset = prelude_len + header_len;
+    let data_offset = prelude + header_len;
     if data_offset > file_len {
-        return Err(bad(format!(
+        return Err(format!(
             "truncated: the header alone needs {data_offset} bytes, file has {file_len}"
-        )));
+        ));
     }
-    // Bounded by MAX_HEADER above; the first `n` bytes are already in `prelude`.
-    let mut raw = vec![0u8; data_offset as usize];
-    let have = n.min(raw.len());
-    raw[..have].copy_from_slice(&prelude[..have]);
-    file.read_exact(&mut raw[have..]).map_err(io)?;
-    if nesting(&raw[prelude_len as usize..]) > MAX_NESTING {
-        return Err(bad("malformed header (nested too deeply)".to_string()));
+    // Bounded by MAX_HEADER above.
+    if nesting(&file[prelude as usize..data_offset as usize]) > MAX_NESTING {
+        return Err("malformed header (nested too deeply)".to_string());
     }
-    let header = Header::from_reader(&mut Cursor::new(&raw))
+    Ok(data_offset)
+}
+
+/// Validates the header of `file` (the whole file's bytes, e.g. its memory map).
+pub(crate) fn validate(path: &Path, file: &[u8]) -> Result<NpyHeader, ImageError> {
+    let bad = |reason: String| ImageError::invalid(path, reason);
+    let data_offset = bounded_data_offset(file).map_err(bad)?;
+    let file_len = file.len() as u64;
+    // Only the header's bytes: the crate's reader cannot run past them.
+    let header = Header::from_reader(&mut &file[..data_offset as usize])
         .map_err(|e| bad(format!("malformed header: {e}")))?;
 
     let descr = header.type_descriptor.as_string().ok_or_else(|| {
@@ -160,16 +135,13 @@ pub(crate) fn read(path: &Path, file: &mut File, file_len: u64) -> Result<NpyHea
     if !shape.is_non_empty() {
         return Err(bad(format!("stack of shape {shape} is empty")));
     }
-    let data_bytes = shape.byte_size(dtype).ok_or_else(|| {
+    let overflow = || {
         bad(format!(
             "header claims shape {shape} of {dtype}, which overflows"
         ))
-    })?;
-    let expected = data_offset.checked_add(data_bytes).ok_or_else(|| {
-        bad(format!(
-            "header claims shape {shape} of {dtype}, which overflows"
-        ))
-    })?;
+    };
+    let data_bytes = shape.byte_size(dtype).ok_or_else(overflow)?;
+    let expected = data_offset.checked_add(data_bytes).ok_or_else(overflow)?;
     if file_len < expected {
         return Err(bad(format!(
             "truncated: header says {expected} bytes ({shape} {dtype}, {}), file has {file_len}",
@@ -190,6 +162,5 @@ pub(crate) fn read(path: &Path, file: &mut File, file_len: u64) -> Result<NpyHea
         dtype,
         shape,
         data_offset,
-        data_bytes,
     })
 }

@@ -47,10 +47,14 @@ impl Limits {
         let mut l = tiff::decoder::Limits::default();
         l.decoding_buffer_size = frame;
         l.intermediate_buffer_size = frame.saturating_mul(2);
-        l.ifd_value_size = 4 << 20;
+        l.ifd_value_size = MAX_DESCRIPTION;
         l
     }
 }
+
+/// Largest ImageDescription read (an OME-XML of many positions and planes), and the
+/// decoder's bound on any one tag's value.
+const MAX_DESCRIPTION: usize = 64 << 20;
 
 /// What [`probe`] learns from a stack's headers.
 #[derive(Clone, Debug, PartialEq)]
@@ -96,6 +100,7 @@ pub struct InputStack {
     current: Option<usize>,
     scratch: Vec<u32>,
     poisoned: bool,
+    description: Option<String>,
 }
 
 /// A panic inside the tiff crate, caught: the file is one it cannot decode.
@@ -176,6 +181,7 @@ impl InputStack {
             current: None,
             scratch: Vec::new(),
             poisoned: false,
+            description: None,
         };
         stack.walk()?;
         Ok(stack)
@@ -251,21 +257,30 @@ impl InputStack {
         }
     }
 
-    /// Parses the current page's ImageDescription as ImageJ metadata, if it is.
+    /// Keeps the current page's ImageDescription (OME-XML is read from it) and parses
+    /// it as ImageJ metadata, if it is.
     fn read_imagej(&mut self) -> Result<Option<ImageJMeta>, ImageError> {
-        let small = self
+        let fits = self
             .decoder
             .image_ifd()
             .find_entry(Tag::ImageDescription)
-            .is_some_and(|e| e.count() <= 65_536);
-        if !small {
+            .is_some_and(|e| e.count() <= MAX_DESCRIPTION as u64);
+        if !fits {
             return Ok(None);
         }
         let text = match guarded(|| self.decoder.find_tag(Tag::ImageDescription)) {
             Ok(Ok(Some(v))) => v.into_string().unwrap_or_default(),
             _ => return Ok(None),
         };
-        ImageJMeta::parse(&text).map_err(|r| ImageError::invalid(&self.path, r.to_string()))
+        let meta =
+            ImageJMeta::parse(&text).map_err(|r| ImageError::invalid(&self.path, r.to_string()))?;
+        self.description = Some(text);
+        Ok(meta)
+    }
+
+    /// The first page's ImageDescription text, when it has one.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
     }
 
     fn check_same(&self, index: usize, page: &PageInfo) -> Result<(), ImageError> {
@@ -315,6 +330,19 @@ impl InputStack {
         }
         self.check_len(out.len())?;
         self.read_bytes(index, bytemuck::cast_slice_mut(out))
+    }
+
+    /// Decodes page `index` into `out`: raw little-endian samples of the file's dtype,
+    /// exactly one page long.
+    pub fn read_raw(&mut self, index: usize, out: &mut [u8]) -> Result<(), ImageError> {
+        let want = self.info.shape().frame_len() * self.info.dtype.bytes();
+        if out.len() != want {
+            return Err(ImageError::usage(
+                &self.path,
+                format!("output holds {} bytes but a page has {want}", out.len()),
+            ));
+        }
+        self.read_bytes(index, out)
     }
 
     /// Decodes page `index` into `out` as f32, whatever the file's dtype.

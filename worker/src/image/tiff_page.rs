@@ -116,6 +116,18 @@ pub(crate) enum PageError {
         end: u64,
         file_len: u64,
     },
+    /// A strip or tile whose stated byte count runs past the end of the file (the
+    /// decoder would zero-fill what is missing).
+    #[error(
+        "truncated: {kind} {index} claims bytes {start}..{end} but the file has {file_len} bytes"
+    )]
+    Overrun {
+        kind: &'static str,
+        index: usize,
+        start: u64,
+        end: u64,
+        file_len: u64,
+    },
 }
 
 /// Compression codes the reader accepts.
@@ -330,6 +342,18 @@ fn check_chunks<R: Read + Seek>(
                 index: i,
                 start: off,
                 end,
+                file_len,
+            });
+        }
+        // A byte count running past the end means the file was cut or its tags are corrupt;
+        // the decoder would zero-fill what is missing.
+        let claimed = off.saturating_add(cnt);
+        if claimed > file_len {
+            return Err(PageError::Overrun {
+                kind,
+                index: i,
+                start: off,
+                end: claimed,
                 file_len,
             });
         }

@@ -10,6 +10,7 @@ fn parse(text: &str) -> Result<Directives, (usize, String)> {
 
 fn spec(dir: &Path, inputs: Vec<PathBuf>) -> TaskSpec {
     TaskSpec {
+        position: None,
         task: "s1".into(),
         attempt: 1,
         pipeline: Pipeline::Selftest,

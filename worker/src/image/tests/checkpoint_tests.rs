@@ -21,6 +21,7 @@ fn write<T: TestPixel>(dir: &TestDir, stem: &str, shape: Shape, format: Format) 
 fn check<T: TestPixel>(dir: &TestDir, stem: &str, shape: Shape, format: Format) {
     let mut src = StackSource::open(dir.path(), stem, format).unwrap();
     assert_eq!((src.shape(), src.dtype()), (shape, T::DTYPE));
+    let mut src = src.frames().unwrap();
     let mut page = vec![T::default(); shape.frame_len()];
     let mut floats = vec![0f32; shape.frame_len()];
     for t in 0..shape.frames {
@@ -139,6 +140,7 @@ fn labels_widen_from_any_unsigned_type() {
         let dir = TestDir::new("labels");
         write::<T>(&dir, "labels", shape, format);
         let mut src = StackSource::open(dir.path(), "labels", format).unwrap();
+        let mut src = src.frames().unwrap();
         let mut out = vec![0u32; shape.frame_len()];
         for t in 0..shape.frames {
             src.read_labels(t, &mut out).unwrap();
@@ -156,7 +158,11 @@ fn labels_widen_from_any_unsigned_type() {
         let dir = TestDir::new("labels");
         write::<f32>(&dir, "labels", Shape::new(1, 4, 4), format);
         let mut src = StackSource::open(dir.path(), "labels", format).unwrap();
-        let err = src.read_labels(0, &mut [0u32; 16]).unwrap_err();
+        let err = src
+            .frames()
+            .unwrap()
+            .read_labels(0, &mut [0u32; 16])
+            .unwrap_err();
         assert!(err.to_string().contains("float32"), "{err}");
     }
 }

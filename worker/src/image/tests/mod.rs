@@ -3,7 +3,12 @@
 
 mod checkpoint_tests;
 mod interop;
+mod nd2_bench;
+mod nd2_tests;
+#[path = "../../../../tests/tests/common/nd2_writer.rs"]
+mod nd2_writer;
 mod npy_tests;
+mod ome_tests;
 mod rss;
 mod tiff_hostile;
 mod tiff_roundtrip;

@@ -24,14 +24,20 @@ fn round_trip<T: TestPixel>(height: usize, width: usize) {
     let s = NpyStack::open(&path).unwrap();
     assert_eq!((s.shape(), s.dtype()), (shape, T::DTYPE));
     let mut floats = vec![0f32; shape.frame_len()];
+    let mut copy = vec![T::default(); shape.frame_len()];
+    let mut pass = s.frames::<T>().unwrap();
     for t in (0..5).chain(0..5) {
         let expected = pattern::<T>(t, shape.frame_len());
+        let frame = pass.frame(t).unwrap();
+        assert_eq!(frame.dim(), (height, width));
         assert!(
-            s.frame::<T>(t).unwrap() == expected.as_slice(),
+            frame.as_slice().unwrap() == expected.as_slice(),
             "{} frame {t}",
             T::DTYPE
         );
-        s.read_f32(t, &mut floats).unwrap();
+        pass.read(t, &mut copy).unwrap();
+        assert!(copy == expected);
+        pass.read_f32(t, &mut floats).unwrap();
         assert!(floats.iter().zip(&expected).all(|(f, e)| *f == e.to_f32()));
     }
     let view = s.view::<T>().unwrap();
@@ -40,7 +46,12 @@ fn round_trip<T: TestPixel>(height: usize, width: usize) {
         view[[4, height - 1, width - 1]],
         pattern::<T>(4, shape.frame_len())[height * width - 1]
     );
-    assert!(matches!(s.frame::<T>(5), Err(ImageError::Usage { .. })));
+    assert!(matches!(pass.frame(5), Err(ImageError::Usage { .. })));
+    let e = pass.read_f32(0, &mut floats[1..]).unwrap_err();
+    assert!(
+        matches!(e, ImageError::Usage { .. }) && e.to_string().contains("output holds"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -65,11 +76,19 @@ fn dtype_mismatch_is_invalid() {
     w.write_frame(0, &[1, 2, 3, 4]).unwrap();
     w.commit().unwrap();
     let s = NpyStack::open(&path).unwrap();
-    let e = s.frame::<f32>(0).unwrap_err();
-    assert!(
-        e.is_invalid_input() && e.to_string().contains("pixels are uint16"),
-        "{e}"
-    );
+    for e in [
+        s.frames::<f32>().unwrap_err(),
+        s.view::<u8>().unwrap_err(),
+        s.frames::<u16>()
+            .unwrap()
+            .read::<f32>(0, &mut [0.0; 4])
+            .unwrap_err(),
+    ] {
+        assert!(
+            e.is_invalid_input() && e.to_string().contains("pixels are uint16"),
+            "{e}"
+        );
+    }
     assert_eq!(s.dtype(), Dtype::U16);
 }
 
@@ -140,12 +159,20 @@ fn garbage_headers_are_invalid() {
         &["not a .npy file"],
     );
     expect(&refusal(&dir, b"\x93NUMPY"), &["only 6 bytes"]);
+    expect(&refusal(&dir, b""), &["only 0 bytes"]);
     expect(
         &refusal(&dir, &npy_bytes("this is not a dict", 0)),
         &["malformed header"],
     );
     expect(
         &refusal(&dir, &npy_bytes(&"(".repeat(5000), 0)),
+        &["nested too deeply"],
+    );
+    // Balanced nesting is what stalls the header parser (exponential backtracking): 12 levels
+    // parse in milliseconds, so without the bound this would be "malformed header".
+    let nested = format!("{}{}", "[".repeat(12), "]".repeat(12));
+    expect(
+        &refusal(&dir, &npy_bytes(&nested, 0)),
         &["nested too deeply"],
     );
     let mut v9 = npy_bytes("{}", 0);
@@ -207,7 +234,8 @@ fn numpy_spellings_are_accepted() {
     std::fs::write(&path, npy_bytes(dict, 24)).unwrap();
     let s = NpyStack::open(&path).unwrap();
     assert_eq!((s.dtype(), s.shape()), (Dtype::U8, Shape::new(2, 3, 4)));
-    assert_eq!(s.frame::<u8>(1).unwrap(), &[0; 12]);
+    assert_eq!(s.view::<u8>().unwrap().sum(), 0);
+    assert_eq!(s.frames::<u8>().unwrap().frame(1).unwrap().dim(), (3, 4));
 }
 
 #[test]

@@ -31,10 +31,11 @@ fn measure(frames: usize) -> (u64, u64) {
     procfs::reset_self_peak();
     let base = procfs::self_rss();
     let s = NpyStack::open(&path).unwrap();
+    let mut pass = s.frames::<u16>().unwrap();
     let mut sum = 0u64;
     for t in 0..frames {
-        sum += s
-            .frame::<u16>(t)
+        sum += pass
+            .frame(t)
             .unwrap()
             .iter()
             .map(|&v| u64::from(v))

@@ -144,6 +144,20 @@ fn truncated_strips_are_invalid() {
     let r = refusal(&dir, &craft(&[short_strip]));
     expect(&r, &["strip 0 holds 100 bytes but its pixels need 8192"]);
 
+    // The pixels fit but the stated byte count runs past the end of the file: the
+    // decoder would zero-fill, so it is refused as truncated.
+    let mut long_strip = gray16(64, 64, 0);
+    long_strip.claimed_bytes = Some(64 * 64 * 2 + 4096);
+    let r = refusal(&dir, &craft(&[long_strip]));
+    expect(
+        &r,
+        &[
+            "page 0",
+            "truncated: strip 0 claims bytes",
+            "but the file has",
+        ],
+    );
+
     // Cut after a successful open: the read fails cleanly.
     let path = dir.join("cut.tif");
     std::fs::write(&path, &bytes).unwrap();

@@ -1,0 +1,225 @@
+//! A FUSE file system served by a test thread, for a real D state: one file,
+//! `stuck.txt`, whose reads by the test's own children (the supervisor) are
+//! answered and whose reads by anyone else (a worker, a task) are held
+//! unanswered until [`Fuse::release`]. A reader whose request the server holds
+//! enters uninterruptible sleep once a fatal signal arrives, and cannot die
+//! until it is answered: what a hung NFS mount does. Raw protocol (7.31), no
+//! library: INIT, LOOKUP, GETATTR, OPEN, READ, RELEASE, FLUSH; ENOSYS otherwise.
+
+use std::ffi::CString;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use nix::libc;
+
+/// What the FUSE file holds (a selftest task for whoever may read it).
+const CONTENT: &[u8] = b"sleep=0\n";
+const FILE_NAME: &str = "stuck.txt";
+const ROOT: u64 = 1;
+const FILE: u64 = 2;
+
+/// A FUSE mount served by a thread of this test: one file, `stuck.txt`. Reads
+/// by this test's own children (the supervisor: discovery, pre-flight) are
+/// answered; reads by anyone else (a worker) are kept unanswered until
+/// [`Fuse::release`] or drop.
+pub struct Fuse {
+    dir: PathBuf,
+    dev: File,
+    /// Held reads: (request id, reading thread).
+    hung: Arc<Mutex<Vec<(u64, u32)>>>,
+}
+
+fn le(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+/// `fuse_attr` for the root folder or the file.
+fn attr(node: u64) -> Vec<u8> {
+    let (size, mode, nlink) = if node == ROOT {
+        (0u64, 0o040755u32, 2u32)
+    } else {
+        (CONTENT.len() as u64, 0o100644u32, 1u32)
+    };
+    le(&[
+        &node.to_le_bytes(),
+        &size.to_le_bytes(),
+        &1u64.to_le_bytes(), // blocks
+        &[0u8; 24],          // atime, mtime, ctime
+        &[0u8; 12],          // their nanoseconds
+        &mode.to_le_bytes(),
+        &nlink.to_le_bytes(),
+        &[0u8; 12],             // uid, gid, rdev
+        &4096u32.to_le_bytes(), // blksize
+        &0u32.to_le_bytes(),    // flags
+    ])
+}
+
+/// The parent pid of the process owning thread `tid`.
+pub fn parent_of(tid: u32) -> Option<u32> {
+    let status = fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+impl Fuse {
+    /// Mounts at `dir`; None where FUSE cannot be mounted.
+    pub fn mount(dir: &Path) -> Option<Fuse> {
+        fs::create_dir_all(dir).ok()?;
+        let dev = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+            .ok()?;
+        let opts = format!("fd={},rootmode=40000,user_id=0,group_id=0", dev.as_raw_fd());
+        let (src, target, fstype, data) = (
+            CString::new("isobatch-test").ok()?,
+            CString::new(dir.as_os_str().as_encoded_bytes()).ok()?,
+            CString::new("fuse").ok()?,
+            CString::new(opts).ok()?,
+        );
+        // SAFETY: valid NUL-terminated strings that outlive the call.
+        let rc = unsafe {
+            libc::mount(
+                src.as_ptr(),
+                target.as_ptr(),
+                fstype.as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                data.as_ptr().cast(),
+            )
+        };
+        if rc != 0 {
+            return None;
+        }
+        let hung = Arc::new(Mutex::new(Vec::new()));
+        let reader = dev.try_clone().ok()?;
+        let h = hung.clone();
+        std::thread::spawn(move || serve(reader, &h));
+        Some(Fuse {
+            dir: dir.to_path_buf(),
+            dev,
+            hung,
+        })
+    }
+
+    pub fn file(&self) -> PathBuf {
+        self.dir.join(FILE_NAME)
+    }
+
+    /// The threads whose reads are held unanswered so far.
+    pub fn hung(&self) -> Vec<u32> {
+        self.hung.lock().unwrap().iter().map(|h| h.1).collect()
+    }
+
+    /// Answers every held read with EIO: the readers wake up (and die of their pending signals).
+    pub fn release(&self) {
+        for (unique, _) in self.hung.lock().unwrap().drain(..) {
+            let _ = (&self.dev).write_all(&reply(unique, -libc::EIO, &[]));
+        }
+    }
+}
+
+impl Drop for Fuse {
+    fn drop(&mut self) {
+        self.release();
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+fn reply(unique: u64, error: i32, payload: &[u8]) -> Vec<u8> {
+    let len = (16 + payload.len()) as u32;
+    le(&[
+        &len.to_le_bytes(),
+        &error.to_le_bytes(),
+        &unique.to_le_bytes(),
+        payload,
+    ])
+}
+
+/// The server loop: answers INIT, LOOKUP, GETATTR, OPEN, READ, RELEASE, FLUSH;
+/// ENOSYS for anything else that expects an answer.
+fn serve(mut dev: File, hung: &Mutex<Vec<(u64, u32)>>) {
+    let me = std::process::id();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match dev.read(&mut buf) {
+            Ok(n) if n >= 40 => n,
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            _ => return,
+        };
+        let req = &buf[..n];
+        let u32_at = |o: usize| u32::from_le_bytes(req[o..o + 4].try_into().unwrap());
+        let u64_at = |o: usize| u64::from_le_bytes(req[o..o + 8].try_into().unwrap());
+        let (opcode, unique, node, pid) = (u32_at(4), u64_at(8), u64_at(16), u32_at(32));
+        let body = &req[40..];
+        let answer = match opcode {
+            // INIT: protocol 7.31, no optional features.
+            26 => {
+                let readahead = u32::from_le_bytes(body[8..12].try_into().unwrap());
+                let mut out = le(&[
+                    &7u32.to_le_bytes(),
+                    &31u32.to_le_bytes(),
+                    &readahead.to_le_bytes(),
+                ]);
+                out.extend_from_slice(&0u32.to_le_bytes()); // flags
+                out.extend_from_slice(&[0u8; 4]); // max_background, congestion_threshold
+                out.extend_from_slice(&65536u32.to_le_bytes()); // max_write
+                out.extend_from_slice(&1u32.to_le_bytes()); // time_gran
+                out.resize(64, 0);
+                Some((0, out))
+            }
+            // LOOKUP
+            1 => {
+                let name = body.split(|&b| b == 0).next().unwrap_or(b"");
+                if node == ROOT && name == FILE_NAME.as_bytes() {
+                    let mut out = le(&[&FILE.to_le_bytes(), &0u64.to_le_bytes()]);
+                    out.extend_from_slice(&60u64.to_le_bytes()); // entry_valid
+                    out.extend_from_slice(&60u64.to_le_bytes()); // attr_valid
+                    out.extend_from_slice(&[0u8; 8]);
+                    out.extend_from_slice(&attr(FILE));
+                    Some((0, out))
+                } else {
+                    Some((-libc::ENOENT, Vec::new()))
+                }
+            }
+            // GETATTR
+            3 => {
+                let mut out = le(&[&60u64.to_le_bytes(), &[0u8; 8]]);
+                out.extend_from_slice(&attr(node));
+                Some((0, out))
+            }
+            // OPEN, OPENDIR: direct I/O, so every read comes here (no page cache).
+            14 | 27 => Some((
+                0,
+                le(&[&0u64.to_le_bytes(), &1u32.to_le_bytes(), &[0u8; 4]]),
+            )),
+            // READ: the supervisor gets the content; a worker waits forever.
+            15 => {
+                if parent_of(pid) == Some(me) {
+                    let offset = usize::try_from(u64_at(48)).unwrap_or(usize::MAX);
+                    Some((0, CONTENT.get(offset..).unwrap_or(&[]).to_vec()))
+                } else {
+                    hung.lock().unwrap().push((unique, pid));
+                    None
+                }
+            }
+            // RELEASE, FLUSH, RELEASEDIR
+            18 | 25 | 29 => Some((0, Vec::new())),
+            // FORGET, INTERRUPT, BATCH_FORGET, DESTROY: no answer expected (or wanted).
+            2 | 36 | 42 | 38 => None,
+            _ => Some((-libc::ENOSYS, Vec::new())),
+        };
+        if let Some((error, payload)) = answer {
+            let _ = (&dev).write_all(&reply(unique, error, &payload));
+        }
+    }
+}

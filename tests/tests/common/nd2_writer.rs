@@ -1,0 +1,194 @@
+//! A minimal uncompressed ND2 v3 writer for tests, following what the `nd2`
+//! crate's reader expects (no open ND2 writer exists): the file signature
+//! chunk, `ImageAttributesLV!` and `ImageMetadataLV!` in CLX-lite, one
+//! `ImageDataSeq|N!` chunk per frame (8-byte timestamp, then rows of
+//! channel-interleaved u16 samples), and the chunk map at the end.
+//! Experiment loops: T (outer), XY positions, Z (inner), channels in-pixel.
+//! Not covered: compressed frames, v2 files, real Nikon metadata beyond these fields.
+
+#![allow(dead_code)]
+
+/// What to write; `pixel(p, t, c, z, y, x)` gives each sample.
+pub struct Nd2Spec {
+    pub width: u32,
+    pub height: u32,
+    pub channels: u32,
+    pub positions: u32,
+    pub frames: u32,
+    pub z: u32,
+    /// `uiBpcInMemory` (the pixels are always written as u16).
+    pub bits: u32,
+    /// `eCompression` as INT32 (2 = uncompressed), or `None` to omit it.
+    pub compression: Option<i32>,
+    /// `uiComp`, when it should differ from `channels`.
+    pub components: Option<u32>,
+    /// `uiSequenceCount`, when it should differ from T × P × Z.
+    pub sequences: Option<u32>,
+}
+
+impl Nd2Spec {
+    /// An honest uncompressed 16-bit file.
+    pub fn new(width: u32, height: u32, channels: u32, positions: u32, frames: u32) -> Self {
+        Nd2Spec {
+            width,
+            height,
+            channels,
+            positions,
+            frames,
+            z: 1,
+            bits: 16,
+            compression: Some(2),
+            components: None,
+            sequences: None,
+        }
+    }
+}
+
+const MAGIC: u32 = 0x0ABE_CEDA;
+
+fn entry(out: &mut Vec<u8>, kind: u8, name: &str) {
+    out.push(kind);
+    out.push(name.encode_utf16().count() as u8 + 1);
+    for u in name.encode_utf16().chain([0]) {
+        out.extend_from_slice(&u.to_le_bytes());
+    }
+}
+
+fn u32_entry(out: &mut Vec<u8>, name: &str, v: u32) {
+    entry(out, 3, name);
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn level(out: &mut Vec<u8>, name: &str, items: &[Vec<u8>]) {
+    entry(out, 11, name);
+    out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+    let body: Vec<u8> = items.concat();
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&body);
+    out.extend(std::iter::repeat_n(0u8, items.len() * 8));
+}
+
+fn scalar(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut v = Vec::new();
+    f(&mut v);
+    v
+}
+
+fn loop_level(name: &str, loops: &[(u32, u32)]) -> Vec<u8> {
+    let (kind, count) = loops[0];
+    let mut items = vec![
+        scalar(|o| u32_entry(o, "uiLoopType", kind)),
+        scalar(|o| {
+            level(
+                o,
+                "uLoopPars",
+                &[scalar(|o| u32_entry(o, "uiCount", count))],
+            )
+        }),
+    ];
+    if loops.len() > 1 {
+        items.push(scalar(|o| {
+            level(
+                o,
+                "ppNextLevelEx",
+                &[loop_level("i0000000000", &loops[1..])],
+            )
+        }));
+    }
+    scalar(|o| level(o, name, &items))
+}
+
+fn chunk(out: &mut Vec<u8>, map: &mut Vec<(Vec<u8>, u64, u64)>, name: &[u8], data: &[u8]) {
+    let at = out.len() as u64;
+    out.extend_from_slice(&MAGIC.to_le_bytes());
+    out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    out.extend_from_slice(name);
+    out.extend_from_slice(data);
+    map.push((name.to_vec(), at, out.len() as u64 - at));
+}
+
+/// The bytes of an ND2 file holding `spec`'s planes.
+pub fn nd2_bytes(spec: &Nd2Spec, pixel: impl Fn(u32, u32, u32, u32, u32, u32) -> u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut map = Vec::new();
+    let mut version = b"Ver3.0".to_vec();
+    version.resize(64, 0);
+    chunk(
+        &mut out,
+        &mut Vec::new(),
+        b"ND2 FILE SIGNATURE CHUNK NAME01!",
+        &version,
+    );
+    let comp = spec.components.unwrap_or(spec.channels);
+    let mut attrs = vec![
+        scalar(|o| u32_entry(o, "uiWidth", spec.width)),
+        scalar(|o| u32_entry(o, "uiWidthBytes", spec.width * comp * 2)),
+        scalar(|o| u32_entry(o, "uiHeight", spec.height)),
+        scalar(|o| u32_entry(o, "uiComp", comp)),
+        scalar(|o| u32_entry(o, "uiBpcInMemory", spec.bits)),
+        scalar(|o| u32_entry(o, "uiBpcSignificant", spec.bits)),
+        scalar(|o| {
+            let n = spec.frames * spec.positions * spec.z;
+            u32_entry(o, "uiSequenceCount", spec.sequences.unwrap_or(n))
+        }),
+        scalar(|o| u32_entry(o, "uiChannelCount", spec.channels)),
+        scalar(|o| u32_entry(o, "uiCompBPC", 1)),
+    ];
+    if let Some(c) = spec.compression {
+        attrs.push(scalar(|o| {
+            entry(o, 2, "eCompression");
+            o.extend_from_slice(&c.to_le_bytes());
+        }));
+    }
+    let attrs = scalar(|o| level(o, "SLxImageAttributes", &attrs));
+    chunk(&mut out, &mut map, b"ImageAttributesLV!", &attrs);
+    let mut loops = vec![(1, spec.frames), (2, spec.positions)];
+    if spec.z > 1 {
+        loops.push((4, spec.z));
+    }
+    chunk(
+        &mut out,
+        &mut map,
+        b"ImageMetadataLV!",
+        &loop_level("SLxExperiment", &loops),
+    );
+    let mut seq = 0;
+    for t in 0..spec.frames {
+        for p in 0..spec.positions {
+            for z in 0..spec.z {
+                let mut data = vec![0u8; 8];
+                for y in 0..spec.height {
+                    for x in 0..spec.width {
+                        for c in 0..comp {
+                            data.extend_from_slice(&pixel(p, t, c, z, y, x).to_le_bytes());
+                        }
+                    }
+                }
+                chunk(
+                    &mut out,
+                    &mut map,
+                    format!("ImageDataSeq|{seq}!").as_bytes(),
+                    &data,
+                );
+                seq += 1;
+            }
+        }
+    }
+    let map_at = out.len() as u64;
+    let mut body = Vec::new();
+    for (name, at, size) in &map {
+        body.extend_from_slice(name);
+        body.extend_from_slice(&at.to_le_bytes());
+        body.extend_from_slice(&size.to_le_bytes());
+    }
+    body.extend_from_slice(b"ND2 CHUNK MAP SIGNATURE 0000001!");
+    body.extend_from_slice(&map_at.to_le_bytes());
+    chunk(
+        &mut out,
+        &mut Vec::new(),
+        b"ND2 FILEMAP SIGNATURE NAME 0001!",
+        &body,
+    );
+    out
+}
