@@ -1,5 +1,5 @@
-//! Hints where a message alone leaves a person stuck, pinned word for word
-//! (they are text people read): input files of another kind, a Windows path,
+//! Hints where a message alone leaves a person stuck, pinned by insta snapshots
+//! (`snapshots/hints__*.snap`: they are text people read): input files of another kind, a Windows path,
 //! `--pipeline exec` without `--exec` and the reverse, and `--progress bar`
 //! on a stderr that is not a terminal.
 mod common;
@@ -32,18 +32,9 @@ fn files_of_another_kind_name_the_patterns_and_what_to_do() {
     let out = run(&b, &["--input", "raw", "--output", "out"]);
     assert_eq!(out.status.code(), Some(2));
     let raw = b.raw().canonicalize().unwrap();
-    let want = format!(
-        "isobatch: no file in the input folder {raw} matches `{{fov}}.ome.tif` or \
-         `{{fov}}.ome.tiff` or `{{fov}}.tif` or `{{fov}}.tiff` or `{{fov}}.nd2`. Expected layout:\n  \
-         {raw}/\n    <fov>.ome.tif\n    <fov>.ome.tiff\n    <fov>.tif\n    <fov>.tiff\n    \
-         <fov>.nd2\nFiles found there, for example:\n  pos1.czi\n  pos2.lif\n\
-         The files found end in .czi, .lif, but the pattern(s) in effect only take .ome.tif, \
-         .ome.tiff, .tif, .tiff, .nd2: convert the files to one of those (e.g. Fiji's Bio-Formats \
-         export, or bfconvert), or run your own program on them with --pipeline exec --pattern \
-         '{{name}}.czi' --exec 'PROGRAM {{input}} {{task_dir}}'.\n",
-        raw = raw.display()
-    );
-    assert_eq!(text(&out.stderr), want);
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&raw.display().to_string()), "[RAW]");
+    settings.bind(|| insta::assert_snapshot!("input_kinds", text(&out.stderr)));
 
     // Files of the right kind under other names: no hint about kinds.
     fs::write(b.raw().join("pos3.tif.bak"), "x").unwrap();
@@ -71,11 +62,7 @@ fn a_windows_path_is_named_and_the_wsl_form_suggested() {
     let b = Batch::new();
     let out = run(&b, &["--input", r"C:\Users\ana\raw", "--output", "out"]);
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        text(&out.stderr),
-        "isobatch: --input C:\\Users\\ana\\raw: this looks like a Windows path, which Linux reads \
-         as a relative name. Under WSL the same place is --input /mnt/c/Users/ana/raw\n"
-    );
+    insta::assert_snapshot!("windows_path", text(&out.stderr));
     let out = run(&b, &["--input", "raw", "--output", "D:/results"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -94,21 +81,13 @@ fn exec_pipeline_and_exec_flag_name_the_missing_or_extra_flag() {
         &["--pipeline", "exec", "--input", "raw", "--output", "out"],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        text(&out.stderr),
-        "isobatch: --pipeline exec is missing --exec: add the command to run per task, e.g. \
-         --exec 'python3 analyse.py {input} {task_dir}'\n"
-    );
+    insta::assert_snapshot!("exec_missing", text(&out.stderr));
     let out = run(
         &b,
         &["--exec", "cat {input}", "--input", "raw", "--output", "out"],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        text(&out.stderr),
-        "isobatch: --exec runs a command per task, which only --pipeline exec does (this run's \
-         pipeline is fov): add --pipeline exec, or drop --exec to run the fov pipeline\n"
-    );
+    insta::assert_snapshot!("exec_extra", text(&out.stderr));
 }
 
 #[test]

@@ -43,16 +43,6 @@ fn settings(b: &Batch) -> insta::Settings {
     s
 }
 
-/// Escapes a literal path for use as a regex filter.
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escape = !c.is_ascii_alphanumeric() && c != '/' && c != '_' && c != '-';
-            escape.then_some('\\').into_iter().chain(std::iter::once(c))
-        })
-        .collect()
-}
-
 #[test]
 fn summary_and_status_of_a_mixed_batch() {
     let b = Batch::new();

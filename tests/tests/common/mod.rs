@@ -496,3 +496,13 @@ pub fn demo(b: &Batch, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Escapes a literal text (a temp path) for use as an insta filter, which is a regex.
+pub fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escape = !c.is_ascii_alphanumeric() && c != '/' && c != '_' && c != '-';
+            escape.then_some('\\').into_iter().chain(std::iter::once(c))
+        })
+        .collect()
+}
