@@ -11,13 +11,7 @@ use std::process::Output;
 
 fn fov(b: &Batch, extra: &[&str]) -> Output {
     let out = b.pipeline_cmd("fov", extra).output().expect("run isobatch");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out);
     out
 }
 

@@ -14,16 +14,6 @@ fn fov(b: &Batch, extra: &[&str]) -> Output {
     b.pipeline_cmd("fov", extra).output().expect("run isobatch")
 }
 
-fn ok(out: &Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// (stage, action) of the last attempt of `task`, from the journal.
 fn stages(b: &Batch, task: &str) -> Vec<(String, String)> {
     let end = b

@@ -506,3 +506,14 @@ pub fn regex_escape(text: &str) -> String {
         })
         .collect()
 }
+
+/// Asserts a run exited 0, showing both of its streams when it did not.
+pub fn ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
