@@ -1,0 +1,79 @@
+"""Shared fixtures: the installed binary, a small demo, and waiting on conditions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+import isobatch
+
+DEADLINE_S = 120.0
+
+
+def wait_until(condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:
+    """Polls ``condition`` until it holds; fails the test naming ``what`` after the deadline."""
+    end = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > end:
+            pytest.fail(f"timed out after {deadline_s}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Child:
+    """A Python child process whose stderr is collected as it comes."""
+
+    def __init__(self, script: str, cwd: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def said(self, text: str) -> bool:
+        """True once a stderr line contains ``text``."""
+        return any(text in line for line in self.lines)
+
+    def wait(self) -> int:
+        """Waits (with the deadline) for the child to exit and returns its exit status."""
+        code = self.proc.wait(timeout=DEADLINE_S)
+        self._reader.join(DEADLINE_S)
+        return code
+
+    def stderr(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """A small synthetic demo (``isobatch demo``): DIR/raw and DIR/truth."""
+    root = tmp_path_factory.mktemp("demo")
+    subprocess.run(
+        [str(isobatch.executable()), "demo", str(root), "--fovs", "3", "--frames", "6"],
+        check=True,
+        capture_output=True,
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_batch(demo: Path, tmp_path_factory) -> isobatch.Batch:
+    """The demo, run once from Python."""
+    out = tmp_path_factory.mktemp("demo-out") / "processed"
+    return isobatch.run(demo / "raw", out, workers=2, progress="plain")
