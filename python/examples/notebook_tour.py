@@ -22,9 +22,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # in Jupyter, drop this line to see the figures inline
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-import isobatch  # noqa: E402
+import isobatch
 
 work = Path(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="isobatch-tour-"))
 work.mkdir(parents=True, exist_ok=True)
@@ -56,14 +56,14 @@ print(f"plot: {figure}")
 # %% 2. exo2micro's run_batch(samples, dyes, parallel='subprocess', timeout_per_task=...).
 # The lab's per-image step stays a script of its own; isobatch runs it once per sample x dye,
 # each in its own process with a timeout, journals the results and resumes after a crash.
-ANALYSE = '''
+ANALYSE = """
 import json, os, sys
 image, task_dir = sys.argv[1], sys.argv[2]
 size = os.path.getsize(image)              # stands in for exo2micro's per-image analysis
 with open(os.path.join(task_dir, "result.json"), "w") as f:
     json.dump({"bytes": size}, f)
 print(f"analysed {image}: {size} bytes")
-'''
+"""
 script = work / "analyse_one.py"
 script.write_text(ANALYSE)
 

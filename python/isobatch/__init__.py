@@ -11,8 +11,9 @@ child process, so a crashing task never takes the notebook with it.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Union
 
 from . import _process
 from ._batch import PROBLEM_KINDS, Batch
@@ -23,7 +24,7 @@ from ._progress import _FINISHED as _FINISHED_LINE
 from ._progress import Display, choose
 from ._tables import VERDICTS
 
-__all__ = ["Batch", "IsobatchError", "PROBLEM_KINDS", "VERDICTS", "executable", "open", "run"]
+__all__ = ["PROBLEM_KINDS", "VERDICTS", "Batch", "IsobatchError", "executable", "open", "run"]
 
 try:
     __version__ = version("isobatch")
@@ -38,13 +39,13 @@ def run(
     output: PathLike,
     pipeline: str = "fov",
     mode: str = "subprocess",
-    workers: Union[int, str] = "auto",
-    timeout: Optional[Duration] = None,
+    workers: int | str = "auto",
+    timeout: Duration | None = None,
     memory_debug: bool = False,
-    params: Optional[Mapping[str, Any]] = None,
-    exec: Optional[Union[str, Sequence[str]]] = None,
-    pattern: Optional[str] = None,
-    grid: Optional[Mapping[str, Union[str, Sequence[Any]]]] = None,
+    params: Mapping[str, Any] | None = None,
+    exec: str | Sequence[str] | None = None,
+    pattern: str | None = None,
+    grid: Mapping[str, str | Sequence[Any]] | None = None,
     progress: str = "auto",
     **flags: Any,
 ) -> Batch:

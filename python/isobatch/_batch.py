@@ -6,7 +6,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pandas as pd
 
@@ -28,12 +28,12 @@ class Batch:
     run ends).
     """
 
-    def __init__(self, output: "os.PathLike[str] | str", exit_code: Optional[int] = None):
+    def __init__(self, output: os.PathLike[str] | str, exit_code: int | None = None):
         self.output: Path = Path(output).resolve()
         """The output folder (absolute)."""
-        self.exit_code: Optional[int] = exit_code
+        self.exit_code: int | None = exit_code
         """The exit code of the run that returned this batch (None from :func:`open`)."""
-        self.report_error: Optional[str] = None
+        self.report_error: str | None = None
         """Why :attr:`report_path` is None, when it is."""
 
     def __repr__(self) -> str:
@@ -45,7 +45,7 @@ class Batch:
         results = self.results
         return dict(results.get("counts", {})) if results else {}
 
-    def _file(self, *parts: str) -> Optional[Path]:
+    def _file(self, *parts: str) -> Path | None:
         path = self.output.joinpath(*parts)
         return path if path.is_file() else None
 
@@ -55,13 +55,13 @@ class Batch:
         return sorted({k for t in results.get("tasks", []) for k in t.get("fields", {})})
 
     @property
-    def summary(self) -> Optional[pd.DataFrame]:
+    def summary(self) -> pd.DataFrame | None:
         """summary.csv: one row per task; ``verdict``/``status`` categorical, ids as text."""
         path = self._file("summary.csv")
         return read_csv(path, self._fields()) if path else None
 
     @property
-    def traces(self) -> Optional[pd.DataFrame]:
+    def traces(self) -> pd.DataFrame | None:
         """traces.csv (fov pipeline): one row per cell per frame; time columns as floats.
 
         The time unit is in the column name (``time_min``...) and in ``df.attrs["units"]``.
@@ -70,19 +70,19 @@ class Batch:
         return read_csv(path, self._fields()) if path else None
 
     @property
-    def lineage(self) -> Optional[pd.DataFrame]:
+    def lineage(self) -> pd.DataFrame | None:
         """lineage.csv (fov pipeline): ``fov, cell, parent, frame_born, frame_divided``."""
         path = self._file("lineage.csv")
         return read_csv(path, self._fields()) if path else None
 
     @property
-    def memory(self) -> Optional[pd.DataFrame]:
+    def memory(self) -> pd.DataFrame | None:
         """.isobatch/memory.csv (``memory_debug=True``): one row per attempt, bytes and seconds."""
         path = self._file(".isobatch", "memory.csv")
         return read_csv(path, self._fields()) if path else None
 
     @property
-    def results(self) -> Optional[dict[str, Any]]:
+    def results(self) -> dict[str, Any] | None:
         """results.json, with every task's ``outputs`` and ``logs`` made absolute paths."""
         path = self._file("results.json")
         if path is None:
@@ -98,7 +98,7 @@ class Batch:
         return data
 
     @property
-    def problems(self) -> Optional[pd.DataFrame]:
+    def problems(self) -> pd.DataFrame | None:
         """What went wrong: one row per failed, cancelled or missing task and per QC warning.
 
         Columns: ``task``, ``problem`` (failed/cancelled/missing/warning), ``verdict``,
@@ -134,7 +134,7 @@ class Batch:
         return frame
 
     @property
-    def report_path(self) -> Optional[Path]:
+    def report_path(self) -> Path | None:
         """OUTPUT/report.html, written now by ``isobatch report``.
 
         None when this isobatch cannot write reports yet; :attr:`report_error` then says why.
@@ -164,7 +164,7 @@ class Batch:
             raise IsobatchError(done.exit_code, f"isobatch status printed no JSON: {why}") from None
 
 
-def _problem_kind(verdict: str) -> Optional[str]:
+def _problem_kind(verdict: str) -> str | None:
     if verdict.startswith("failed"):
         return "failed"
     if verdict in ("cancelled", "missing"):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 import os
 import shlex
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
 
 Duration = Union[str, int, float, datetime.timedelta]
 """A DURATION: seconds as a number, a :class:`datetime.timedelta`, or text like ``"1h30m"``."""
@@ -59,7 +60,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def exec_template(command: Union[str, Sequence[str]]) -> str:
+def exec_template(command: str | Sequence[str]) -> str:
     """An ``--exec`` template from a string (split by isobatch like a shell) or an argv list."""
     if isinstance(command, str):
         return command
@@ -72,13 +73,13 @@ def run_args(
     output: str,
     pipeline: str,
     mode: str,
-    workers: Union[int, str],
-    timeout: Optional[Duration],
+    workers: int | str,
+    timeout: Duration | None,
     memory_debug: bool,
     params: Mapping[str, Any],
-    exec: Optional[Union[str, Sequence[str]]],
-    pattern: Optional[str],
-    grid: Optional[Mapping[str, Union[str, Sequence[Any]]]],
+    exec: str | Sequence[str] | None,
+    pattern: str | None,
+    grid: Mapping[str, str | Sequence[Any]] | None,
     progress: str,
     flags: Mapping[str, Any],
 ) -> list[str]:

@@ -14,7 +14,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO
 
 from ._progress import Display
 
@@ -90,7 +90,7 @@ def stream(program: Path, args: list[str], display: Display) -> Finished:
     return result
 
 
-def _reader(pipe: Optional[IO[str]], name: str, lines: queue.Queue) -> threading.Thread:
+def _reader(pipe: IO[str] | None, name: str, lines: queue.Queue) -> threading.Thread:
     def read() -> None:
         assert pipe is not None
         with pipe:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Optional, TextIO
+from typing import TextIO
 
 _FINISHED = re.compile(r"^\[(?P<i>\d+)/(?P<n>\d+)\] (?P<task>\S+) attempt \d+: (?P<verdict>\S+)")
 _TO_RUN = re.compile(r"^\s*tasks:.*?(?P<n>\d+) to run")
@@ -29,7 +29,7 @@ def in_notebook() -> bool:
 class Display:
     """Shows the CLI's stderr lines as ``mode`` says: ``bar``, ``plain`` or ``none``."""
 
-    def __init__(self, mode: str, stream: Optional[TextIO] = None) -> None:
+    def __init__(self, mode: str, stream: TextIO | None = None) -> None:
         if mode not in ("bar", "plain", "none"):
             raise ValueError(f"progress must be 'auto', 'bar', 'plain' or 'none', not {mode!r}")
         self.mode = mode

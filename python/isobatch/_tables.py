@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Optional
 
 import pandas as pd
 
@@ -106,7 +106,7 @@ def _blank(values: pd.Series) -> pd.Series:
     return values.mask(values == "")
 
 
-def _category(values: pd.Series, known: Optional[list[str]]) -> pd.Series:
+def _category(values: pd.Series, known: list[str] | None) -> pd.Series:
     """Categorical with the documented categories first; an unknown value is kept, not lost."""
     seen = [v for v in pd.unique(values) if v != ""]
     categories = list(known or []) + sorted(v for v in seen if v not in (known or []))

@@ -10,9 +10,9 @@ import signal
 import sys
 from pathlib import Path
 
-import isobatch
-
 from conftest import Child, wait_until
+
+import isobatch
 
 GATED = """
 import os, sys, time

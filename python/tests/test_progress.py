@@ -1,0 +1,48 @@
+"""What a batch shows: a bar advanced by the CLI's [i/N] lines, failures printed (no binary)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from isobatch._progress import Display, choose
+
+LINES = [
+    "isobatch plan",
+    "  tasks:     3 found, 3 to run, 0 up to date",
+    "[1/3] fov01 attempt 1: done in 142ms, peak 5.04 MiB",
+    "[2/3] fov02 attempt 1: failed:timeout in 1.0s, peak 5 MiB — over 1s",
+    "[3/3] fov03 attempt 1: skipped",
+]
+
+
+def test_bar_counts_finished_tasks_and_prints_only_what_needs_reading():
+    stream = io.StringIO()
+    display = Display("bar", stream)
+    for line in LINES:
+        display.line(line)
+    bar = display._bar
+    assert (bar.n, bar.total) == (3, 3)
+    display.close()
+    shown = stream.getvalue()
+    assert "fov02 attempt 1: failed:timeout" in shown and "isobatch plan" in shown
+    assert "fov01 attempt 1: done" not in shown
+    assert "3/3" in shown
+
+
+def test_plain_passes_every_line_and_none_nothing():
+    plain, none = io.StringIO(), io.StringIO()
+    for mode, stream in (("plain", plain), ("none", none)):
+        display = Display(mode, stream)
+        for line in LINES:
+            display.line(line)
+        display.close()
+    assert plain.getvalue().splitlines() == LINES
+    assert none.getvalue() == ""
+
+
+def test_auto_is_plain_outside_a_notebook_and_bad_modes_are_refused():
+    assert choose("auto") == "plain"
+    with pytest.raises(ValueError, match="progress must be"):
+        Display("fancy")
