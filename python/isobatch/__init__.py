@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Union
+from typing import Any
 
 from . import _process
 from ._batch import PROBLEM_KINDS, Batch
@@ -31,7 +31,7 @@ try:
 except PackageNotFoundError:  # imported from a source tree, not installed
     __version__ = "unknown"
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = str | os.PathLike[str]
 
 
 def run(

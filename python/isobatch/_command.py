@@ -6,9 +6,9 @@ import datetime
 import os
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
-Duration = Union[str, int, float, datetime.timedelta]
+Duration = str | int | float | datetime.timedelta
 """A DURATION: seconds as a number, a :class:`datetime.timedelta`, or text like ``"1h30m"``."""
 
 # Flags the API owns: passing them through ``**flags`` would fight with how run() reads the

@@ -65,9 +65,15 @@ class Display:
 
     def _open(self, total: int):
         if self._bar is None:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm as text_bar
+            from tqdm.auto import tqdm as auto_bar
 
-            self._bar = tqdm(total=total, unit="task", desc="isobatch", file=self.stream)
+            options = {"total": total, "unit": "task", "desc": "isobatch", "file": self.stream}
+            try:
+                self._bar = auto_bar(**options)
+            except ImportError:
+                # A notebook without ipywidgets: tqdm's widget bar cannot show; a text bar can.
+                self._bar = text_bar(**options)
         return self._bar
 
     def _write(self, text: str) -> None:

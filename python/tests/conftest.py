@@ -6,8 +6,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -77,3 +77,64 @@ def demo_batch(demo: Path, tmp_path_factory) -> isobatch.Batch:
     """The demo, run once from Python."""
     out = tmp_path_factory.mktemp("demo-out") / "processed"
     return isobatch.run(demo / "raw", out, workers=2, progress="plain")
+
+
+GATED = """
+import os, sys, time
+gate = sys.argv[1]
+deadline = time.monotonic() + 120
+while not os.path.exists(gate):
+    if time.monotonic() > deadline:
+        sys.exit("gate never opened")
+    time.sleep(0.02)
+"""
+
+DRAINING = "starting no new tasks"
+"""What isobatch prints on a first SIGINT."""
+
+
+class GatedBatch:
+    """An exec batch of 4 tasks, one worker, whose commands wait until ``gate`` exists."""
+
+    def __init__(self, root: Path) -> None:
+        self.raw = root / "raw"
+        self.out = root / "out"
+        self.gate = root / "gate"
+        self.command = root / "gated.py"
+        self.raw.mkdir()
+        for i in range(4):
+            (self.raw / f"t{i}.txt").write_text(str(i))
+        self.command.write_text(GATED)
+
+    def kwargs(self) -> dict:
+        """The isobatch.run keyword arguments that run it."""
+        return {
+            "pipeline": "exec",
+            "workers": 1,
+            "pattern": "{name}.txt",
+            "exec": [sys.executable, str(self.command), str(self.gate)],
+        }
+
+    def code(self, progress: str) -> str:
+        """Python source that runs it (in a child process or a kernel)."""
+        return (
+            "import isobatch\n"
+            f"isobatch.run({str(self.raw)!r}, {str(self.out)!r}, progress={progress!r}, "
+            f"**{self.kwargs()!r})\n"
+            "print('run returned without an interrupt')\n"
+        )
+
+    def running(self) -> bool:
+        """True once `isobatch status` lists a running task."""
+        try:
+            return bool(isobatch.open(self.out).status()["running"])
+        except isobatch.IsobatchError:
+            return False  # no journal yet
+
+    def resume(self) -> None:
+        """Opens the gate and runs the same batch again: it completes."""
+        self.gate.touch()
+        batch = isobatch.run(self.raw, self.out, progress="none", **self.kwargs())
+        assert batch.exit_code == 0
+        assert set(batch.summary["verdict"]) <= {"done", "skipped"}
+        assert batch.problems.empty
