@@ -49,6 +49,11 @@ class Batch:
         path = self.output.joinpath(*parts)
         return path if path.is_file() else None
 
+    def _csv(self, *parts: str) -> pd.DataFrame | None:
+        """A CSV file of the batch, typed, or None when the batch has none."""
+        path = self._file(*parts)
+        return read_csv(path, self._fields()) if path else None
+
     def _fields(self) -> list[str]:
         """The batch's pattern fields (``sample``, ``dye``...): ids, so read as text."""
         results = self.results or {}
@@ -57,8 +62,7 @@ class Batch:
     @property
     def summary(self) -> pd.DataFrame | None:
         """summary.csv: one row per task; ``verdict``/``status`` categorical, ids as text."""
-        path = self._file("summary.csv")
-        return read_csv(path, self._fields()) if path else None
+        return self._csv("summary.csv")
 
     @property
     def traces(self) -> pd.DataFrame | None:
@@ -66,20 +70,17 @@ class Batch:
 
         The time unit is in the column name (``time_min``...) and in ``df.attrs["units"]``.
         """
-        path = self._file("traces.csv")
-        return read_csv(path, self._fields()) if path else None
+        return self._csv("traces.csv")
 
     @property
     def lineage(self) -> pd.DataFrame | None:
         """lineage.csv (fov pipeline): ``fov, cell, parent, frame_born, frame_divided``."""
-        path = self._file("lineage.csv")
-        return read_csv(path, self._fields()) if path else None
+        return self._csv("lineage.csv")
 
     @property
     def memory(self) -> pd.DataFrame | None:
         """.isobatch/memory.csv (``memory_debug=True``): one row per attempt, bytes and seconds."""
-        path = self._file(".isobatch", "memory.csv")
-        return read_csv(path, self._fields()) if path else None
+        return self._csv(".isobatch", "memory.csv")
 
     @property
     def results(self) -> dict[str, Any] | None:
