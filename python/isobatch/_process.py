@@ -78,9 +78,10 @@ def stream(program: Path, args: list[str], display: Display) -> Finished:
     finally:
         if child.poll() is None:
             # Leaving for another reason than Ctrl-C (an error in display code): cancel
-            # cleanly rather than leave a batch running unseen.
+            # cleanly rather than leave a batch running unseen. Two different signals, as two
+            # pending SIGINTs could merge into one (isobatch counts SIGINT and SIGTERM alike).
             child.send_signal(signal.SIGINT)
-            child.send_signal(signal.SIGINT)
+            child.send_signal(signal.SIGTERM)
             child.wait()
         for reader in readers:
             reader.join(_READER_JOIN_S)
