@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import signal
 
+import pytest
 from conftest import DRAINING, Child, GatedBatch, wait_until
 
 import isobatch
+from isobatch._progress import Display
 
 CANCELLING = "again: stopping running tasks"
 
@@ -50,4 +52,24 @@ def test_second_interrupt_cancels_running_tasks(tmp_path):
     batch = isobatch.open(gated.out)
     assert list(batch.summary["verdict"]) == ["cancelled"] * 4
     assert batch.results["interrupted"] is True
+    gated.resume()
+
+
+def test_an_error_on_the_python_side_cancels_the_batch(tmp_path, monkeypatch):
+    gated = GatedBatch(tmp_path)
+    shown = Display.line
+
+    def breaks_on_the_plan(self, text):
+        if text.lstrip().startswith("exec:"):
+            wait_until(gated.running, "a running task in `isobatch status`")
+            raise RuntimeError("the display broke")
+        shown(self, text)
+
+    monkeypatch.setattr(Display, "line", breaks_on_the_plan)
+    with pytest.raises(RuntimeError, match="the display broke"):
+        isobatch.run(gated.raw, gated.out, progress="plain", **gated.kwargs())
+    batch = isobatch.open(gated.out)
+    assert set(batch.summary["verdict"]) == {"cancelled"}
+    assert batch.status()["running"] == []
+    monkeypatch.undo()
     gated.resume()
