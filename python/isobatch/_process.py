@@ -110,6 +110,7 @@ def _pump(child: subprocess.Popen, lines: queue.Queue, display: Display, result:
         except queue.Empty:
             if child.poll() is not None:
                 return
+            display.idle()
             continue
         _take(name, text, display, result)
 

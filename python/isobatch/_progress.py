@@ -1,4 +1,4 @@
-"""What the user sees while a batch runs: a tqdm bar in a notebook, the CLI's plain lines elsewhere.
+"""What the user sees while a batch runs: a tqdm bar in a notebook, the CLI's lines elsewhere.
 
 The CLI runs with ``--progress plain``: one line per finished task, ``[i/N] TASK attempt A:
 VERDICT ...``, after the plan. A bar advances on those lines and prints the ones worth reading
@@ -7,6 +7,7 @@ VERDICT ...``, after the plan. A bar advances on those lines and prints the ones
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from typing import TextIO
@@ -27,7 +28,12 @@ def in_notebook() -> bool:
 
 
 class Display:
-    """Shows the CLI's stderr lines as ``mode`` says: ``bar``, ``plain`` or ``none``."""
+    """Shows the CLI's stderr lines as ``mode`` says: ``bar``, ``plain`` or ``none``.
+
+    In ``bar`` mode the plan is printed as it comes, the bar opens once the plan is complete
+    (the first quiet moment or the first finished task) and closes when every task finished,
+    so the summary that follows prints as plain text.
+    """
 
     def __init__(self, mode: str, stream: TextIO | None = None) -> None:
         if mode not in ("bar", "plain", "none"):
@@ -35,27 +41,38 @@ class Display:
         self.mode = mode
         self.stream = stream or sys.stderr
         self._bar = None
+        self._total: int | None = None
+        self._finished = False
 
     def line(self, text: str) -> None:
-        """One line the CLI wrote to stderr."""
+        """One line the CLI wrote."""
         if self.mode == "none":
             return
         if self.mode == "plain":
             print(text, file=self.stream, flush=True)
             return
-        finished = _FINISHED.match(text)
         to_run = _TO_RUN.match(text)
-        if to_run and self._bar is None:
-            self._open(int(to_run.group("n")))
-        if finished:
-            bar = self._open(int(finished.group("n")))
-            bar.total = int(finished.group("n"))
-            bar.n = int(finished.group("i"))
-            bar.set_postfix_str(f"{finished.group('task')}: {finished.group('verdict')}")
-            bar.refresh()
-            if finished.group("verdict") in _QUIET:
-                return
-        self._write(text)
+        if to_run:
+            self._total = int(to_run.group("n"))
+        finished = _FINISHED.match(text)
+        if not finished:
+            self._write(text)
+            return
+        done, total = int(finished.group("i")), int(finished.group("n"))
+        if finished.group("verdict") not in _QUIET:
+            self._write(text)
+        bar = self._open(total)
+        bar.total = total
+        bar.set_postfix_str(f"{finished.group('task')}: {finished.group('verdict')}", refresh=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            self.close()
+            self._finished = True
+
+    def idle(self) -> None:
+        """Nothing new for a moment: the plan is complete, so the bar can show."""
+        if self.mode == "bar" and self._total and not self._finished:
+            self._open(self._total)
 
     def close(self) -> None:
         """Ends the bar, if one was shown."""
@@ -65,15 +82,7 @@ class Display:
 
     def _open(self, total: int):
         if self._bar is None:
-            from tqdm import tqdm as text_bar
-            from tqdm.auto import tqdm as auto_bar
-
-            options = {"total": total, "unit": "task", "desc": "isobatch", "file": self.stream}
-            try:
-                self._bar = auto_bar(**options)
-            except ImportError:
-                # A notebook without ipywidgets: tqdm's widget bar cannot show; a text bar can.
-                self._bar = text_bar(**options)
+            self._bar = _bar_class()(total=total, unit="task", desc="isobatch", file=self.stream)
         return self._bar
 
     def _write(self, text: str) -> None:
@@ -81,6 +90,15 @@ class Display:
             self._bar.write(text, file=self.stream)
         else:
             print(text, file=self.stream, flush=True)
+
+
+def _bar_class():
+    """tqdm's widget bar in a notebook with ipywidgets, else its text bar (no warning)."""
+    if in_notebook() and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
 
 
 def choose(progress: str) -> str:

@@ -17,18 +17,27 @@ LINES = [
 ]
 
 
-def test_bar_counts_finished_tasks_and_prints_only_what_needs_reading():
+def test_bar_opens_after_the_plan_counts_tasks_and_prints_only_what_needs_reading():
     stream = io.StringIO()
     display = Display("bar", stream)
-    for line in LINES:
+    for line in LINES[:2]:
         display.line(line)
-    bar = display._bar
-    assert (bar.n, bar.total) == (3, 3)
-    display.close()
+    assert display._bar is None  # the plan prints plainly
+    display.idle()
+    assert (display._bar.n, display._bar.total) == (0, 3)
+    for line in LINES[2:4]:
+        display.line(line)
+    assert (display._bar.n, display._bar.total) == (2, 3)
+    display.line(LINES[4])
+    assert display._bar is None  # every task finished: the summary prints plainly
+    display.line("isobatch: 3 task(s) in 1s")
+    display.idle()
+    assert display._bar is None
     shown = stream.getvalue()
     assert "fov02 attempt 1: failed:timeout" in shown and "isobatch plan" in shown
     assert "fov01 attempt 1: done" not in shown
     assert "3/3" in shown
+    assert shown.endswith("isobatch: 3 task(s) in 1s\n")
 
 
 def test_plain_passes_every_line_and_none_nothing():
