@@ -5,11 +5,15 @@
 //!
 //! Discovery, estimates and the fov pipeline see only [`Series`] and
 //! [`PlaneFile`]; each format's reader lives in its own file ([`tiff`] for
-//! plain TIFF, ImageJ hyperstacks and OME-TIFF; [`ome`] parses OME-XML).
+//! plain TIFF, ImageJ hyperstacks and OME-TIFF; [`ome`] parses OME-XML;
+//! [`nd2`] and [`czi`] wrap the `nd2` and `czi` crates behind their guards).
 //! Where a file does not fix its layout (a plain multi-page TIFF),
 //! [`Series::order`] is `None` and the caller must say how pages map to
 //! (t, c): nothing here guesses.
 
+pub mod czi;
+mod czi_guard;
+mod czi_zstd;
 pub mod nd2;
 mod nd2_guard;
 pub mod ome;
@@ -163,10 +167,7 @@ pub fn open(path: &Path, limits: &Limits) -> Result<Box<dyn PlaneFile>, ImageErr
         return Ok(Box::new(nd2::Nd2Source::open(path, limits)?));
     }
     if n >= 10 && &head[..10] == b"ZISRAWFILE" {
-        return Err(ImageError::invalid(
-            path,
-            "a Zeiss CZI file: isobatch does not read CZI yet (export it as OME-TIFF)",
-        ));
+        return Ok(Box::new(czi::CziSource::open(path, limits)?));
     }
     Ok(Box::new(tiff::TiffFile::open(path, limits)?))
 }
