@@ -11,6 +11,11 @@
         Every ImageJ hyperstack RAW/*.tif (2 channels, same size) as one scene of
         OUT/plate.czi (channels Phase, GFP; zstd1), so scripts/interop can check
         the traces of each scene equal those of its TIFF, bit for bit.
+
+    python scripts/czi_fixtures.py --bench DIR
+        The benchmark's inputs (docs/benchmarks.md): 2 channels x 100 frames of
+        512x512 uint16 as an ImageJ hyperstack (a.tif) and as CZI, uncompressed
+        (a.czi) and zstd1 (z.czi).
 """
 
 import sys
@@ -79,9 +84,30 @@ def from_tiffs(raw, out):
     print(f"{path}: {len(stacks)} scenes of {stacks[0].shape}")
 
 
+def bench(out):
+    import tifffile
+
+    out.mkdir(parents=True, exist_ok=True)
+    t, c, n = 100, 2, 512
+    y, x = np.mgrid[0:n, 0:n]
+    stack = np.empty((t, c, n, n), np.uint16)
+    for ti in range(t):
+        for ci in range(c):
+            stack[ti, ci] = (ti * 7 + ci * 3 + y + x) % 65536
+    tifffile.imwrite(out / "a.tif", stack, imagej=True)
+    for name, compression in [("a.czi", None), ("z.czi", ZSTD1)]:
+        with pyczi.create_czi(str(out / name), exist_ok=True, compression_options=compression) as w:
+            for ti in range(t):
+                for ci in range(c):
+                    w.write(stack[ti, ci][..., None], plane={"T": ti, "C": ci})
+            w.write_metadata(document_name=name)
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--fixtures"]:
         fixtures(Path(sys.argv[2]))
+    elif sys.argv[1:2] == ["--bench"]:
+        bench(Path(sys.argv[2]))
     elif sys.argv[1:2] == ["--from-tiffs"]:
         from_tiffs(Path(sys.argv[2]), Path(sys.argv[3]))
     else:

@@ -256,8 +256,8 @@ fn entry(d: &mut &[u8], index: i32) -> Result<Entry, String> {
             ));
         }
         match code.as_str() {
-            "X" => (e.rect[0], e.rect[2], e.stored.0) = (start, len, stored),
-            "Y" => (e.rect[1], e.rect[3], e.stored.1) = (start, len, stored),
+            "X" => (e.rect[0], e.rect[2], e.stored.0) = (start, len, stored.max(0)),
+            "Y" => (e.rect[1], e.rect[3], e.stored.1) = (start, len, stored.max(0)),
             "M" => e.m = Some(start),
             _ => {
                 e.dims.insert(code, start);
