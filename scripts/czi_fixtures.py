@@ -94,7 +94,7 @@ def bench(out):
     for ti in range(t):
         for ci in range(c):
             stack[ti, ci] = (ti * 7 + ci * 3 + y + x) % 65536
-    tifffile.imwrite(out / "a.tif", stack, imagej=True)
+    tifffile.imwrite(out / "a.tif", stack, imagej=True, metadata={"axes": "TCYX"})
     for name, compression in [("a.czi", None), ("z.czi", ZSTD1)]:
         with pyczi.create_czi(str(out / name), exist_ok=True, compression_options=compression) as w:
             for ti in range(t):

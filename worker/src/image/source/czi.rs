@@ -1,5 +1,8 @@
 //! Zeiss CZI through the `czi` crate: one position per scene (`S`), planes by
-//! (t, c, z) read one subblock at a time with `CziFile::read_frame_2d`.
+//! (t, c, z) read one subblock at a time. A zstd subblock is inflated by
+//! `CziFile::read_frame_2d`; an uncompressed one is read straight from the data
+//! offset the guard checked, since the crate would return the same bytes after
+//! copying them five times (4–5× the TIFF read, docs/benchmarks.md).
 //!
 //! [`super::czi_guard`] checks the file's structure first and accepts only what
 //! the crate reads faithfully: one full-resolution subblock per plane covering
@@ -13,7 +16,7 @@
 //! can trust, so time is the frame index unless `--param frame_interval` says it.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use czi::CziFile;
@@ -100,8 +103,7 @@ impl CziSource {
         self.scratch.clear();
         self.scratch.resize(b.len as usize, 0);
         self.raw
-            .seek(SeekFrom::Start(b.at))
-            .and_then(|_| self.raw.read_exact(&mut self.scratch))
+            .read_exact_at(&mut self.scratch, b.at)
             .map_err(|e| format!("cannot read the subblock at {}: {e}", b.at))?;
         czi_zstd::check(&self.scratch, prefixed, plane, self.limit)
     }
@@ -142,10 +144,16 @@ impl PlaneFile for CziSource {
             ));
         }
         let block = self.blocks[((position * s.t + t) * s.c + c) * s.z + z];
-        if let Some(prefixed) = block.zstd {
-            self.check_zstd(block, prefixed, bytes as u64)
-                .map_err(|r| ImageError::invalid(&self.path, format!("{here}: {r}")))?;
-        }
+        let Some(prefixed) = block.zstd else {
+            // Raw little-endian samples covering the plane (the guard checked their length
+            // and place): the very bytes the crate would return, without its five copies.
+            return self
+                .raw
+                .read_exact_at(out, block.at)
+                .map_err(|e| ImageError::invalid(&self.path, format!("{here}: {e}")));
+        };
+        self.check_zstd(block, prefixed, bytes as u64)
+            .map_err(|r| ImageError::invalid(&self.path, format!("{here}: {r}")))?;
         let plane = self
             .file
             .read_frame_2d(position, t, c, z)
