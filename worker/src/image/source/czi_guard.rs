@@ -1,5 +1,5 @@
 //! Checks a CZI file before the `czi` crate parses it, and maps every plane to
-//! the one subblock that holds it.
+//! the one subblock that holds it (the map and its refusals: [`super::czi_plan`]).
 //!
 //! The crate allocates what the headers say (the subblock directory, the
 //! attachment directory, the metadata XML, each subblock's data), sums
@@ -10,12 +10,12 @@
 //! layouts the crate reads faithfully: one full-resolution subblock per (scene,
 //! time, channel, z), covering its scene, gray 8/16-bit, uncompressed or zstd.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::Sizes;
+use super::czi_plan::{self, DIM_ENTRY, ENTRY, Entry};
 use crate::image::tiff_in::Limits;
 use crate::image::{Dtype, ImageError};
 
@@ -23,18 +23,9 @@ use crate::image::{Dtype, ImageError};
 const SEGMENT: u64 = 32;
 /// Fixed part of a subblock segment before its data (at least).
 const SUBBLOCK_FIXED: u64 = 256;
-/// Fixed part of a directory entry, and of each of its dimension entries.
-const ENTRY: usize = 32;
-const DIM_ENTRY: usize = 20;
 /// Largest subblock directory and metadata XML read.
 const MAX_DIRECTORY: u64 = 256 << 20;
 const MAX_XML: u64 = 16 << 20;
-/// Largest coordinate accepted: keeps the crate's rectangle sums inside `i32`.
-const MAX_COORD: i32 = 1 << 28;
-/// The plane axes, in the order of [`Block`] indices: scene, time, channel, z.
-const AXES: [&str; 4] = ["S", "T", "C", "Z"];
-/// Dimensions the reader does not map (rotation, illumination, phase, view, block).
-const UNMAPPED: [&str; 5] = ["R", "I", "H", "V", "B"];
 
 /// Where one plane's pixels lie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,18 +53,6 @@ pub struct Layout {
     pub xml: Option<String>,
 }
 
-/// One directory entry, as the crate will see it.
-struct Entry {
-    pixel: i32,
-    at: u64,
-    part: i32,
-    compression: i32,
-    dims: BTreeMap<String, i32>,
-    rect: [i32; 4],
-    stored: (i32, i32),
-    m: Option<i32>,
-}
-
 /// Walks `path`; every error names what in the file is wrong.
 pub fn check(path: &Path, limits: &Limits) -> Result<Layout, ImageError> {
     let bad = |r: String| ImageError::invalid(path, format!("CZI: {r}"));
@@ -88,7 +67,7 @@ pub fn check(path: &Path, limits: &Limits) -> Result<Layout, ImageError> {
     if att_at != 0 {
         g.attachments(att_at).map_err(&bad)?;
     }
-    let mut layout = plan(&entries, limits).map_err(&bad)?;
+    let mut layout = czi_plan::plan(&entries, limits).map_err(&bad)?;
     layout.blocks = layout
         .blocks
         .iter()
@@ -154,7 +133,7 @@ impl Guard<'_> {
         }
         let data = self.read(at + SEGMENT + 128, payload, "the subblock directory")?;
         let mut d = data.as_slice();
-        (0..count).map(|i| entry(&mut d, i)).collect()
+        (0..count).map(|i| czi_plan::entry(&mut d, i)).collect()
     }
 
     /// Bounds the attachment directory the crate reads at open.
@@ -221,192 +200,7 @@ impl Guard<'_> {
     }
 }
 
-/// Parses one DV directory entry as the crate does.
-fn entry(d: &mut &[u8], index: i32) -> Result<Entry, String> {
-    let short = || format!("the subblock directory ends inside entry {index}");
-    let head = d.get(..ENTRY).ok_or_else(short)?;
-    if &head[..2] != b"DV" {
-        return Err(format!("directory entry {index} is not of schema DV"));
-    }
-    let ndims = i32_at(head, 28);
-    if !(2..=64).contains(&ndims) {
-        return Err(format!("directory entry {index} has {ndims} dimensions"));
-    }
-    let size = ENTRY + ndims as usize * DIM_ENTRY;
-    let body = d.get(ENTRY..size).ok_or_else(short)?;
-    let mut e = Entry {
-        pixel: i32_at(head, 2),
-        at: u64_at(head, 6),
-        part: i32_at(head, 14),
-        compression: i32_at(head, 18),
-        dims: BTreeMap::new(),
-        rect: [0, 0, -1, -1],
-        stored: (-1, -1),
-        m: None,
-    };
-    for dim in body.chunks_exact(DIM_ENTRY) {
-        let code = String::from_utf8_lossy(&dim[..4])
-            .trim_end_matches('\0')
-            .trim()
-            .to_string();
-        let (start, len, stored) = (i32_at(dim, 4), i32_at(dim, 8), i32_at(dim, 16));
-        if start.unsigned_abs() > MAX_COORD as u32 || !(0..=MAX_COORD).contains(&len) {
-            return Err(format!(
-                "directory entry {index}: dimension {code} starts at {start} with size {len}"
-            ));
-        }
-        match code.as_str() {
-            "X" => (e.rect[0], e.rect[2], e.stored.0) = (start, len, stored.max(0)),
-            "Y" => (e.rect[1], e.rect[3], e.stored.1) = (start, len, stored.max(0)),
-            "M" => e.m = Some(start),
-            _ => {
-                e.dims.insert(code, start);
-            }
-        }
-    }
-    if e.rect[2] < 0 || e.rect[3] < 0 {
-        return Err(format!("directory entry {index} has no X/Y dimensions"));
-    }
-    *d = &d[size..];
-    Ok(e)
-}
-
-/// Maps planes to entries; refuses every layout the crate would not read faithfully.
-fn plan(entries: &[Entry], limits: &Limits) -> Result<Layout, String> {
-    let mut bounds: BTreeMap<&str, (i32, i32)> = BTreeMap::new();
-    for e in entries {
-        for (k, v) in &e.dims {
-            let b = bounds.entry(k.as_str()).or_insert((*v, *v));
-            *b = (b.0.min(*v), b.1.max(*v));
-        }
-    }
-    let size = |k: &str| bounds.get(k).map_or(1, |b| (b.1 - b.0) as usize + 1);
-    if let Some(k) = UNMAPPED.iter().find(|k| size(k) > 1) {
-        return Err(format!(
-            "dimension {k} has {} values: only scenes, time, channels and z are read",
-            size(k)
-        ));
-    }
-    let n = AXES.map(size);
-    let layer0: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| e.stored == (e.rect[2], e.rect[3]))
-        .collect();
-    let planes = n.iter().try_fold(1usize, |a, v| a.checked_mul(*v));
-    let planes = match planes {
-        Some(p) if p <= layer0.len() && p <= limits.max_pages => p,
-        _ => {
-            return Err(format!(
-                "S={} T={} C={} Z={} planes but {} full-resolution subblocks",
-                n[0],
-                n[1],
-                n[2],
-                n[3],
-                layer0.len()
-            ));
-        }
-    };
-    let first = layer0
-        .first()
-        .ok_or("no full-resolution subblocks (only a pyramid)")?;
-    let dtype = match first.pixel {
-        0 => Dtype::U8,
-        1 => Dtype::U16,
-        p => return Err(format!("pixel type {p}: only gray 8- and 16-bit are read")),
-    };
-    let mut slots: Vec<Option<(&Entry, Block)>> = vec![None; planes];
-    let mut rects: Vec<Option<[i32; 4]>> = vec![None; n[0]];
-    for e in &layer0 {
-        if e.part != 0 {
-            return Err(format!(
-                "a subblock lies in file part {}: multi-file CZI is not read",
-                e.part
-            ));
-        }
-        if e.pixel != first.pixel {
-            return Err("subblocks of mixed pixel types".into());
-        }
-        let zstd = match e.compression {
-            0 => None,
-            5 => Some(false),
-            6 => Some(true),
-            1 => return Err("JPEG-compressed subblocks are not read".into()),
-            4 => return Err("JPEG-XR-compressed subblocks are not read".into()),
-            c => return Err(format!("subblocks of unknown compression {c}")),
-        };
-        let mut at = [0usize; 4];
-        for (i, k) in AXES.iter().enumerate() {
-            at[i] = match (e.dims.get(*k), bounds.get(k)) {
-                (Some(v), Some(b)) => (v - b.0) as usize,
-                (None, _) if n[i] == 1 => 0,
-                _ => return Err(format!("a subblock has no {k} coordinate")),
-            };
-        }
-        let [s, t, c, z] = at;
-        let slot = &mut slots[((s * n[1] + t) * n[2] + c) * n[3] + z];
-        if let Some((other, _)) = slot {
-            return Err(format!(
-                "scene {s} holds several tiles of plane t={t} c={c} z={z} (M={:?} and M={:?}): \
-                 a mosaic, whose tiles the reader does not stitch; export the stitched image",
-                other.m, e.m
-            ));
-        }
-        let rect = rects[s].get_or_insert(e.rect);
-        if *rect != e.rect {
-            return Err(format!(
-                "the subblocks of scene {s} lie at different places or sizes ({rect:?} and \
-                 {:?}): a mosaic or a moving scene is not read",
-                e.rect
-            ));
-        }
-        let (w, h) = (e.rect[2] as u64, e.rect[3] as u64);
-        let bytes = w * h * dtype.bytes() as u64;
-        if w == 0
-            || h == 0
-            || w.max(h) > u64::from(limits.max_side)
-            || bytes > limits.max_frame_bytes
-        {
-            return Err(format!("a plane of {w}x{h} pixels is beyond the limits"));
-        }
-        *slot = Some((
-            e,
-            Block {
-                at: e.at,
-                len: bytes,
-                zstd,
-            },
-        ));
-    }
-    let blocks = slots
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            s.map(|(_, b)| b)
-                .ok_or_else(|| format!("plane {i} has no subblock"))
-        })
-        .collect::<Result<_, _>>()?;
-    let scenes = rects
-        .iter()
-        .enumerate()
-        .map(|(s, r)| {
-            r.map(|r| (r[2] as usize, r[3] as usize))
-                .ok_or_else(|| format!("scene {s} has no subblocks"))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(Layout {
-        sizes: Sizes {
-            t: n[1],
-            c: n[2],
-            z: n[3],
-        },
-        scenes,
-        dtype,
-        blocks,
-        xml: None,
-    })
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
+pub(super) fn u64_at(b: &[u8], at: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(a)
@@ -416,6 +210,6 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-fn i32_at(b: &[u8], at: usize) -> i32 {
+pub(super) fn i32_at(b: &[u8], at: usize) -> i32 {
     u32_at(b, at) as i32
 }

@@ -13,6 +13,7 @@
 
 pub mod czi;
 mod czi_guard;
+mod czi_plan;
 mod czi_zstd;
 pub mod nd2;
 mod nd2_guard;
