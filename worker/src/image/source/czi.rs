@@ -125,8 +125,7 @@ impl PlaneFile for CziSource {
         out: &mut [u8],
     ) -> Result<(), ImageError> {
         let s = self.sizes;
-        let (c, z, t) = (index % s.c, (index / s.c) % s.z, index / (s.c * s.z));
-        let Some(series) = self.series.get(position).filter(|_| t < s.t) else {
+        let (Some(series), Some((t, c, z))) = (self.series.get(position), s.czt(index)) else {
             return Err(ImageError::usage(
                 &self.path,
                 format!("plane {index} of position {position} does not exist"),

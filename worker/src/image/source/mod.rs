@@ -107,6 +107,14 @@ pub struct Sizes {
 }
 
 impl Sizes {
+    /// (t, c, z) of plane `index` numbered in [`Order::CZT`], `None` when out of range
+    /// (the ND2 and CZI readers number planes so).
+    pub fn czt(&self, index: usize) -> Option<(usize, usize, usize)> {
+        let per_t = self.c.checked_mul(self.z).filter(|n| *n > 0)?;
+        let t = index / per_t;
+        (t < self.t).then_some((t, index % self.c, (index / self.c) % self.z))
+    }
+
     /// Planes in the position, `None` on overflow.
     pub fn planes(&self) -> Option<usize> {
         self.t.checked_mul(self.c)?.checked_mul(self.z)
@@ -192,5 +200,10 @@ mod tests {
         assert_eq!(tcz.index(s, 4, 0, 0), None);
         assert!(Order::from_ome("XYCCT").is_none());
         assert!(Order::from_ome("CZTXY").is_none());
+        for i in 0..24 {
+            let (t, c, z) = s.czt(i).unwrap();
+            assert_eq!(Order::CZT.index(s, t, c, z), Some(i));
+        }
+        assert_eq!(s.czt(24), None);
     }
 }
