@@ -2,7 +2,8 @@
 //! OME-TIFF stored channel-major, time-major, or as two positions of one file, or
 //! as two positions of an ND2 file, give identical traces; a `--param`
 //! contradicting the metadata and a plain TIFF whose page order nobody stated are
-//! refused before anything runs (exit 2); hostile ND2 files fail as invalid input.
+//! refused before anything runs (exit 2); hostile ND2 and CZI files fail as invalid
+//! input; CZI scenes are positions whose channels are named by the file.
 mod common;
 #[path = "common/nd2_writer.rs"]
 mod nd2_writer;
@@ -312,4 +313,44 @@ fn nd2_positions_give_the_imagej_traces_bit_for_bit_and_hostile_files_fail_clean
         msg.contains("no channel is named \"GFP\"") && msg.contains("2, none named; give an index"),
         "{msg}"
     );
+}
+
+#[test]
+fn czi_scenes_are_positions_with_named_channels_and_hostile_czi_fails_cleanly() {
+    // Written by Zeiss's pylibCZIrw (scripts/czi_fixtures.py); the traces of a
+    // CZI against the ImageJ hyperstack are compared bit for bit in scripts/interop.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../worker/src/image/tests/czi");
+    let scenes = fs::read(fixtures.join("scenes.czi")).expect("fixture");
+    let b = Batch::new();
+    fs::create_dir_all(b.raw()).expect("mkdir");
+    fs::write(b.raw().join("plate.czi"), &scenes).expect("write");
+    fs::copy(fixtures.join("mosaic.czi"), b.raw().join("tiles.czi")).expect("copy");
+    fs::write(b.raw().join("cut.czi"), &scenes[..scenes.len() - 100]).expect("write");
+
+    let out = run(&b, &["--param", "fl=gfp", "--dry-run"]);
+    let plan = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{plan}");
+    for line in [
+        "plate_p000  [fov=plate]",
+        "plate_p001  [fov=plate]",
+        "CZI metadata",
+    ] {
+        assert!(plan.contains(line), "{line:?} not in the plan:\n{plan}");
+    }
+    let out = run(&b, &["--param", "fl=mCherry", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("mCherry"), "{}", text(&out));
+
+    run(&b, &["--param", "fl=GFP"]);
+    for (task, reason) in [("tiles", "mosaic"), ("cut", "past the end")] {
+        assert_eq!(b.verdict(task), "failed:invalid-input", "{task}");
+        let msg = &b.row(task)["message"];
+        assert!(
+            msg.contains(&format!("{task}.czi")) && msg.contains(reason),
+            "{task}: {msg}"
+        );
+    }
+    for task in ["plate_p000", "plate_p001"] {
+        assert_ne!(b.verdict(task), "failed:invalid-input", "{task}");
+    }
 }

@@ -25,8 +25,8 @@ fn run(b: &Batch, args: &[&str]) -> Output {
 fn files_of_another_kind_name_the_patterns_and_what_to_do() {
     let b = Batch::new();
     fs::create_dir_all(b.raw()).unwrap();
-    // .czi is not read yet and .lif never was: neither is in the fov patterns.
-    for f in ["pos1.czi", "pos2.lif"] {
+    // Leica .lif and Imaris .ims are not read: neither is in the fov patterns.
+    for f in ["pos1.ims", "pos2.lif"] {
         fs::write(b.raw().join(f), "x").unwrap();
     }
     let out = run(&b, &["--input", "raw", "--output", "out"]);

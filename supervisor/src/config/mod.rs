@@ -219,6 +219,7 @@ pub fn default_patterns(pipeline: Pipeline) -> Vec<String> {
             "{fov}.tif",
             "{fov}.tiff",
             "{fov}.nd2",
+            "{fov}.czi",
         ]
         .map(String::from)
         .to_vec(),

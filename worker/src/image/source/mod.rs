@@ -5,11 +5,16 @@
 //!
 //! Discovery, estimates and the fov pipeline see only [`Series`] and
 //! [`PlaneFile`]; each format's reader lives in its own file ([`tiff`] for
-//! plain TIFF, ImageJ hyperstacks and OME-TIFF; [`ome`] parses OME-XML).
+//! plain TIFF, ImageJ hyperstacks and OME-TIFF; [`ome`] parses OME-XML;
+//! [`nd2`] and [`czi`] wrap the `nd2` and `czi` crates behind their guards).
 //! Where a file does not fix its layout (a plain multi-page TIFF),
 //! [`Series::order`] is `None` and the caller must say how pages map to
 //! (t, c): nothing here guesses.
 
+pub mod czi;
+mod czi_guard;
+mod czi_plan;
+mod czi_zstd;
 pub mod nd2;
 mod nd2_guard;
 pub mod ome;
@@ -102,6 +107,14 @@ pub struct Sizes {
 }
 
 impl Sizes {
+    /// (t, c, z) of plane `index` numbered in [`Order::CZT`], `None` when out of range
+    /// (the ND2 and CZI readers number planes so).
+    pub fn czt(&self, index: usize) -> Option<(usize, usize, usize)> {
+        let per_t = self.c.checked_mul(self.z).filter(|n| *n > 0)?;
+        let t = index / per_t;
+        (t < self.t).then_some((t, index % self.c, (index / self.c) % self.z))
+    }
+
     /// Planes in the position, `None` on overflow.
     pub fn planes(&self) -> Option<usize> {
         self.t.checked_mul(self.c)?.checked_mul(self.z)
@@ -163,10 +176,7 @@ pub fn open(path: &Path, limits: &Limits) -> Result<Box<dyn PlaneFile>, ImageErr
         return Ok(Box::new(nd2::Nd2Source::open(path, limits)?));
     }
     if n >= 10 && &head[..10] == b"ZISRAWFILE" {
-        return Err(ImageError::invalid(
-            path,
-            "a Zeiss CZI file: isobatch does not read CZI yet (export it as OME-TIFF)",
-        ));
+        return Ok(Box::new(czi::CziSource::open(path, limits)?));
     }
     Ok(Box::new(tiff::TiffFile::open(path, limits)?))
 }
@@ -190,5 +200,10 @@ mod tests {
         assert_eq!(tcz.index(s, 4, 0, 0), None);
         assert!(Order::from_ome("XYCCT").is_none());
         assert!(Order::from_ome("CZTXY").is_none());
+        for i in 0..24 {
+            let (t, c, z) = s.czt(i).unwrap();
+            assert_eq!(Order::CZT.index(s, t, c, z), Some(i));
+        }
+        assert_eq!(s.czt(24), None);
     }
 }

@@ -152,12 +152,17 @@ impl PlaneFile for Nd2Source {
         index: usize,
         out: &mut [u8],
     ) -> Result<(), ImageError> {
-        let s = self.sizes;
-        let (c, z, t) = (index % s.c, (index / s.c) % s.z, index / (s.c * s.z));
-        if position >= self.series.len() || t >= s.t || !out.len().is_multiple_of(2) {
+        let coords = self.sizes.czt(index);
+        let Some((t, c, z)) = coords.filter(|_| position < self.series.len()) else {
             return Err(ImageError::usage(
                 &self.path,
                 format!("plane {index} of position {position} does not exist"),
+            ));
+        };
+        if !out.len().is_multiple_of(2) {
+            return Err(ImageError::usage(
+                &self.path,
+                format!("an odd buffer of {} bytes for 16-bit samples", out.len()),
             ));
         }
         let plane = self.file.read_frame_2d(position, t, c, z).map_err(|e| {

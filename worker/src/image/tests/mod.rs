@@ -2,6 +2,8 @@
 //! folders, deterministic pixel patterns, and a builder for hand-made TIFFs.
 
 mod checkpoint_tests;
+mod czi_bench;
+mod czi_tests;
 mod interop;
 mod nd2_bench;
 mod nd2_tests;
