@@ -172,6 +172,19 @@ fn hanging_failing_and_oversized_tasks_get_their_verdicts() {
 #[test]
 #[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
 fn killed_supervisor_rerun_attaches_instead_of_resubmitting() {
+    killed_supervisor_then_rerun(false);
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn supervisor_killed_before_journaling_its_array_is_found_by_job_name() {
+    killed_supervisor_then_rerun(true);
+}
+
+/// SIGKILLs the supervisor while two elements run (with `forget`, also takes
+/// the array's journal line away, as if it died between sbatch and the journal),
+/// reruns: every task done exactly once, nothing submitted again.
+fn killed_supervisor_then_rerun(forget: bool) {
     require_slurm();
     let b = Batch::new();
     for t in ["a", "b", "c", "d"] {
@@ -194,6 +207,18 @@ fn killed_supervisor_rerun_attaches_instead_of_resubmitting() {
     });
     first.kill().expect("SIGKILL the supervisor");
     first.wait().expect("reap it");
+    let job = arrays(&b).remove(0);
+    if forget {
+        let path = b.out().join(".isobatch/journal.jsonl");
+        let text = fs::read_to_string(&path).expect("journal");
+        let kept: String = text
+            .lines()
+            .filter(|l| !l.contains("\"slurm_array\""))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        fs::write(&path, kept).expect("rewrite journal");
+        assert!(arrays(&b).is_empty());
+    }
     let rerun = spawn(gated_cmd(&b, &gate, &args));
     wait_until(LIMIT, "the rerun attached", || {
         run_log(&b).contains("attached to the Slurm job")
@@ -201,7 +226,7 @@ fn killed_supervisor_rerun_attaches_instead_of_resubmitting() {
     fs::write(&gate, "").expect("open the gate");
     let out = rerun.wait_with_output().expect("rerun");
     ok(&out);
-    assert_eq!(arrays(&b).len(), 1, "the rerun submitted nothing");
+    assert_eq!(arrays(&b), vec![job], "the rerun submitted nothing");
     for t in ["a", "b", "c", "d"] {
         assert_eq!(b.verdict(t), "done", "{t}");
         assert_eq!(attempt_ends(&b, t), 1, "{t} ran exactly once");
@@ -242,4 +267,24 @@ fn scancel_of_one_element_cancels_that_task_only() {
             ("b".into(), "cancelled".into())
         ]
     );
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn what_the_partition_cannot_give_is_refused_before_submission() {
+    require_slurm();
+    let b = Batch::new();
+    b.task("a", "sleep=0.01\n");
+    let out = b.run(&["--executor", "slurm", "--max-task-memory", "100T"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("largest node of partition"), "{err}");
+    assert!(err.contains("MiB"), "{err}");
+    let out = b.run(&["--executor", "slurm", "--slurm-arg", "--mem=1G"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-task-memory"));
+    let out = b.run(&["--executor", "slurm", "--slurm-arg", "--partition=nonesuch"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nonesuch"));
+    assert!(arrays(&b).is_empty(), "nothing submitted");
 }

@@ -2,23 +2,19 @@
 //! left, submit the rest, follow every element until its tasks have verdicts,
 //! and merge what the elements journaled into the one journal.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use isobatch_shared::Verdict;
-
-use super::states::{self, Outcome};
+use super::states;
 use super::submit::{self, Resources};
 use super::tasklist::{self, Listed, TaskList};
 use super::tools::ClusterConfig;
 use super::{SlurmError, follow, preflight, record};
 use crate::config::{Executor, RunConfig, Workers};
-use crate::journal::{self, Record, journal_cancelled};
+use crate::journal::{self, Record};
 use crate::runner::Context;
-use crate::runner::batch::{Attempt, TaskRecord};
-use crate::runner::finish::report_attempt;
+use crate::runner::batch::TaskRecord;
 use crate::runner::max_fail::FailCounter;
 use crate::runner::schedule::TaskIdx;
 use crate::unix::signals::StopSignal;
@@ -34,8 +30,8 @@ const MISSING_POLLS: u32 = 10;
 /// What pre-flight learnt about the cluster, for submission.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    cluster: ClusterConfig,
-    resources: Resources,
+    pub(super) cluster: ClusterConfig,
+    pub(super) resources: Resources,
     args: Vec<String>,
     chunk: usize,
 }
@@ -62,32 +58,32 @@ impl Plan {
 }
 
 /// One array element this run follows.
-struct Element {
-    job: String,
-    array_index: usize,
-    dir: PathBuf,
-    index: usize,
+pub(super) struct Element {
+    pub(super) job: String,
+    pub(super) array_index: usize,
+    pub(super) dir: PathBuf,
+    pub(super) index: usize,
     /// Tasks of this run it runs (indices into the run's tasks).
-    tasks: Vec<TaskIdx>,
+    pub(super) tasks: Vec<TaskIdx>,
     /// When Slurm first said it ended, and how.
-    ended: Option<(Instant, String)>,
-    missing: u32,
+    pub(super) ended: Option<(Instant, String)>,
+    pub(super) missing: u32,
 }
 
 /// The Slurm run's state.
 pub struct SlurmRun<'a> {
-    ctx: Context<'a>,
-    tasks: Vec<TaskRecord>,
-    plan: Plan,
-    field_names: Vec<String>,
-    elements: Vec<Element>,
-    jobs: Vec<String>,
-    outstanding: usize,
-    fails: FailCounter,
-    halt: Option<String>,
-    notes: Vec<String>,
-    interrupted: bool,
-    draining: bool,
+    pub(super) ctx: Context<'a>,
+    pub(super) tasks: Vec<TaskRecord>,
+    pub(super) plan: Plan,
+    pub(super) field_names: Vec<String>,
+    pub(super) elements: Vec<Element>,
+    pub(super) jobs: Vec<String>,
+    pub(super) outstanding: usize,
+    pub(super) fails: FailCounter,
+    pub(super) halt: Option<String>,
+    pub(super) notes: Vec<String>,
+    pub(super) interrupted: bool,
+    pub(super) draining: bool,
 }
 
 impl<'a> SlurmRun<'a> {
@@ -164,89 +160,13 @@ impl<'a> SlurmRun<'a> {
         (self.tasks, self.notes, self.halt, self.interrupted)
     }
 
-    /// Follows the arrays of a killed run with the same parameters; returns the tasks they own.
-    fn attach(&mut self, earlier: &[Record]) -> Vec<TaskIdx> {
-        let since = earlier
-            .iter()
-            .rposition(|r| matches!(r, Record::RunEnd { .. }))
-            .map_or(0, |i| i + 1);
-        let by_id: HashMap<String, TaskIdx> = self
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.task.id.clone(), i))
-            .collect();
-        let mut owned = Vec::new();
-        for r in &earlier[since..] {
-            let Record::SlurmArray {
-                job_id,
-                list,
-                offset,
-                count,
-                ..
-            } = r
-            else {
-                continue;
-            };
-            let dir = self.ctx.cfg.output.join(list);
-            let list = match TaskList::read(&dir) {
-                Ok(l) => l,
-                Err(e) => {
-                    self.note(&format!("cannot attach to Slurm job {job_id}: {e}"));
-                    continue;
-                }
-            };
-            if list.param_hash != self.ctx.param_hash {
-                let _ = follow::scancel(std::slice::from_ref(job_id), false);
-                self.note(&format!(
-                    "cancelled Slurm job {job_id} of an earlier run: it ran other parameters"
-                ));
-                continue;
-            }
-            for index in *offset..offset + count {
-                let tasks: Vec<TaskIdx> = list.elements.get(index).map_or_else(Vec::new, |l| {
-                    l.iter()
-                        .filter_map(|l| {
-                            let &t = by_id.get(&l.task.id)?;
-                            let rec = &self.tasks[t];
-                            (rec.verdict.is_none() && rec.next_attempt() == l.attempt).then_some(t)
-                        })
-                        .collect()
-                });
-                if tasks.is_empty() {
-                    continue;
-                }
-                owned.extend(&tasks);
-                self.elements.push(Element {
-                    job: job_id.clone(),
-                    array_index: index - offset,
-                    dir: dir.clone(),
-                    index,
-                    tasks,
-                    ended: None,
-                    missing: 0,
-                });
-            }
-            if !self.jobs.contains(job_id) {
-                self.jobs.push(job_id.clone());
-            }
-        }
-        if !owned.is_empty() {
-            self.note(&format!(
-                "attached to the Slurm job(s) of the killed run for {} task(s)",
-                owned.len()
-            ));
-        }
-        owned
-    }
-
     /// Writes a task list for `tasks` and submits its arrays.
     fn submit(&mut self, tasks: Vec<TaskIdx>) {
         if tasks.is_empty() {
             return;
         }
         let chunks: Vec<Vec<TaskIdx>> = tasks.chunks(self.plan.chunk).map(<[_]>::to_vec).collect();
-        let name = format!("s{}", (journal::now() * 1000.0) as u64);
+        let name = tasklist::new_name();
         let dir = tasklist::root(&self.ctx.cfg.output).join(&name);
         let list = TaskList {
             cwd: std::env::current_dir().unwrap_or_default(),
@@ -326,6 +246,7 @@ impl<'a> SlurmRun<'a> {
     fn poll(&mut self) -> Vec<TaskIdx> {
         let jobs: Vec<String> = {
             let mut j: Vec<String> = self.elements.iter().map(|e| e.job.clone()).collect();
+            j.sort();
             j.dedup();
             j
         };
@@ -340,11 +261,6 @@ impl<'a> SlurmRun<'a> {
         let mut resubmit = Vec::new();
         let mut keep = Vec::new();
         for mut e in std::mem::take(&mut self.elements) {
-            let done = tasklist::record_file(&e.dir, e.index);
-            if done.exists() {
-                self.merge(&e, &record::read(&done), None, &mut resubmit);
-                continue;
-            }
             match states.get(&(e.job.clone(), e.array_index)) {
                 Some(s) if states::is_terminal(s) => {
                     e.ended.get_or_insert((now, s.clone()));
@@ -358,11 +274,22 @@ impl<'a> SlurmRun<'a> {
                     }
                 }
             }
+            let ended = e.ended.as_ref().map(|(_, s)| s.clone());
+            let done = tasklist::record_file(&e.dir, e.index);
+            if done.exists() {
+                let recs = record::read(&done);
+                // A task the element cancelled on SIGTERM may have been stopped by
+                // Slurm's time or memory limit: its verdict waits for Slurm's state.
+                if ended.is_some() || !record::has_cancellation(&recs) {
+                    self.merge(&e, &recs, ended.as_deref(), true, &mut resubmit);
+                    continue;
+                }
+            }
             match &e.ended {
                 Some((at, state)) if now.duration_since(*at) >= RECORD_GRACE => {
                     let partial = record::read(&tasklist::record_tmp(&e.dir, e.index));
                     let state = state.clone();
-                    self.merge(&e, &partial, Some(&state), &mut resubmit);
+                    self.merge(&e, &partial, Some(&state), false, &mut resubmit);
                 }
                 _ => keep.push(e),
             }
@@ -371,105 +298,8 @@ impl<'a> SlurmRun<'a> {
         resubmit
     }
 
-    /// Merges element `e`'s record into the journal and the tasks; `state` is
-    /// Slurm's for an element that left no complete record.
-    fn merge(
-        &mut self,
-        e: &Element,
-        recs: &[Record],
-        state: Option<&str>,
-        resubmit: &mut Vec<TaskIdx>,
-    ) {
-        let log = tasklist::slurm_log(&e.dir, &e.job, e.array_index);
-        for &t in &e.tasks {
-            let id = self.tasks[t].task.id.clone();
-            let mut started = false;
-            let mut last: Option<Verdict> = None;
-            let mut cancelled = None;
-            for r in recs {
-                match r {
-                    Record::AttemptStart { task, .. } if *task == id => {
-                        self.ctx.journal.append(r);
-                        started = true;
-                        last = None;
-                    }
-                    Record::AttemptEnd { task, .. } if *task == id => {
-                        self.ctx.journal.append(r);
-                        if let Some(a) = record::attempt(&self.ctx.cfg.output, r, recs) {
-                            self.ctx.progress.finished(&id, &a);
-                            last = Some(a.verdict);
-                            self.tasks[t].attempts.push(a);
-                        }
-                        started = false;
-                    }
-                    Record::Cancelled { task, reason, .. } if *task == id => {
-                        cancelled = Some(reason.clone());
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(v) = last.filter(|_| !started) {
-                self.conclude(t, v);
-                continue;
-            }
-            if let Some(reason) = cancelled {
-                self.cancel(t, &reason);
-                continue;
-            }
-            let state = state.unwrap_or("COMPLETED");
-            match states::outcome(state, started, &log.display().to_string()) {
-                Outcome::Resubmit(why) => {
-                    self.note(&format!("{id}: {why}; submitting it again"));
-                    resubmit.push(t);
-                }
-                Outcome::Verdict(v, why) if started => self.fail_started(t, v, why),
-                Outcome::Verdict(Verdict::Cancelled, why) => self.cancel(t, &why),
-                Outcome::Verdict(_, why) => {
-                    self.cancel(t, &format!("not started: {why}"));
-                }
-            }
-        }
-    }
-
-    /// Records an attempt the element began but never reported, ended by Slurm.
-    fn fail_started(&mut self, t: TaskIdx, verdict: Verdict, why: String) {
-        let attempt_no = self.tasks[t].next_attempt();
-        let mut a = Attempt::ended(attempt_no, verdict, why, Duration::ZERO);
-        let id = self.tasks[t].task.id.clone();
-        report_attempt(&self.ctx, &id, &mut a);
-        self.tasks[t].attempts.push(a);
-        self.conclude(t, verdict);
-    }
-
-    /// A task's final verdict.
-    fn conclude(&mut self, t: TaskIdx, verdict: Verdict) {
-        if self.tasks[t].verdict.is_some() {
-            return;
-        }
-        self.tasks[t].verdict = Some(verdict);
-        self.outstanding -= 1;
-        if verdict.is_failure()
-            && let Some(why) = self.fails.failed()
-        {
-            self.note(&format!(
-                "stopping early: {why}; cancelling pending array elements, letting running ones finish"
-            ));
-            self.halt.get_or_insert(why);
-        }
-    }
-
-    /// A task that never started in this run.
-    fn cancel(&mut self, t: TaskIdx, why: &str) {
-        if self.tasks[t].verdict.is_none() {
-            self.tasks[t].verdict = Some(Verdict::Cancelled);
-            self.tasks[t].cancel_reason = Some(why.to_string());
-            self.outstanding -= 1;
-            journal_cancelled(self.ctx.journal, &self.tasks[t].task.id, why);
-        }
-    }
-
     /// Starts nothing new: pending elements are cancelled, running ones finish.
-    fn drain(&mut self) {
+    pub(super) fn drain(&mut self) {
         if std::mem::replace(&mut self.draining, true) {
             return;
         }
@@ -498,7 +328,7 @@ impl<'a> SlurmRun<'a> {
         }
     }
 
-    fn note(&mut self, msg: &str) {
+    pub(super) fn note(&mut self, msg: &str) {
         self.ctx.progress.note(msg);
     }
 }

@@ -8,9 +8,11 @@
 //! local dispatcher as a local batch (`element`). `preflight` checks the
 //! partition's limits before anything is submitted; `executor` ties it together.
 
+pub mod attach;
 pub mod element;
 pub mod executor;
 pub mod follow;
+pub mod merge;
 pub mod preflight;
 pub mod record;
 pub mod states;

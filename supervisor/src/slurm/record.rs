@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use isobatch_shared::Verdict;
+
 use crate::journal::{self, Record};
 use crate::runner::batch::Attempt;
 
@@ -67,4 +69,99 @@ pub fn attempt(output: &Path, end: &Record, records: &[Record]) -> Option<Attemp
         stages: stages.clone(),
         inputs: inputs.clone(),
     })
+}
+
+/// Whether an attempt's verdict may come from Slurm stopping the element: the
+/// element cancels its task on SIGTERM, and Slurm also signals the task's
+/// processes itself, which then die `failed:killed`.
+fn stopped_from_outside(verdict: Verdict) -> bool {
+    matches!(verdict, Verdict::Cancelled | Verdict::FailedKilled)
+}
+
+/// True when the record holds a task that Slurm may have stopped (its verdict
+/// then waits for Slurm's state).
+pub fn has_cancellation(records: &[Record]) -> bool {
+    records.iter().any(|r| match r {
+        Record::Cancelled { .. } => true,
+        Record::AttemptEnd { verdict, .. } => stopped_from_outside(*verdict),
+        _ => false,
+    })
+}
+
+/// `record` with the verdict Slurm's `state` implies for an attempt stopped
+/// from outside: `failed:timeout` or `failed:memory-limit` at the element's
+/// limits, `cancelled` after scancel.
+pub fn with_slurm_verdict(record: &Record, state: Option<&str>) -> Record {
+    let mut r = record.clone();
+    if let Record::AttemptEnd {
+        verdict, message, ..
+    } = &mut r
+        && stopped_from_outside(*verdict)
+        && let Some(state) = state
+    {
+        if let Some((v, why)) = super::states::limit(state) {
+            *verdict = v;
+            *message = why;
+        } else if super::states::is_cancelled(state) {
+            *verdict = Verdict::Cancelled;
+            *message =
+                "the array element was cancelled in Slurm (scancel) while the task ran".into();
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end(verdict: Verdict) -> Record {
+        Record::AttemptEnd {
+            time: 10.0,
+            task: "t".into(),
+            attempt: 1,
+            verdict,
+            duration_s: 2.0,
+            peak_rss_bytes: 0,
+            message: "interrupted".into(),
+            outputs: Vec::new(),
+            param_hash: "h".into(),
+            stages: Vec::new(),
+            inputs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_task_cancelled_by_slurms_time_limit_timed_out() {
+        let r = with_slurm_verdict(&end(Verdict::Cancelled), Some("TIMEOUT"));
+        assert!(matches!(
+            r,
+            Record::AttemptEnd {
+                verdict: Verdict::FailedTimeout,
+                ..
+            }
+        ));
+        let r = with_slurm_verdict(&end(Verdict::Cancelled), Some("OUT_OF_MEMORY"));
+        assert!(matches!(
+            r,
+            Record::AttemptEnd {
+                verdict: Verdict::FailedMemoryLimit,
+                ..
+            }
+        ));
+        let r = with_slurm_verdict(&end(Verdict::FailedKilled), Some("CANCELLED by 0"));
+        assert!(matches!(
+            r,
+            Record::AttemptEnd {
+                verdict: Verdict::Cancelled,
+                ..
+            }
+        ));
+        let r = with_slurm_verdict(&end(Verdict::FailedKilled), Some("COMPLETED"));
+        assert_eq!(r, end(Verdict::FailedKilled));
+        let r = with_slurm_verdict(&end(Verdict::Done), Some("TIMEOUT"));
+        assert_eq!(r, end(Verdict::Done));
+        assert!(has_cancellation(&[end(Verdict::Cancelled)]));
+        assert!(!has_cancellation(&[end(Verdict::FailedError)]));
+    }
 }

@@ -32,6 +32,11 @@ pub fn is_terminal(state: &str) -> bool {
     )
 }
 
+/// Whether `state` says the element was cancelled (scancel).
+pub fn is_cancelled(state: &str) -> bool {
+    base(state) == "CANCELLED"
+}
+
 /// `CANCELLED by 0` → `CANCELLED`.
 fn base(state: &str) -> &str {
     state
@@ -41,22 +46,33 @@ fn base(state: &str) -> &str {
         .trim_end_matches('+')
 }
 
+/// The verdict of a task Slurm stopped at the element's time or memory limit
+/// (`TIMEOUT`, `DEADLINE`, `OUT_OF_MEMORY`), with why; None for other states.
+pub fn limit(state: &str) -> Option<(Verdict, String)> {
+    let s = base(state);
+    match s {
+        "TIMEOUT" | "DEADLINE" => Some((
+            Verdict::FailedTimeout,
+            format!("Slurm stopped the array element at its time limit ({s})"),
+        )),
+        "OUT_OF_MEMORY" => Some((
+            Verdict::FailedMemoryLimit,
+            "Slurm killed the array element over its memory limit (OUT_OF_MEMORY)".into(),
+        )),
+        _ => None,
+    }
+}
+
 /// The outcome for the tasks an element ended in `state` without reporting;
 /// `started` says whether the task had begun (a task never started is cancelled
 /// rather than failed when its element was cancelled); `log` is its Slurm output file.
 pub fn outcome(state: &str, started: bool, log: &str) -> Outcome {
     let s = base(state);
     match s {
-        "TIMEOUT" | "DEADLINE" => Outcome::Verdict(
-            Verdict::FailedTimeout,
-            format!("Slurm stopped the array element at its time limit ({s}); see {log}"),
-        ),
-        "OUT_OF_MEMORY" => Outcome::Verdict(
-            Verdict::FailedMemoryLimit,
-            format!(
-                "Slurm killed the array element over its memory limit (OUT_OF_MEMORY); see {log}"
-            ),
-        ),
+        "TIMEOUT" | "DEADLINE" | "OUT_OF_MEMORY" => {
+            let (v, why) = limit(s).unwrap_or((Verdict::FailedCrashed, s.to_string()));
+            Outcome::Verdict(v, format!("{why}; see {log}"))
+        }
         "CANCELLED" => Outcome::Verdict(
             Verdict::Cancelled,
             if started {

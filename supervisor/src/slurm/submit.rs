@@ -101,6 +101,12 @@ pub fn arrays(elements: usize, max_array_size: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// The job name of the array at `offset` of submission `name`: how a rerun
+/// finds an array its killed run submitted but did not journal.
+pub fn job_name(name: &str, offset: usize) -> String {
+    format!("isobatch-{name}-{offset}")
+}
+
 /// Quotes `s` for `sh`.
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -122,7 +128,13 @@ pub fn sbatch_args(
     }
     let mut args = vec![
         "--parsable".to_string(),
-        "--job-name=isobatch".into(),
+        format!(
+            "--job-name={}",
+            job_name(
+                &dir.file_name().unwrap_or_default().to_string_lossy(),
+                offset
+            )
+        ),
         "--no-requeue".into(),
         array,
         format!(

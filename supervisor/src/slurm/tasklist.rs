@@ -40,6 +40,19 @@ pub fn root(output: &Path) -> PathBuf {
     crate::layout::state_dir(output).join("slurm")
 }
 
+/// The name of a new submission folder: `s` and the time in milliseconds.
+pub fn new_name() -> String {
+    format!("s{}", (crate::journal::now() * 1000.0) as u64)
+}
+
+/// When submission folder `name` was made, seconds since the epoch (None: not one).
+pub fn made_at(name: &str) -> Option<f64> {
+    name.strip_prefix('s')?
+        .parse::<u64>()
+        .ok()
+        .map(|ms| ms as f64 / 1000.0)
+}
+
 /// The task list file in a submission folder.
 pub fn list_file(dir: &Path) -> PathBuf {
     dir.join("tasks.json")
