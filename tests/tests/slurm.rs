@@ -288,3 +288,50 @@ fn what_the_partition_cannot_give_is_refused_before_submission() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nonesuch"));
     assert!(arrays(&b).is_empty(), "nothing submitted");
 }
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn ctrl_c_once_cancels_pending_elements_twice_cancels_running_ones() {
+    require_slurm();
+    for twice in [false, true] {
+        let b = Batch::new();
+        for t in ["a", "b", "c", "d"] {
+            b.task(t, "x\n");
+        }
+        let gate = b.dir.path().join("gate");
+        let args = ["--executor", "slurm", "--workers", "2", "--progress", "none"];
+        let run = spawn(gated_cmd(&b, &gate, &args));
+        wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
+        let dir = submission(&b);
+        wait_until(LIMIT, "two elements running", || {
+            element_started(&dir, 0) && element_started(&dir, 1)
+        });
+        let pid = run.id().to_string();
+        slurm("kill", &["-INT", &pid]);
+        if twice {
+            wait_until(LIMIT, "the first Ctrl-C noted", || {
+                run_log(&b).contains("interrupted (SIGINT)")
+            });
+            slurm("kill", &["-INT", &pid]);
+        } else {
+            wait_until(LIMIT, "pending elements cancelled", || {
+                run_log(&b).contains("interrupted (SIGINT)")
+            });
+            fs::write(&gate, "").expect("open the gate");
+        }
+        let out = run.wait_with_output().expect("run");
+        assert_eq!(out.status.code(), Some(130), "{out:?}");
+        let running = if twice { "cancelled" } else { "done" };
+        assert_eq!(
+            b.verdicts(),
+            vec![
+                ("a".into(), running.into()),
+                ("b".into(), running.into()),
+                ("c".into(), "cancelled".into()),
+                ("d".into(), "cancelled".into()),
+            ],
+            "twice: {twice}"
+        );
+        assert_eq!(attempt_ends(&b, "c"), 0, "c never started");
+    }
+}
