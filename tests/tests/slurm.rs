@@ -65,6 +65,17 @@ fn element_started(dir: &Path, index: usize) -> bool {
     })
 }
 
+/// `isobatch run` of the fov pipeline over the batch's `raw/` into `out`.
+fn fov_cmd(b: &Batch, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = isobatch();
+    cmd.args(["run", "--progress", "none", "--input"])
+        .arg(b.raw())
+        .arg("--output")
+        .arg(out)
+        .args(extra);
+    cmd
+}
+
 fn attempt_ends(b: &Batch, task: &str) -> usize {
     b.journal()
         .iter()
@@ -79,25 +90,11 @@ fn fov_batch_on_slurm_gives_the_local_traces_byte_for_byte() {
     let b = Batch::new();
     demo(&b, &["--fovs", "3", "--frames", "6", "--size", "96"]);
     let local = b.dir.path().join("local");
-    let mut cmd = isobatch();
-    cmd.args(["run", "--progress", "none", "--input"])
-        .arg(b.raw())
-        .arg("--output")
-        .arg(&local);
-    ok(&run_within(cmd, LIMIT));
-    let mut cmd = isobatch();
-    cmd.args([
-        "run",
-        "--progress",
-        "none",
-        "--executor",
-        "slurm",
-        "--input",
-    ])
-    .arg(b.raw())
-    .arg("--output")
-    .arg(b.out());
-    ok(&run_within(cmd, LIMIT));
+    ok(&run_within(fov_cmd(&b, &local, &[]), LIMIT));
+    ok(&run_within(
+        fov_cmd(&b, &b.out(), &["--executor", "slurm"]),
+        LIMIT,
+    ));
     assert_eq!(arrays(&b).len(), 1, "one sbatch for one array");
     for task in ["fov01", "fov02", "fov03"] {
         let rel = format!("{task}/traces.csv");
@@ -113,19 +110,10 @@ fn fov_batch_on_slurm_gives_the_local_traces_byte_for_byte() {
         read_all(&local.join("traces.csv"))
     );
     // The same journal a local run writes: a rerun skips everything.
-    let mut cmd = isobatch();
-    cmd.args([
-        "run",
-        "--progress",
-        "none",
-        "--executor",
-        "slurm",
-        "--input",
-    ])
-    .arg(b.raw())
-    .arg("--output")
-    .arg(b.out());
-    ok(&run_within(cmd, LIMIT));
+    ok(&run_within(
+        fov_cmd(&b, &b.out(), &["--executor", "slurm"]),
+        LIMIT,
+    ));
     assert_eq!(arrays(&b).len(), 1, "nothing submitted when all is done");
     assert_eq!(b.verdict("fov01"), "skipped");
 }
@@ -299,7 +287,14 @@ fn ctrl_c_once_cancels_pending_elements_twice_cancels_running_ones() {
             b.task(t, "x\n");
         }
         let gate = b.dir.path().join("gate");
-        let args = ["--executor", "slurm", "--workers", "2", "--progress", "none"];
+        let args = [
+            "--executor",
+            "slurm",
+            "--workers",
+            "2",
+            "--progress",
+            "none",
+        ];
         let run = spawn(gated_cmd(&b, &gate, &args));
         wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
         let dir = submission(&b);

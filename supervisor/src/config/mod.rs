@@ -341,7 +341,10 @@ impl RunConfig {
                 keep_checkpoints: a.keep_checkpoints.is_some(),
             },
         )?;
-        if let Workers::Fixed(n) = workers {
+        // On Slurm, --workers is the array throttle: the cluster's cores, not this machine's.
+        if let Workers::Fixed(n) = workers
+            && executor == Executor::Local
+        {
             checks::workers(n, a.force_run)?;
         }
         checks::retries(a.retries.unwrap_or(0))?;

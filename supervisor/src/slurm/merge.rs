@@ -9,7 +9,7 @@ use super::executor::{Element, SlurmRun};
 use super::record;
 use super::states::{self, Outcome};
 use super::tasklist;
-use crate::journal::{Record, journal_cancelled};
+use crate::journal::Record;
 use crate::runner::batch::Attempt;
 use crate::runner::finish::report_attempt;
 use crate::runner::schedule::TaskIdx;
@@ -115,11 +115,8 @@ impl SlurmRun<'_> {
 
     /// A task that never started in this run.
     pub(super) fn cancel(&mut self, t: TaskIdx, why: &str) {
-        if self.tasks[t].verdict.is_none() {
-            self.tasks[t].verdict = Some(Verdict::Cancelled);
-            self.tasks[t].cancel_reason = Some(why.to_string());
+        if self.tasks[t].cancel_unstarted(self.ctx.journal, why) {
             self.outstanding -= 1;
-            journal_cancelled(self.ctx.journal, &self.tasks[t].task.id, why);
         }
     }
 }
