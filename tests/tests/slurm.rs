@@ -76,6 +76,26 @@ fn fov_cmd(b: &Batch, out: &Path, extra: &[&str]) -> Command {
     cmd
 }
 
+/// Slurm, two elements at a time.
+const THROTTLED: [&str; 6] = [
+    "--executor",
+    "slurm",
+    "--workers",
+    "2",
+    "--progress",
+    "none",
+];
+
+/// Tasks a–d for [`gated_cmd`], and the gate file that lets them finish.
+fn four_gated_tasks() -> (Batch, std::path::PathBuf) {
+    let b = Batch::new();
+    for t in ["a", "b", "c", "d"] {
+        b.task(t, "x\n");
+    }
+    let gate = b.dir.path().join("gate");
+    (b, gate)
+}
+
 fn attempt_ends(b: &Batch, task: &str) -> usize {
     b.journal()
         .iter()
@@ -174,20 +194,8 @@ fn supervisor_killed_before_journaling_its_array_is_found_by_job_name() {
 /// reruns: every task done exactly once, nothing submitted again.
 fn killed_supervisor_then_rerun(forget: bool) {
     require_slurm();
-    let b = Batch::new();
-    for t in ["a", "b", "c", "d"] {
-        b.task(t, "x\n");
-    }
-    let gate = b.dir.path().join("gate");
-    let args = [
-        "--executor",
-        "slurm",
-        "--workers",
-        "2",
-        "--progress",
-        "none",
-    ];
-    let mut first = spawn(gated_cmd(&b, &gate, &args));
+    let (b, gate) = four_gated_tasks();
+    let mut first = spawn(gated_cmd(&b, &gate, &THROTTLED));
     wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
     let dir = submission(&b);
     wait_until(LIMIT, "two elements running", || {
@@ -207,7 +215,7 @@ fn killed_supervisor_then_rerun(forget: bool) {
         fs::write(&path, kept).expect("rewrite journal");
         assert!(arrays(&b).is_empty());
     }
-    let rerun = spawn(gated_cmd(&b, &gate, &args));
+    let rerun = spawn(gated_cmd(&b, &gate, &THROTTLED));
     wait_until(LIMIT, "the rerun attached", || {
         run_log(&b).contains("attached to the Slurm job")
     });
@@ -282,20 +290,8 @@ fn what_the_partition_cannot_give_is_refused_before_submission() {
 fn ctrl_c_once_cancels_pending_elements_twice_cancels_running_ones() {
     require_slurm();
     for twice in [false, true] {
-        let b = Batch::new();
-        for t in ["a", "b", "c", "d"] {
-            b.task(t, "x\n");
-        }
-        let gate = b.dir.path().join("gate");
-        let args = [
-            "--executor",
-            "slurm",
-            "--workers",
-            "2",
-            "--progress",
-            "none",
-        ];
-        let run = spawn(gated_cmd(&b, &gate, &args));
+        let (b, gate) = four_gated_tasks();
+        let run = spawn(gated_cmd(&b, &gate, &THROTTLED));
         wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
         let dir = submission(&b);
         wait_until(LIMIT, "two elements running", || {

@@ -40,7 +40,8 @@ impl SlurmRun<'_> {
                         last = None;
                     }
                     Record::AttemptEnd { task, .. } if *task == id => {
-                        let r = &record::with_slurm_verdict(r, state);
+                        let final_end = record::is_last_end(recs, r);
+                        let r = &record::with_slurm_verdict(r, state, final_end);
                         self.ctx.journal.append(r);
                         if let Some(a) = record::attempt(&self.ctx.cfg.output, r, recs) {
                             self.ctx.progress.finished(&id, &a);

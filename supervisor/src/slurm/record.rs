@@ -72,10 +72,13 @@ pub fn attempt(output: &Path, end: &Record, records: &[Record]) -> Option<Attemp
 }
 
 /// Whether an attempt's verdict may come from Slurm stopping the element: the
-/// element cancels its task on SIGTERM, and Slurm also signals the task's
-/// processes itself, which then die `failed:killed`.
+/// element cancels its task on SIGTERM, but Slurm also signals the task's
+/// processes itself, which then die `failed:killed` or `failed:crashed`.
 fn stopped_from_outside(verdict: Verdict) -> bool {
-    matches!(verdict, Verdict::Cancelled | Verdict::FailedKilled)
+    matches!(
+        verdict,
+        Verdict::Cancelled | Verdict::FailedKilled | Verdict::FailedCrashed
+    )
 }
 
 /// True when the record holds a task that Slurm may have stopped (its verdict
@@ -90,12 +93,14 @@ pub fn has_cancellation(records: &[Record]) -> bool {
 
 /// `record` with the verdict Slurm's `state` implies for an attempt stopped
 /// from outside: `failed:timeout` or `failed:memory-limit` at the element's
-/// limits, `cancelled` after scancel.
-pub fn with_slurm_verdict(record: &Record, state: Option<&str>) -> Record {
+/// limits, `cancelled` after scancel. Only the element's `last` attempt can
+/// have been running when Slurm stopped it; earlier ones keep their verdicts.
+pub fn with_slurm_verdict(record: &Record, state: Option<&str>, last: bool) -> Record {
     let mut r = record.clone();
     if let Record::AttemptEnd {
         verdict, message, ..
     } = &mut r
+        && last
         && stopped_from_outside(*verdict)
         && let Some(state) = state
     {
@@ -109,6 +114,15 @@ pub fn with_slurm_verdict(record: &Record, state: Option<&str>) -> Record {
         }
     }
     r
+}
+
+/// Whether `r` is the last `attempt_end` of `records`.
+pub fn is_last_end(records: &[Record], r: &Record) -> bool {
+    records
+        .iter()
+        .rev()
+        .find(|x| matches!(x, Record::AttemptEnd { .. }))
+        .is_some_and(|x| std::ptr::eq(x, r))
 }
 
 #[cfg(test)]
@@ -133,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_task_cancelled_by_slurms_time_limit_timed_out() {
-        let r = with_slurm_verdict(&end(Verdict::Cancelled), Some("TIMEOUT"));
+        let r = with_slurm_verdict(&end(Verdict::Cancelled), Some("TIMEOUT"), true);
         assert!(matches!(
             r,
             Record::AttemptEnd {
@@ -141,7 +155,7 @@ mod tests {
                 ..
             }
         ));
-        let r = with_slurm_verdict(&end(Verdict::Cancelled), Some("OUT_OF_MEMORY"));
+        let r = with_slurm_verdict(&end(Verdict::Cancelled), Some("OUT_OF_MEMORY"), true);
         assert!(matches!(
             r,
             Record::AttemptEnd {
@@ -149,7 +163,7 @@ mod tests {
                 ..
             }
         ));
-        let r = with_slurm_verdict(&end(Verdict::FailedKilled), Some("CANCELLED by 0"));
+        let r = with_slurm_verdict(&end(Verdict::FailedCrashed), Some("CANCELLED by 0"), true);
         assert!(matches!(
             r,
             Record::AttemptEnd {
@@ -157,9 +171,15 @@ mod tests {
                 ..
             }
         ));
-        let r = with_slurm_verdict(&end(Verdict::FailedKilled), Some("COMPLETED"));
+        let r = with_slurm_verdict(&end(Verdict::FailedKilled), Some("COMPLETED"), true);
         assert_eq!(r, end(Verdict::FailedKilled));
-        let r = with_slurm_verdict(&end(Verdict::Done), Some("TIMEOUT"));
+        let r = with_slurm_verdict(&end(Verdict::FailedCrashed), Some("TIMEOUT"), false);
+        assert_eq!(
+            r,
+            end(Verdict::FailedCrashed),
+            "an earlier attempt keeps its verdict"
+        );
+        let r = with_slurm_verdict(&end(Verdict::Done), Some("TIMEOUT"), true);
         assert_eq!(r, end(Verdict::Done));
         assert!(has_cancellation(&[end(Verdict::Cancelled)]));
         assert!(!has_cancellation(&[end(Verdict::FailedError)]));
