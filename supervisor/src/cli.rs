@@ -34,6 +34,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page, or write one page per command into --out DIR.
     Man(ManArgs),
+    /// One Slurm array element of `run --executor slurm` (started by sbatch, not by people).
+    #[command(hide = true)]
+    SlurmElement(crate::slurm::element::ElementArgs),
 }
 
 /// How tasks are isolated.

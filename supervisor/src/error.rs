@@ -53,6 +53,9 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Slurm refused or could not take the batch (`--executor slurm`).
+    #[error(transparent)]
+    Slurm(#[from] crate::slurm::SlurmError),
     /// Anything else that stops the supervisor before a task runs (an internal
     /// failure, not the user's). Nothing ran, so it exits 2 like a refusal.
     #[error(transparent)]

@@ -135,6 +135,21 @@ pub enum Record {
         /// Its start time in clock ticks since boot: a later process with the same pid differs.
         start_ticks: u64,
     },
+    /// `--executor slurm` submitted a job array: elements `offset..offset+count`
+    /// of the task list in `list`. A rerun after the supervisor was killed
+    /// attaches to it instead of submitting those tasks again.
+    SlurmArray {
+        /// Seconds since the Unix epoch.
+        time: f64,
+        /// The array's job id.
+        job_id: String,
+        /// The submission folder, relative to the output folder.
+        list: PathBuf,
+        /// The task list element of array index 0.
+        offset: usize,
+        /// Number of elements.
+        count: usize,
+    },
     /// A run ended (absent when the supervisor was killed).
     RunEnd {
         /// Seconds since the Unix epoch.

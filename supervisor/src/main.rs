@@ -16,6 +16,7 @@ mod preflight;
 mod report;
 mod resume;
 mod runner;
+mod slurm;
 mod sysmem;
 mod unix;
 
@@ -49,6 +50,7 @@ fn main() {
         Command::Logs(args) => commands::logs::run(args),
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::man::run(args),
+        Command::SlurmElement(args) => slurm::element::run(args),
         Command::Report(_) => Err(Error::NotAvailable("isobatch report".into())),
     };
     match result {

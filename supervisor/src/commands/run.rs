@@ -11,7 +11,7 @@ use isobatch_shared::{Pipeline, Verdict, procfs};
 use super::conclude::conclude;
 use super::plan::{self, Shape};
 use crate::cli::{Mode, RunArgs};
-use crate::config::{RunConfig, Workers};
+use crate::config::{Executor, RunConfig, Workers};
 use crate::discovery::{DiscoveryOptions, PositionCounter, discover};
 use crate::error::{EXIT_OK, Error};
 use crate::exec_template::{ExecTemplate, resolve_program};
@@ -29,7 +29,7 @@ use crate::sysmem::{MemoryReading, SystemMemory};
 use crate::unix::cgroup::RunCgroup;
 use crate::unix::signals::{Catcher, Hangup};
 use crate::unix::{subreaper, sweep};
-use crate::{failed_filter, layout, lock, preflight, resume};
+use crate::{failed_filter, layout, lock, preflight, resume, slurm};
 
 /// Memory assumed per task for `--workers auto` when nothing better is known
 /// (an exec command without `--task-memory`).
@@ -88,7 +88,11 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         fs::create_dir_all(state.join("logs")).map_err(|e| Error::io(&state, e))?;
         let held = lock::acquire(&layout::lock(&cfg.output), &cfg.output)?;
         let staging = layout::staging_root(&cfg.output);
-        attempt_dir::clear_staging(&cfg.output).map_err(|e| Error::io(&staging, e))?;
+        // On Slurm, elements of a killed run may still be running there; each
+        // element clears its own tasks' folders instead.
+        if cfg.executor == Executor::Local {
+            attempt_dir::clear_staging(&cfg.output).map_err(|e| Error::io(&staging, e))?;
+        }
         Some(held)
     };
     let param_hash = resume::param_hash(&cfg);
@@ -150,10 +154,18 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     if !estimate.refusals.is_empty() {
         return Err(Error::Preflight(estimate.refusals.join("\n")));
     }
-    let memory = SystemMemory::new().read();
+    // Tasks on Slurm run elsewhere: this machine's RAM says nothing about them.
+    let memory = match cfg.executor {
+        Executor::Local => SystemMemory::new().read(),
+        Executor::Slurm { .. } => None,
+    };
     let disk_free = preflight::free_space(&cfg.output);
     let warnings =
         preflight::check(&cfg, &estimate, memory, disk_free).map_err(Error::Preflight)?;
+    let slurm_plan = match cfg.executor {
+        Executor::Local => None,
+        Executor::Slurm { .. } => Some(slurm::executor::Plan::prepare(&cfg, estimate.max_task())?),
+    };
     for (rec, est) in tasks.iter_mut().zip(&estimate.per_task) {
         rec.estimated_rss = *est;
     }
@@ -290,6 +302,25 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             )
             .map_err(|e| Error::Internal(e.into()))?;
         let (interrupted, halt) = serial::run(&ctx, &mut tasks, &|| stop.load(Ordering::SeqCst));
+        (tasks, interrupted, halt)
+    } else if let Some(plan) = slurm_plan {
+        let (tx, rx) = std::sync::mpsc::channel();
+        log_hangup(&progress, catcher.hangup());
+        catcher
+            .forward(
+                move |sig| {
+                    let _ = tx.send(sig);
+                },
+                move || hangups.hang_up(),
+            )
+            .map_err(|e| Error::Internal(e.into()))?;
+        let slurm_run =
+            slurm::executor::SlurmRun::new(ctx, tasks, plan, discovery.field_names.clone());
+        let (tasks, fatal, halt, interrupted) = slurm_run.run(&records, &rx);
+        notes.extend(fatal);
+        if let Some(Err(e)) = cgroup.map(RunCgroup::remove) {
+            progress.note(&e);
+        }
         (tasks, interrupted, halt)
     } else {
         if let Err(e) = subreaper::become_subreaper() {

@@ -111,7 +111,7 @@ pub fn summarize(
             Record::Skipped { task, .. } => {
                 tasks.entry(task.clone()).or_default().verdict = Some(Verdict::Skipped)
             }
-            Record::RunScope { .. } | Record::Worker { .. } => {}
+            Record::RunScope { .. } | Record::Worker { .. } | Record::SlurmArray { .. } => {}
             Record::Rerun { task, reason, .. } => {
                 tasks.entry(task.clone()).or_default().rerun = Some(reason.clone())
             }

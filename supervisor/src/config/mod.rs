@@ -110,6 +110,20 @@ pub struct RunConfig {
     pub progress: ProgressArg,
     /// JSON summary on stdout.
     pub json: bool,
+    /// Where tasks run.
+    pub executor: Executor,
+}
+
+/// Where tasks run (`--executor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Executor {
+    /// Worker processes on this machine.
+    Local,
+    /// Slurm job arrays whose elements run tasks under a local supervisor each.
+    Slurm {
+        /// `--slurm-arg` values, passed to every `sbatch`.
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -245,9 +259,24 @@ impl RunConfig {
             PipelineArg::Selftest => Pipeline::Selftest,
             PipelineArg::Exec => Pipeline::Exec,
         };
-        if a.executor == Some(ExecutorArg::Slurm) || !a.slurm_arg.is_empty() {
-            return Err(Error::NotAvailable("--executor slurm".into()));
-        }
+        let executor = match a.executor.unwrap_or(ExecutorArg::Local) {
+            ExecutorArg::Local if !a.slurm_arg.is_empty() => {
+                return Err(usage(
+                    "--slurm-arg passes arguments to sbatch, which only --executor slurm runs: \
+                     add --executor slurm, or drop --slurm-arg",
+                ));
+            }
+            ExecutorArg::Local => Executor::Local,
+            ExecutorArg::Slurm if a.mode == Some(Mode::Serial) => {
+                return Err(usage(
+                    "--mode serial runs tasks inside the supervisor, which --executor slurm \
+                     cannot: drop --mode serial (each array element isolates its tasks)",
+                ));
+            }
+            ExecutorArg::Slurm => Executor::Slurm {
+                args: a.slurm_arg.clone(),
+            },
+        };
         match (pipeline, &a.exec) {
             (Pipeline::Exec, None) => {
                 return Err(usage(
@@ -313,7 +342,10 @@ impl RunConfig {
                 keep_checkpoints: a.keep_checkpoints.is_some(),
             },
         )?;
-        if let Workers::Fixed(n) = workers {
+        // On Slurm, --workers is the array throttle: the cluster's cores, not this machine's.
+        if let Workers::Fixed(n) = workers
+            && executor == Executor::Local
+        {
             checks::workers(n, a.force_run)?;
         }
         checks::retries(a.retries.unwrap_or(0))?;
@@ -403,6 +435,7 @@ impl RunConfig {
             strict_qc: a.strict_qc,
             progress: a.progress.unwrap_or(ProgressArg::Auto),
             json: a.json,
+            executor,
         })
     }
 }
@@ -502,11 +535,11 @@ mod tests {
         let err = RunConfig::resolve(args(PipelineArg::Pair)).unwrap_err();
         assert!(err.to_string().contains("not available yet"), "{err}");
         let err = RunConfig::resolve(RunArgs {
-            executor: Some(ExecutorArg::Slurm),
+            slurm_arg: vec!["--partition=x".into()],
             ..args(PipelineArg::Selftest)
         })
         .unwrap_err();
-        assert!(err.to_string().contains("not available yet"));
+        assert!(err.to_string().contains("--executor slurm"), "{err}");
         assert!(RunConfig::resolve(args(PipelineArg::Exec)).is_err());
         let bad = RunArgs {
             timeout: Some("soon".into()),

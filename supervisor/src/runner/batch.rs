@@ -93,6 +93,18 @@ impl TaskRecord {
         }
     }
 
+    /// Gives a task that never started in this run its final `cancelled`
+    /// verdict and journals why; false if it already had a verdict.
+    pub fn cancel_unstarted(&mut self, journal: &crate::journal::Journal, why: &str) -> bool {
+        if self.verdict.is_some() {
+            return false;
+        }
+        self.verdict = Some(Verdict::Cancelled);
+        self.cancel_reason = Some(why.to_string());
+        crate::journal::journal_cancelled(journal, &self.task.id, why);
+        true
+    }
+
     /// The number the next attempt gets.
     pub fn next_attempt(&self) -> u32 {
         self.earlier_attempts + self.attempts.len() as u32 + 1

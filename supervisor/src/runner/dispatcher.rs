@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+use isobatch_shared::FromWorker;
 use isobatch_shared::protocol::PROTOCOL_VERSION;
-use isobatch_shared::{FromWorker, Verdict};
 
 use super::Context;
 use super::admission::Admission;
@@ -23,7 +23,7 @@ use super::spawn::{Spawner, WorkerLauncher, abandon_accept};
 use super::terminate::{StopReason, Termination};
 use super::timeout;
 use super::worker::{Worker, WorkerState};
-use crate::journal::{self, Record, journal_cancelled};
+use crate::journal::{self, Record};
 use crate::unix::signals::StopSignal;
 use crate::unix::tree;
 
@@ -341,11 +341,8 @@ impl<'a> Dispatcher<'a> {
 
     /// Records a final `cancelled` verdict for a task that never started.
     pub(super) fn cancel_unstarted(&mut self, t: usize, why: &str) {
-        if self.tasks[t].verdict.is_none() {
-            self.tasks[t].verdict = Some(Verdict::Cancelled);
-            self.tasks[t].cancel_reason = Some(why.to_string());
+        if self.tasks[t].cancel_unstarted(self.ctx.journal, why) {
             self.outstanding -= 1;
-            journal_cancelled(self.ctx.journal, &self.tasks[t].task.id, why);
         }
     }
 

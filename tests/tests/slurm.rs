@@ -1,0 +1,328 @@
+//! `--executor slurm` on a real single-node cluster (scripts/slurm-up).
+//!
+//! These tests are `#[ignore]`d so that a plain `cargo test --workspace` on a
+//! machine without Slurm stays green; `.ci/run` starts the cluster and runs them
+//! with `-- --ignored`. Run that way, a missing cluster fails them: they never skip.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+const LIMIT: Duration = Duration::from_secs(180);
+
+/// Panics unless a Slurm cluster answers (they are run on purpose, so absence is a failure).
+fn require_slurm() {
+    let up = Command::new("sinfo")
+        .args(["-h", "-o", "%T"])
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+    assert!(
+        up,
+        "no Slurm cluster answers `sinfo`: start one with scripts/slurm-up (the Slurm tests \
+         fail rather than skip without it)"
+    );
+}
+
+fn slurm(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().expect(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The job ids the journal recorded, in order.
+fn arrays(b: &Batch) -> Vec<String> {
+    b.journal()
+        .iter()
+        .filter(|e| e["event"] == "slurm_array")
+        .map(|e| e["job_id"].as_str().expect("job_id").to_string())
+        .collect()
+}
+
+/// The submission folder of the first array.
+fn submission(b: &Batch) -> std::path::PathBuf {
+    let j = b.journal();
+    let e = j
+        .iter()
+        .find(|e| e["event"] == "slurm_array")
+        .expect("a slurm_array record");
+    b.out().join(e["list"].as_str().expect("list"))
+}
+
+/// True once element `index` of the submission journaled the start of its task.
+fn element_started(dir: &Path, index: usize) -> bool {
+    ["jsonl.tmp", "jsonl"].iter().any(|ext| {
+        fs::read_to_string(dir.join(format!("results/{index}.{ext}")))
+            .is_ok_and(|t| t.contains("attempt_start"))
+    })
+}
+
+/// `isobatch run` of the fov pipeline over the batch's `raw/` into `out`.
+fn fov_cmd(b: &Batch, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = isobatch();
+    cmd.args(["run", "--progress", "none", "--input"])
+        .arg(b.raw())
+        .arg("--output")
+        .arg(out)
+        .args(extra);
+    cmd
+}
+
+/// Slurm, two elements at a time.
+const THROTTLED: [&str; 6] = [
+    "--executor",
+    "slurm",
+    "--workers",
+    "2",
+    "--progress",
+    "none",
+];
+
+/// Tasks a–d for [`gated_cmd`], and the gate file that lets them finish.
+fn four_gated_tasks() -> (Batch, std::path::PathBuf) {
+    let b = Batch::new();
+    for t in ["a", "b", "c", "d"] {
+        b.task(t, "x\n");
+    }
+    let gate = b.dir.path().join("gate");
+    (b, gate)
+}
+
+fn attempt_ends(b: &Batch, task: &str) -> usize {
+    b.journal()
+        .iter()
+        .filter(|e| e["event"] == "attempt_end" && e["task"] == task)
+        .count()
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn fov_batch_on_slurm_gives_the_local_traces_byte_for_byte() {
+    require_slurm();
+    let b = Batch::new();
+    demo(&b, &["--fovs", "3", "--frames", "6", "--size", "96"]);
+    let local = b.dir.path().join("local");
+    ok(&run_within(fov_cmd(&b, &local, &[]), LIMIT));
+    ok(&run_within(
+        fov_cmd(&b, &b.out(), &["--executor", "slurm"]),
+        LIMIT,
+    ));
+    assert_eq!(arrays(&b).len(), 1, "one sbatch for one array");
+    for task in ["fov01", "fov02", "fov03"] {
+        let rel = format!("{task}/traces.csv");
+        assert_eq!(
+            read_all(&b.out().join(&rel)),
+            read_all(&local.join(&rel)),
+            "{rel} differs between Slurm and local"
+        );
+        assert_eq!(b.verdict(task), "done");
+    }
+    assert_eq!(
+        read_all(&b.out().join("traces.csv")),
+        read_all(&local.join("traces.csv"))
+    );
+    // The same journal a local run writes: a rerun skips everything.
+    ok(&run_within(
+        fov_cmd(&b, &b.out(), &["--executor", "slurm"]),
+        LIMIT,
+    ));
+    assert_eq!(arrays(&b).len(), 1, "nothing submitted when all is done");
+    assert_eq!(b.verdict("fov01"), "skipped");
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn hanging_failing_and_oversized_tasks_get_their_verdicts() {
+    require_slurm();
+    let b = Batch::new();
+    b.task("fine", "sleep=0.01\n")
+        .task("hangs", "sleep=600\n")
+        .task("fails", "fail=asked to\n")
+        .task("big", "alloc=400M\nsleep=5\n");
+    let mut cmd = b.run_cmd(&[
+        "--executor",
+        "slurm",
+        "--timeout",
+        "3s",
+        "--kill-grace",
+        "1s",
+        "--max-task-memory",
+        "150M",
+        "--workers",
+        "4",
+    ]);
+    cmd.arg("--force-run");
+    let out = run_within(cmd, LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        b.verdicts(),
+        vec![
+            ("big".into(), "failed:memory-limit".into()),
+            ("fails".into(), "failed:error".into()),
+            ("fine".into(), "done".into()),
+            ("hangs".into(), "failed:timeout".into()),
+        ]
+    );
+    let results: serde_json::Value =
+        serde_json::from_slice(&read_all(&b.out().join("results.json"))).expect("results.json");
+    assert!(results.to_string().contains("failed:timeout"));
+    assert_eq!(arrays(&b).len(), 1);
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn killed_supervisor_rerun_attaches_instead_of_resubmitting() {
+    killed_supervisor_then_rerun(false);
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn supervisor_killed_before_journaling_its_array_is_found_by_job_name() {
+    killed_supervisor_then_rerun(true);
+}
+
+/// SIGKILLs the supervisor while two elements run (with `forget`, also takes
+/// the array's journal line away, as if it died between sbatch and the journal),
+/// reruns: every task done exactly once, nothing submitted again.
+fn killed_supervisor_then_rerun(forget: bool) {
+    require_slurm();
+    let (b, gate) = four_gated_tasks();
+    let mut first = spawn(gated_cmd(&b, &gate, &THROTTLED));
+    wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
+    let dir = submission(&b);
+    wait_until(LIMIT, "two elements running", || {
+        element_started(&dir, 0) && element_started(&dir, 1)
+    });
+    first.kill().expect("SIGKILL the supervisor");
+    first.wait().expect("reap it");
+    let job = arrays(&b).remove(0);
+    if forget {
+        let path = b.out().join(".isobatch/journal.jsonl");
+        let text = fs::read_to_string(&path).expect("journal");
+        let kept: String = text
+            .lines()
+            .filter(|l| !l.contains("\"slurm_array\""))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        fs::write(&path, kept).expect("rewrite journal");
+        assert!(arrays(&b).is_empty());
+    }
+    let rerun = spawn(gated_cmd(&b, &gate, &THROTTLED));
+    wait_until(LIMIT, "the rerun attached", || {
+        run_log(&b).contains("attached to the Slurm job")
+    });
+    fs::write(&gate, "").expect("open the gate");
+    let out = rerun.wait_with_output().expect("rerun");
+    ok(&out);
+    assert_eq!(arrays(&b), vec![job], "the rerun submitted nothing");
+    for t in ["a", "b", "c", "d"] {
+        assert_eq!(b.verdict(t), "done", "{t}");
+        assert_eq!(attempt_ends(&b, t), 1, "{t} ran exactly once");
+    }
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn scancel_of_one_element_cancels_that_task_only() {
+    require_slurm();
+    let b = Batch::new();
+    b.task("a", "x\n").task("b", "x\n");
+    let gate = b.dir.path().join("gate");
+    let args = ["--executor", "slurm", "--progress", "none"];
+    let run = spawn(gated_cmd(&b, &gate, &args));
+    wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
+    let dir = submission(&b);
+    let job = arrays(&b).remove(0);
+    wait_until(LIMIT, "both elements running", || {
+        element_started(&dir, 0) && element_started(&dir, 1)
+    });
+    slurm("scancel", &[&format!("{job}_1")]);
+    wait_until(LIMIT, "element 1 ended", || {
+        slurm(
+            "squeue",
+            &["-h", "-r", "-t", "all", "-j", &job, "-o", "%K %T"],
+        )
+        .lines()
+        .any(|l| l.starts_with("1 CANCELLED"))
+    });
+    fs::write(&gate, "").expect("open the gate");
+    let out = run.wait_with_output().expect("run");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        b.verdicts(),
+        vec![
+            ("a".into(), "done".into()),
+            ("b".into(), "cancelled".into())
+        ]
+    );
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn what_the_partition_cannot_give_is_refused_before_submission() {
+    require_slurm();
+    let b = Batch::new();
+    b.task("a", "sleep=0.01\n");
+    let out = b.run(&["--executor", "slurm", "--max-task-memory", "100T"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("largest node of partition"), "{err}");
+    assert!(err.contains("MiB"), "{err}");
+    let out = b.run(&["--executor", "slurm", "--slurm-arg", "--mem=1G"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-task-memory"));
+    let out = b.run(&["--executor", "slurm", "--slurm-arg", "--partition=nonesuch"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nonesuch"));
+    assert!(arrays(&b).is_empty(), "nothing submitted");
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn ctrl_c_once_cancels_pending_elements_twice_cancels_running_ones() {
+    require_slurm();
+    for twice in [false, true] {
+        let (b, gate) = four_gated_tasks();
+        let run = spawn(gated_cmd(&b, &gate, &THROTTLED));
+        wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
+        let dir = submission(&b);
+        wait_until(LIMIT, "two elements running", || {
+            element_started(&dir, 0) && element_started(&dir, 1)
+        });
+        let pid = run.id().to_string();
+        slurm("kill", &["-INT", &pid]);
+        if twice {
+            wait_until(LIMIT, "the first Ctrl-C noted", || {
+                run_log(&b).contains("interrupted (SIGINT)")
+            });
+            slurm("kill", &["-INT", &pid]);
+        } else {
+            wait_until(LIMIT, "pending elements cancelled", || {
+                run_log(&b).contains("interrupted (SIGINT)")
+            });
+            fs::write(&gate, "").expect("open the gate");
+        }
+        let out = run.wait_with_output().expect("run");
+        assert_eq!(out.status.code(), Some(130), "{out:?}");
+        let running = if twice { "cancelled" } else { "done" };
+        assert_eq!(
+            b.verdicts(),
+            vec![
+                ("a".into(), running.into()),
+                ("b".into(), running.into()),
+                ("c".into(), "cancelled".into()),
+                ("d".into(), "cancelled".into()),
+            ],
+            "twice: {twice}"
+        );
+        assert_eq!(attempt_ends(&b, "c"), 0, "c never started");
+    }
+}
