@@ -1,10 +1,13 @@
 //! A FUSE file system served by a test thread, for a real D state: one file,
-//! `stuck.txt`, whose reads by the test's own children (the supervisor) are
-//! answered and whose reads by anyone else (a worker, a task) are held
-//! unanswered until [`Fuse::release`]. A reader whose request the server holds
-//! enters uninterruptible sleep once a fatal signal arrives, and cannot die
+//! `stuck.txt`, in an otherwise empty folder. Whose requests are held
+//! unanswered until [`Fuse::release`] is the mount's [`Hold`]: reads of the
+//! file by anyone but the test's own children (a worker, a task), or every
+//! request of the test's children (the supervisor itself: a hung mount under
+//! its output folder). A thread whose request the server holds enters
+//! uninterruptible sleep once a fatal signal arrives, and cannot die
 //! until it is answered: what a hung NFS mount does. Raw protocol (7.31), no
-//! library: INIT, LOOKUP, GETATTR, OPEN, READ, RELEASE, FLUSH; ENOSYS otherwise.
+//! library: INIT, LOOKUP, GETATTR, OPEN, OPENDIR, READ, READDIR, RELEASE,
+//! FLUSH; ENOSYS otherwise.
 
 use std::ffi::CString;
 use std::fs::{self, File};
@@ -21,16 +24,28 @@ const FILE_NAME: &str = "stuck.txt";
 const ROOT: u64 = 1;
 const FILE: u64 = 2;
 
-/// A FUSE mount served by a thread of this test: one file, `stuck.txt`. Reads
-/// by this test's own children (the supervisor: discovery, pre-flight) are
-/// answered; reads by anyone else (a worker) are kept unanswered until
-/// [`Fuse::release`] or drop.
+/// Whose requests a [`Fuse`] holds unanswered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Reads of `stuck.txt` by anyone but this test's children: the
+    /// supervisor's discovery and pre-flight read it, a worker hangs on it.
+    OthersReads,
+    /// Every request of this test's children (the supervisor's threads):
+    /// the supervisor's own file operations hang there.
+    Supervisor,
+}
+
+/// A FUSE mount served by a thread of this test: one file, `stuck.txt`, whose
+/// requests are held as [`Hold`] says until [`Fuse::release`] or drop.
 pub struct Fuse {
     dir: PathBuf,
     dev: File,
-    /// Held reads: (request id, reading thread).
-    hung: Arc<Mutex<Vec<(u64, u32)>>>,
+    hung: Arc<Held>,
 }
+
+/// Held requests: (request id, requesting thread); None once released (from
+/// then on nothing is held).
+type Held = Mutex<Option<Vec<(u64, u32)>>>;
 
 fn le(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
@@ -69,8 +84,15 @@ pub fn parent_of(tid: u32) -> Option<u32> {
 }
 
 impl Fuse {
-    /// Mounts at `dir`; None where FUSE cannot be mounted.
+    /// Mounts at `dir`, holding reads of the file by others than the
+    /// supervisor ([`Hold::OthersReads`]); None where FUSE cannot be mounted.
     pub fn mount(dir: &Path) -> Option<Fuse> {
+        Fuse::mount_holding(dir, Hold::OthersReads)
+    }
+
+    /// Mounts at `dir`, holding the requests `hold` names; None where FUSE
+    /// cannot be mounted.
+    pub fn mount_holding(dir: &Path, hold: Hold) -> Option<Fuse> {
         fs::create_dir_all(dir).ok()?;
         let dev = fs::OpenOptions::new()
             .read(true)
@@ -97,10 +119,10 @@ impl Fuse {
         if rc != 0 {
             return None;
         }
-        let hung = Arc::new(Mutex::new(Vec::new()));
+        let hung = Arc::new(Mutex::new(Some(Vec::new())));
         let reader = dev.try_clone().ok()?;
         let h = hung.clone();
-        std::thread::spawn(move || serve(reader, &h));
+        std::thread::spawn(move || serve(reader, &h, hold));
         Some(Fuse {
             dir: dir.to_path_buf(),
             dev,
@@ -112,16 +134,29 @@ impl Fuse {
         self.dir.join(FILE_NAME)
     }
 
-    /// The threads whose reads are held unanswered so far.
+    /// The threads whose requests are held unanswered so far.
     pub fn hung(&self) -> Vec<u32> {
-        self.hung.lock().unwrap().iter().map(|h| h.1).collect()
+        let hung = self.hung.lock().unwrap();
+        hung.iter().flatten().map(|h| h.1).collect()
     }
 
-    /// Answers every held read with EIO: the readers wake up (and die of their pending signals).
+    /// Answers every held request with EIO (the threads wake up, and die of
+    /// their pending signals) and holds nothing from now on.
     pub fn release(&self) {
-        for (unique, _) in self.hung.lock().unwrap().drain(..) {
+        for (unique, _) in self.hung.lock().unwrap().take().into_iter().flatten() {
             let _ = (&self.dev).write_all(&reply(unique, -libc::EIO, &[]));
         }
+    }
+}
+
+/// Releases a [`Fuse`] when dropped: declared after the process that may hang
+/// on the mount, it lets that process die before the test waits for it, even
+/// when the test fails half-way.
+pub struct ReleaseOnDrop<'a>(pub &'a Fuse);
+
+impl Drop for ReleaseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.release();
     }
 }
 
@@ -145,9 +180,10 @@ fn reply(unique: u64, error: i32, payload: &[u8]) -> Vec<u8> {
     ])
 }
 
-/// The server loop: answers INIT, LOOKUP, GETATTR, OPEN, READ, RELEASE, FLUSH;
-/// ENOSYS for anything else that expects an answer.
-fn serve(mut dev: File, hung: &Mutex<Vec<(u64, u32)>>) {
+/// The server loop: answers INIT, LOOKUP, GETATTR, OPEN, OPENDIR, READ,
+/// READDIR (empty), RELEASE, FLUSH; ENOSYS for anything else that expects an
+/// answer. Holds what `hold` says instead.
+fn serve(mut dev: File, hung: &Held, hold: Hold) {
     let me = std::process::id();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -161,6 +197,15 @@ fn serve(mut dev: File, hung: &Mutex<Vec<(u64, u32)>>) {
         let u64_at = |o: usize| u64::from_le_bytes(req[o..o + 8].try_into().unwrap());
         let (opcode, unique, node, pid) = (u32_at(4), u64_at(8), u64_at(16), u32_at(32));
         let body = &req[40..];
+        // INIT comes from the mount itself; FORGET and the like expect no answer.
+        let answers = !matches!(opcode, 26 | 2 | 36 | 42 | 38);
+        let held = |hung: &Held| {
+            let mut hung = hung.lock().unwrap();
+            hung.as_mut().map(|h| h.push((unique, pid))).is_some()
+        };
+        if hold == Hold::Supervisor && answers && parent_of(pid) == Some(me) && held(hung) {
+            continue;
+        }
         let answer = match opcode {
             // INIT: protocol 7.31, no optional features.
             26 => {
@@ -204,14 +249,15 @@ fn serve(mut dev: File, hung: &Mutex<Vec<(u64, u32)>>) {
             )),
             // READ: the supervisor gets the content; a worker waits forever.
             15 => {
-                if parent_of(pid) == Some(me) {
+                if hold == Hold::OthersReads && parent_of(pid) != Some(me) && held(hung) {
+                    None
+                } else {
                     let offset = usize::try_from(u64_at(48)).unwrap_or(usize::MAX);
                     Some((0, CONTENT.get(offset..).unwrap_or(&[]).to_vec()))
-                } else {
-                    hung.lock().unwrap().push((unique, pid));
-                    None
                 }
             }
+            // READDIR: no entries (a listing that ends at once).
+            28 => Some((0, Vec::new())),
             // RELEASE, FLUSH, RELEASEDIR
             18 | 25 | 29 => Some((0, Vec::new())),
             // FORGET, INTERRUPT, BATCH_FORGET, DESTROY: no answer expected (or wanted).
