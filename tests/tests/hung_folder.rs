@@ -10,6 +10,10 @@
 //! unanswered until the test releases it, as a hung NFS mount does. The
 //! journal stays on a working disk, so what the tests wait for while the
 //! mount hangs can only come from a dispatcher that is not waiting on it.
+//!
+//! The journal itself may hang too ([`Hold::SupervisorWrites`]): its writer
+//! thread waits, the dispatcher does not, and no attempt is shown as ended
+//! before its journal line is on disk.
 //! Needs root and `/dev/fuse`; elsewhere the tests say so and pass.
 mod common;
 use common::*;
@@ -26,7 +30,11 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// A FUSE mount at `dir` that holds every request of the supervisor.
 fn hanging_mount(dir: &Path) -> Option<Fuse> {
-    let fuse = Fuse::mount_holding(dir, Hold::Supervisor);
+    mount_holding(dir, Hold::Supervisor)
+}
+
+fn mount_holding(dir: &Path, hold: Hold) -> Option<Fuse> {
+    let fuse = Fuse::mount_holding(dir, hold);
     if fuse.is_none() {
         eprintln!("skipped: cannot mount a FUSE file system (needs root and /dev/fuse)");
     }
@@ -184,4 +192,71 @@ fn ctrl_c_keeps_working_while_an_attempt_log_hangs() {
             .is_some_and(|m| m.contains("exited with status 3")),
         "{a}"
     );
+}
+
+#[test]
+fn ctrl_c_keeps_working_while_the_journal_hangs_and_nothing_is_shown_ended_before_it_is_written() {
+    let b = Batch::new();
+    b.task("a", "sleep=60\n").task("b", "sleep=60\n");
+    let Some(fuse) = mount_holding(&b.dir.path().join("fuse"), Hold::SupervisorWrites) else {
+        return;
+    };
+    // The journal lives on the mount: it opens and reads, but takes no write
+    // of the supervisor's until the test thaws it.
+    let journal = b.out().join(".isobatch/journal.jsonl");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(fuse.file(), &journal).unwrap();
+    let tag = tag("journal");
+    let run = Captured::spawn(run_cmd(&b, &tag, &[]));
+    let _release = ReleaseOnDrop(&fuse);
+    wait_until(LIMIT, "the journal's first write to be held", || {
+        !fuse.hung().is_empty()
+    });
+    for task in ["a", "b"] {
+        let log = b.out().join(format!(".isobatch/logs/{task}/attempt-1.log"));
+        wait_until(LIMIT, "both tasks to run", || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("sleeping"))
+        });
+    }
+    let sigint = || kill(Pid::from_raw(run.pid() as i32), Signal::SIGINT).unwrap();
+    sigint();
+    wait_until(LIMIT, "the first Ctrl-C to be acknowledged", || {
+        run.stderr_text().contains("interrupted (SIGINT)")
+    });
+    sigint();
+    let needle = format!("{}={}", tag.0, tag.1);
+    wait_until(LIMIT, "both tasks to be stopped", || {
+        processes_with_env(&needle) == [run.pid()]
+    });
+    assert!(
+        !fuse.hung().is_empty(),
+        "the journal was written: nothing was proven"
+    );
+    assert!(
+        b.journal().is_empty(),
+        "the journal took a write while held"
+    );
+    wait_until(LIMIT, "the second Ctrl-C to be acknowledged", || {
+        run.stderr_text()
+            .contains("SIGINT again: stopping running tasks")
+    });
+    let shown = run.stderr_text();
+    assert!(
+        !shown.contains("attempt 1:"),
+        "an attempt was shown ended before its journal line was written:\n{shown}"
+    );
+    fuse.thaw();
+    let out = run.finish(LIMIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    for task in ["a", "b"] {
+        assert_eq!(ended(&b, task).as_deref(), Some("cancelled"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{task} attempt 1: cancelled")),
+            "{stderr}"
+        );
+        assert_eq!(b.verdict(task), "cancelled");
+    }
+    assert_eq!(journal_count(&b, "run_start"), 1);
+    assert_eq!(journal_count(&b, "run_end"), 1);
 }
