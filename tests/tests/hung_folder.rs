@@ -41,6 +41,12 @@ fn mount_holding(dir: &Path, hold: Hold) -> Option<Fuse> {
     fuse
 }
 
+/// Makes `path` a symbolic link to the mount's file, so that the file lives there.
+fn on_mount(fuse: &Fuse, path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(fuse.file(), path).unwrap();
+}
+
 /// The environment variable marking every process of this test's run.
 fn tag(name: &str) -> (String, String) {
     (
@@ -151,9 +157,7 @@ fn ctrl_c_keeps_working_while_an_attempt_log_hangs() {
     };
     // a's attempt log lives on the mount: its worker writes to it (answered),
     // and the supervisor reads its end for a's failure message (held).
-    let log = b.out().join(".isobatch/logs/a/attempt-1.log");
-    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
-    std::os::unix::fs::symlink(fuse.file(), &log).unwrap();
+    on_mount(&fuse, &b.out().join(".isobatch/logs/a/attempt-1.log"));
     let tag = tag("ctrlc");
     let run = Captured::spawn(run_cmd(&b, &tag, &[]));
     let _release = ReleaseOnDrop(&fuse);
@@ -203,9 +207,7 @@ fn ctrl_c_keeps_working_while_the_journal_hangs_and_nothing_is_shown_ended_befor
     };
     // The journal lives on the mount: it opens and reads, but takes no write
     // of the supervisor's until the test thaws it.
-    let journal = b.out().join(".isobatch/journal.jsonl");
-    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
-    std::os::unix::fs::symlink(fuse.file(), &journal).unwrap();
+    on_mount(&fuse, &b.out().join(".isobatch/journal.jsonl"));
     let tag = tag("journal");
     let run = Captured::spawn(run_cmd(&b, &tag, &[]));
     let _release = ReleaseOnDrop(&fuse);

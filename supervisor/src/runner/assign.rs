@@ -167,6 +167,11 @@ impl Dispatcher<'_> {
             self.retire(id, now);
             return;
         }
+        // With --max-fail, an attempt still being settled may be the failure
+        // that stops the batch: nothing starts before its verdict is counted.
+        if self.dispatching() && self.settling > 0 && self.ctx.cfg.max_fail.is_some() {
+            return;
+        }
         if self.dispatching()
             && let Some(t) = self.schedule.next(slot, now)
         {

@@ -87,6 +87,8 @@ pub struct Dispatcher<'a> {
     pub(super) events: Sender<Event>,
     /// Attempt ends journaled but not yet committed (shown once they are).
     pub(super) unconfirmed: usize,
+    /// Ended attempts whose folders are being settled (verdicts not counted yet).
+    pub(super) settling: usize,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -133,6 +135,7 @@ impl<'a> Dispatcher<'a> {
             file_ops,
             events: events.clone(),
             unconfirmed: 0,
+            settling: 0,
         };
         Ok((d, events))
     }

@@ -148,6 +148,7 @@ impl Dispatcher<'_> {
     /// follows is in [`Dispatcher::on_settled`]. `message`, if given, replaces
     /// the attempt's once read from its log.
     pub(super) fn record(&mut self, t: TaskIdx, attempt: Attempt, message: Option<Message>) {
+        self.settling += 1;
         let id = self.tasks[t].task.id.clone();
         self.file_op(Job::Settle {
             task: t,
@@ -166,6 +167,7 @@ impl Dispatcher<'_> {
         outputs: Vec<OutputRecord>,
         now: Instant,
     ) {
+        self.settling -= 1;
         let rec = &mut self.tasks[t];
         let line = attempt_end(&self.ctx, &rec.task.id, &attempt, outputs);
         let (events, number) = (self.events.clone(), attempt.attempt);
