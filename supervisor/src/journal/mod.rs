@@ -254,7 +254,7 @@ mod tests {
             task: "t".into(),
         };
         let p = path.clone();
-        j.append_then(
+        j.appender().append_then(
             &record,
             Box::new(move |durable| {
                 let on_disk = std::fs::read_to_string(&p).unwrap().contains("\"t\"");

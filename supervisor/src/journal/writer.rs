@@ -4,9 +4,9 @@
 //! not one each. `flush` waits until
 //! everything queued so far is on disk.
 //!
-//! A line may carry a notice ([`Journal::append_then`]) called once its commit
-//! is durable (or failed): the dispatcher shows an attempt's end only then,
-//! without ever waiting for the disk itself.
+//! A line may carry a notice ([`Appender::append_then`]) called once its commit
+//! is durable (or failed): the dispatcher learns of an attempt's end only
+//! then, and shows it, without ever waiting for the disk itself.
 //!
 //! A commit that fails (a full disk, an I/O error) is taken back: the file is
 //! truncated to the end of its last whole record, so no partial line is ever
@@ -40,6 +40,38 @@ struct Health {
     error: Mutex<Option<String>>,
     /// Bytes of records queued but not (yet) on disk after a failed commit.
     unwritten: AtomicU64,
+}
+
+/// Appends to a [`Journal`] from another thread; lines queued after the
+/// journal is dropped are refused (their notices get false).
+#[derive(Clone)]
+pub struct Appender {
+    tx: Option<Sender<Msg>>,
+}
+
+impl Appender {
+    /// Queues one record and calls `durable` from the writer thread once its
+    /// commit is synced (true) or failed (false); at once with false if the
+    /// record cannot be queued.
+    pub fn append_then(&self, record: &Record, durable: Durable) {
+        queue(self.tx.as_ref(), record, Some(durable));
+    }
+}
+
+fn queue(tx: Option<&Sender<Msg>>, record: &Record, durable: Option<Durable>) {
+    let refused = match (serde_json::to_vec(record), tx) {
+        (Ok(mut line), Some(tx)) => {
+            line.push(b'\n');
+            match tx.send(Msg::Line(line, durable)) {
+                Err(mpsc::SendError(Msg::Line(_, d))) => d,
+                _ => None,
+            }
+        }
+        _ => durable,
+    };
+    if let Some(d) = refused {
+        d(false);
+    }
 }
 
 /// The journal writer.
@@ -161,29 +193,13 @@ impl Journal {
 
     /// Queues one record; it reaches the disk with the next group commit.
     pub fn append(&self, record: &Record) {
-        self.queue(record, None);
+        queue(self.tx.as_ref(), record, None);
     }
 
-    /// Queues one record and calls `durable` from the writer thread once its
-    /// commit is synced (true) or failed (false); at once with false if the
-    /// record cannot be queued.
-    pub fn append_then(&self, record: &Record, durable: Durable) {
-        self.queue(record, Some(durable));
-    }
-
-    fn queue(&self, record: &Record, durable: Option<Durable>) {
-        let refused = match (serde_json::to_vec(record), &self.tx) {
-            (Ok(mut line), Some(tx)) => {
-                line.push(b'\n');
-                match tx.send(Msg::Line(line, durable)) {
-                    Err(mpsc::SendError(Msg::Line(_, d))) => d,
-                    _ => None,
-                }
-            }
-            _ => durable,
-        };
-        if let Some(d) = refused {
-            d(false);
+    /// A handle other threads may append through (see [`Appender`]).
+    pub fn appender(&self) -> Appender {
+        Appender {
+            tx: self.tx.clone(),
         }
     }
 

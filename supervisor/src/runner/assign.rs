@@ -42,6 +42,15 @@ pub fn prepare(spec: &mut TaskSpec) {
     spec.reuse_from = spec.reuse_from.take().filter(|p| p.is_dir());
 }
 
+/// Whether [`prepare`] has anything to do: a task folder reused across
+/// attempts, or a published result to check. A fresh staging folder never
+/// holds leftovers (staging is cleared when the run starts, under its lock,
+/// and attempt numbers never repeat), so the common case skips the round trip
+/// through the file operations.
+fn needs_preparing(cfg: &crate::config::RunConfig, spec: &TaskSpec) -> bool {
+    cfg.reuse_task_dir || spec.reuse_from.is_some()
+}
+
 /// Removes temporary files a killed attempt left in the task folder, so
 /// nothing partial survives into the retry.
 fn clean_leftovers(task_dir: &Path) {
@@ -317,11 +326,16 @@ impl Dispatcher<'_> {
             oom_at_start: super::oom::OomCounters::read(),
         });
         self.sampler.track(id, w.pid, self.ctx.cfg.max_task_memory);
-        self.file_op(Job::Prepare {
-            worker: id,
-            task: t,
-            spec: Box::new(spec),
-        });
+        let spec = Box::new(spec);
+        if needs_preparing(self.ctx.cfg, &spec) {
+            self.file_op(Job::Prepare {
+                worker: id,
+                task: t,
+                spec,
+            });
+        } else {
+            self.on_prepared(id, t, spec, now);
+        }
     }
 
     /// The folder of the attempt worker `id` is reserved for is ready: sends

@@ -83,11 +83,7 @@ pub struct Dispatcher<'a> {
     pub(super) interrupted: bool,
     /// Does the file operations (`file_ops.rs`).
     file_ops: FileOps,
-    /// For events about journal lines (see [`Dispatcher::on_journaled`]).
-    pub(super) events: Sender<Event>,
-    /// Attempt ends journaled but not yet committed (shown once they are).
-    pub(super) unconfirmed: usize,
-    /// Ended attempts whose folders are being settled (verdicts not counted yet).
+    /// Ended attempts being settled and journaled (verdicts not counted yet).
     pub(super) settling: usize,
 }
 
@@ -104,7 +100,12 @@ impl<'a> Dispatcher<'a> {
         let (events, rx) = mpsc::channel();
         let sampler = Sampler::start(SAMPLE_INTERVAL, events.clone())?;
         let spawner = Spawner::start(launcher, events.clone())?;
-        let file_ops = FileOps::start(ctx.cfg, schedule.slot_count() + 1, &events)?;
+        let file_ops = FileOps::start(
+            (ctx.cfg, &ctx.param_hash),
+            ctx.journal.appender(),
+            schedule.slot_count() + 1,
+            &events,
+        )?;
         let outstanding = tasks.iter().filter(|t| t.verdict.is_none()).count();
         let slots = vec![None; schedule.slot_count()];
         let successors = slots.clone();
@@ -133,8 +134,6 @@ impl<'a> Dispatcher<'a> {
             orphans_due: false,
             interrupted: false,
             file_ops,
-            events: events.clone(),
-            unconfirmed: 0,
             settling: 0,
         };
         Ok((d, events))
@@ -151,7 +150,7 @@ impl<'a> Dispatcher<'a> {
             if self.outstanding == 0
                 && self.workers.is_empty()
                 && self.starting.is_empty()
-                && self.unconfirmed == 0
+                && self.settling == 0
             {
                 break;
             }
@@ -239,20 +238,13 @@ impl<'a> Dispatcher<'a> {
             }
             Event::Signal(sig) => self.on_signal(sig),
             Event::Prepared { worker, task, spec } => self.on_prepared(worker, task, spec, now),
-            Event::Settled {
-                task,
-                attempt,
-                outputs,
-            } => self.on_settled(task, *attempt, outputs, now),
-            Event::Journaled { task, attempt } => self.on_journaled(task, attempt),
+            Event::Settled { task, attempt } => self.on_settled(task, *attempt, now),
         }
     }
 
     /// Has `job` done off this thread; its event comes back through the loop.
     pub(super) fn file_op(&mut self, job: Job) {
-        if let Some(event) = self.file_ops.submit(job) {
-            self.handle(event);
-        }
+        self.file_ops.submit(job);
     }
 
     fn on_message(&mut self, worker: WorkerId, msg: FromWorker, now: Instant) {

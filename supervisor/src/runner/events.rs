@@ -9,7 +9,6 @@ use isobatch_shared::{FromWorker, TaskSpec};
 
 use super::batch::Attempt;
 use super::schedule::TaskIdx;
-use crate::journal::OutputRecord;
 use crate::unix::signals::StopSignal;
 
 /// Identifies one worker process for its whole life (never reused in a run).
@@ -91,20 +90,11 @@ pub enum Event {
         spec: Box<TaskSpec>,
     },
     /// An ended attempt's folder is published (or kept as failed), its message
-    /// complete and its outputs measured: it may be journaled.
+    /// complete, and its end journaled and on disk (or that commit failed).
     Settled {
         /// Which task.
         task: TaskIdx,
         /// The attempt, as settled (publishing can turn `done` into `failed:error`).
         attempt: Box<Attempt>,
-        /// Its outputs as the journal records them.
-        outputs: Vec<OutputRecord>,
-    },
-    /// The journal line of an attempt's end was committed (or its commit failed).
-    Journaled {
-        /// Which task.
-        task: TaskIdx,
-        /// Attempt number.
-        attempt: u32,
     },
 }

@@ -14,7 +14,7 @@ use super::attempt_dir;
 use super::batch::Attempt;
 use super::classify::{Message, classify_exit, classify_outcome, strict_qc};
 use super::dispatcher::{Dispatcher, Phase};
-use super::events::{Event, WorkerId};
+use super::events::WorkerId;
 use super::file_ops::Job;
 use super::oom::OomCounters;
 use super::schedule::{TaskIdx, backoff, should_retry};
@@ -40,9 +40,9 @@ pub fn publish_outputs(cfg: &RunConfig, task: &str, attempt: &mut Attempt) -> Ve
     output_records(&cfg.output, &attempt.outputs)
 }
 
-/// The journal line for an attempt's end.
+/// The journal line for an attempt's end (`param_hash`: what it ran with).
 pub fn attempt_end(
-    ctx: &Context<'_>,
+    param_hash: &str,
     task: &str,
     attempt: &Attempt,
     outputs: Vec<OutputRecord>,
@@ -56,7 +56,7 @@ pub fn attempt_end(
         peak_rss_bytes: attempt.peak_rss,
         message: attempt.message.clone(),
         outputs,
-        param_hash: ctx.param_hash.clone(),
+        param_hash: param_hash.to_string(),
         stages: attempt.stages.clone(),
         inputs: attempt.inputs.clone(),
     }
@@ -68,7 +68,7 @@ pub fn attempt_end(
 pub fn report_attempt(ctx: &Context<'_>, task: &str, attempt: &mut Attempt) {
     let outputs = publish_outputs(ctx.cfg, task, attempt);
     ctx.journal
-        .append(&attempt_end(ctx, task, attempt, outputs));
+        .append(&attempt_end(&ctx.param_hash, task, attempt, outputs));
     ctx.progress.finished(task, attempt);
 }
 
@@ -144,8 +144,8 @@ impl Dispatcher<'_> {
         );
     }
 
-    /// Hands an ended attempt to the file operations ([`Job::Settle`]); what
-    /// follows is in [`Dispatcher::on_settled`]. `message`, if given, replaces
+    /// Hands an ended attempt to the file operations ([`Job::Settle`]), which
+    /// also journal it; what follows is in [`Dispatcher::on_settled`]. `message`, if given, replaces
     /// the attempt's once read from its log.
     pub(super) fn record(&mut self, t: TaskIdx, attempt: Attempt, message: Option<Message>) {
         self.settling += 1;
@@ -158,29 +158,13 @@ impl Dispatcher<'_> {
         });
     }
 
-    /// An attempt is settled: journals its end (shown once durable, in
-    /// [`Dispatcher::on_journaled`]) and decides between a retry and a final verdict.
-    pub(super) fn on_settled(
-        &mut self,
-        t: TaskIdx,
-        attempt: Attempt,
-        outputs: Vec<OutputRecord>,
-        now: Instant,
-    ) {
+    /// An attempt is settled and its end journaled: shows it (only now, so
+    /// nothing is shown ended before it is on disk) and decides between a
+    /// retry and a final verdict.
+    pub(super) fn on_settled(&mut self, t: TaskIdx, attempt: Attempt, now: Instant) {
         self.settling -= 1;
         let rec = &mut self.tasks[t];
-        let line = attempt_end(&self.ctx, &rec.task.id, &attempt, outputs);
-        let (events, number) = (self.events.clone(), attempt.attempt);
-        self.unconfirmed += 1;
-        self.ctx.journal.append_then(
-            &line,
-            Box::new(move |_| {
-                let _ = events.send(Event::Journaled {
-                    task: t,
-                    attempt: number,
-                });
-            }),
-        );
+        self.ctx.progress.finished(&rec.task.id, &attempt);
         let verdict = attempt.verdict;
         if verdict == Verdict::Done {
             self.admission.observe(attempt.peak_rss);
@@ -208,16 +192,6 @@ impl Dispatcher<'_> {
                 ));
                 self.halt.get_or_insert(why);
             }
-        }
-    }
-
-    /// An attempt's end is on disk (or its commit failed, which stops the
-    /// batch): only now is it shown as ended.
-    pub(super) fn on_journaled(&mut self, t: TaskIdx, number: u32) {
-        self.unconfirmed -= 1;
-        let rec = &self.tasks[t];
-        if let Some(a) = rec.attempts.iter().find(|a| a.attempt == number) {
-            self.ctx.progress.finished(&rec.task.id, a);
         }
     }
 }
