@@ -8,6 +8,9 @@
 //! starts without waiting for a program to load. It never runs two tasks at
 //! once with its slot's worker, and is retired like any idle worker when the
 //! batch stops dispatching.
+//!
+//! A task starts in two steps: the worker is reserved and the attempt's folder
+//! cleared off the dispatcher's thread (`file_ops.rs`), then `Run` is sent.
 
 use std::fs;
 use std::path::Path;
@@ -20,6 +23,7 @@ use super::Context;
 use super::batch::TaskRecord;
 use super::dispatcher::{Dispatcher, Phase};
 use super::events::WorkerId;
+use super::file_ops::Job;
 use super::schedule::TaskIdx;
 use super::worker::{Running, Worker, WorkerState};
 use crate::journal::{self, Record};
@@ -29,9 +33,27 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a worker may take to exit after `Shutdown` (at least).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// Readies the attempt's folders before `Run` goes out (file system work,
+/// so the dispatcher has it done by `file_ops.rs`): removes what a killed
+/// attempt left in the task folder, and keeps `reuse_from` only if that
+/// published result exists.
+pub fn prepare(spec: &mut TaskSpec) {
+    clean_leftovers(&spec.task_dir);
+    spec.reuse_from = spec.reuse_from.take().filter(|p| p.is_dir());
+}
+
+/// Whether [`prepare`] has anything to do: a task folder reused across
+/// attempts, or a published result to check. A fresh staging folder never
+/// holds leftovers (staging is cleared when the run starts, under its lock,
+/// and attempt numbers never repeat), so the common case skips the round trip
+/// through the file operations.
+fn needs_preparing(cfg: &crate::config::RunConfig, spec: &TaskSpec) -> bool {
+    cfg.reuse_task_dir || spec.reuse_from.is_some()
+}
+
 /// Removes temporary files a killed attempt left in the task folder, so
 /// nothing partial survives into the retry.
-pub fn clean_leftovers(task_dir: &Path) {
+fn clean_leftovers(task_dir: &Path) {
     let Ok(entries) = fs::read_dir(task_dir) else {
         return;
     };
@@ -42,7 +64,7 @@ pub fn clean_leftovers(task_dir: &Path) {
     }
 }
 
-/// The spec for the next attempt of `rec` (used by every mode).
+/// The spec for the next attempt of `rec` (used by every mode), before [`prepare`].
 pub fn task_spec(ctx: &Context<'_>, rec: &TaskRecord) -> TaskSpec {
     let attempt = rec.next_attempt();
     let cfg = ctx.cfg;
@@ -51,10 +73,10 @@ pub fn task_spec(ctx: &Context<'_>, rec: &TaskRecord) -> TaskSpec {
         .exec
         .map(|tpl| tpl.render(&rec.task, &task_dir, attempt, &cfg.params))
         .unwrap_or_default();
-    let published = cfg.output.join(&rec.task.id);
-    // Built-in pipelines reuse the valid checkpoints of the last published result.
-    let reuse_from = (cfg.pipeline == Pipeline::Fov && !cfg.reuse_task_dir && published.is_dir())
-        .then_some(published);
+    // Built-in pipelines reuse the valid checkpoints of the last published
+    // result, if there is one ([`prepare`] checks).
+    let reuse_from = (cfg.pipeline == Pipeline::Fov && !cfg.reuse_task_dir)
+        .then(|| cfg.output.join(&rec.task.id));
     TaskSpec {
         task: rec.task.id.clone(),
         attempt,
@@ -152,6 +174,11 @@ impl Dispatcher<'_> {
                 ));
             }
             self.retire(id, now);
+            return;
+        }
+        // With --max-fail, an attempt still being settled may be the failure
+        // that stops the batch: nothing starts before its verdict is counted.
+        if self.dispatching() && self.settling > 0 && self.ctx.cfg.max_fail.is_some() {
             return;
         }
         if self.dispatching()
@@ -282,33 +309,84 @@ impl Dispatcher<'_> {
         };
     }
 
+    /// Reserves worker `id` for task `t` and has the attempt's folder
+    /// prepared off this thread; `Run` goes out in [`Dispatcher::on_prepared`].
+    /// The attempt's clock (and its timeout) starts now.
     fn start(&mut self, id: WorkerId, t: TaskIdx, now: Instant) {
         let spec = task_spec(&self.ctx, &self.tasks[t]);
-        clean_leftovers(&spec.task_dir);
-        let (task, attempt) = (spec.task.clone(), spec.attempt);
         let Some(w) = self.workers.get_mut(&id) else {
             return;
         };
-        if !w.send(&ToWorker::Run(Box::new(spec))) {
-            // The worker is going away; its exit is handled elsewhere and the
-            // task goes back to the queue without counting an attempt.
-            w.hung_up_at.get_or_insert(now);
-            self.schedule.retry(t, now);
-            return;
-        }
         w.state = WorkerState::Busy(Running {
             task: t,
-            attempt,
+            attempt: spec.attempt,
             started: now,
+            sent: false,
             deadline: self.ctx.cfg.timeout.map(|d| now + d),
             oom_at_start: super::oom::OomCounters::read(),
         });
         self.sampler.track(id, w.pid, self.ctx.cfg.max_task_memory);
+        let spec = Box::new(spec);
+        if needs_preparing(self.ctx.cfg, &spec) {
+            self.file_op(Job::Prepare {
+                worker: id,
+                task: t,
+                spec,
+            });
+        } else {
+            self.on_prepared(id, t, spec, now);
+        }
+    }
+
+    /// The folder of the attempt worker `id` is reserved for is ready: sends
+    /// it the task, unless the attempt was stopped meanwhile (its exit decides).
+    pub(super) fn on_prepared(
+        &mut self,
+        id: WorkerId,
+        t: TaskIdx,
+        spec: Box<TaskSpec>,
+        now: Instant,
+    ) {
+        let Some(w) = self.workers.get_mut(&id) else {
+            return;
+        };
+        let attempt = spec.attempt;
+        let waiting = matches!(&w.state, WorkerState::Busy(r) if r.task == t && r.attempt == attempt && !r.sent);
+        if !waiting || w.stop.is_some() {
+            return;
+        }
+        let task = spec.task.clone();
+        if !w.send(&ToWorker::Run(spec)) {
+            // The worker is going away; its exit is handled elsewhere and the
+            // task goes back to the queue without counting an attempt.
+            w.hung_up_at.get_or_insert(now);
+            w.state = WorkerState::Idle;
+            self.sampler.untrack(id);
+            self.requeue(t, now);
+            return;
+        }
+        if let WorkerState::Busy(r) = &mut w.state {
+            r.sent = true;
+        }
         self.ctx.journal.append(&Record::AttemptStart {
             time: journal::now(),
             task,
             attempt,
             worker_pid: Some(w.pid),
         });
+    }
+
+    /// Task `t` was never handed to a worker after all: back to the queue, or
+    /// cancelled if the batch no longer starts tasks.
+    pub(super) fn requeue(&mut self, t: TaskIdx, now: Instant) {
+        if self.dispatching() {
+            self.schedule.retry(t, now);
+            return;
+        }
+        let why = match self.fatal.clone().or_else(|| self.halt.clone()) {
+            Some(stop) => format!("not started: {stop}"),
+            None => "not started: the batch was interrupted".to_string(),
+        };
+        self.cancel_unstarted(t, &why);
     }
 }

@@ -74,6 +74,30 @@ fn panic_message(log: &Path) -> String {
     }
 }
 
+/// An attempt's failure message, some of which may still have to be read from
+/// its log: reading a file can block (a hung mount), so the dispatcher decides
+/// the verdict and leaves [`Message::render`] to the file-operations thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Complete as it is.
+    Plain(String),
+    /// Followed by the last lines of the attempt log.
+    WithLog(String),
+    /// "worker panicked" with the panic's lines from the attempt log.
+    Panic,
+}
+
+impl Message {
+    /// The full message, reading the attempt log `log` where it needs to.
+    pub fn render(self, log: &Path) -> String {
+        match self {
+            Message::Plain(m) => m,
+            Message::WithLog(m) => with_log(m, log),
+            Message::Panic => panic_message(log),
+        }
+    }
+}
+
 /// The verdict for an attempt whose worker ended without `Finished`.
 ///
 /// `stop` is set when isobatch itself stopped the worker; otherwise the exit
@@ -86,8 +110,7 @@ pub fn classify_exit(
     stop: Option<&Termination>,
     peak: u64,
     (available, oom_kills): (Option<u64>, Option<u64>),
-    log: &Path,
-) -> (Verdict, String) {
+) -> (Verdict, Message) {
     if let Some(stop) = stop {
         let verdict = match stop.reason {
             StopReason::Timeout(_) => Verdict::FailedTimeout,
@@ -99,33 +122,38 @@ pub fn classify_exit(
         if verdict == Verdict::FailedMemoryLimit {
             msg.push_str(&format!("; peak {}", format_bytes(peak)));
         }
-        return (verdict, msg);
+        return (verdict, Message::Plain(msg));
     }
     let status = match status {
         Ok(s) => s,
-        Err(e) => return (Verdict::FailedCrashed, format!("worker vanished: {e}")),
+        Err(e) => {
+            return (
+                Verdict::FailedCrashed,
+                Message::Plain(format!("worker vanished: {e}")),
+            );
+        }
     };
     if let Some(code) = status.code() {
         if code == 101 {
-            return (Verdict::FailedCrashed, panic_message(log));
+            return (Verdict::FailedCrashed, Message::Panic);
         }
         let msg = format!("worker exited with status {code} without a result");
-        return (Verdict::FailedCrashed, with_log(msg, log));
+        return (Verdict::FailedCrashed, Message::WithLog(msg));
     }
     let sig = status.signal().unwrap_or(0);
     let name = signal_name(sig);
     match sig {
         9 => (
             Verdict::FailedKilled,
-            killed_by_sigkill(peak, available, oom_kills),
+            Message::Plain(killed_by_sigkill(peak, available, oom_kills)),
         ),
         4 | 6 | 7 | 8 | 11 | 31 => (
             Verdict::FailedCrashed,
-            with_log(format!("worker crashed ({name})"), log),
+            Message::WithLog(format!("worker crashed ({name})")),
         ),
         _ => (
             Verdict::FailedKilled,
-            format!("worker killed by {name} from outside isobatch"),
+            Message::Plain(format!("worker killed by {name} from outside isobatch")),
         ),
     }
 }
@@ -174,39 +202,55 @@ mod tests {
     #[test]
     fn exit_statuses() {
         let log = Path::new("/nonexistent");
+        let text = |(v, m): (Verdict, Message)| (v, m.render(log));
         let none = (None, None);
         assert_eq!(
-            classify_exit(&raw(101 << 8), None, 0, none, log).0,
+            classify_exit(&raw(101 << 8), None, 0, none).0,
             Verdict::FailedCrashed
         );
         assert_eq!(
-            classify_exit(&raw(6), None, 0, none, log).0,
+            classify_exit(&raw(6), None, 0, none).0,
             Verdict::FailedCrashed
         );
         // The kernel counted an OOM kill: likely out of memory.
-        let (v, m) = classify_exit(&raw(9), None, 300 << 20, (Some(1 << 30), Some(1)), log);
+        let (v, m) = text(classify_exit(
+            &raw(9),
+            None,
+            300 << 20,
+            (Some(1 << 30), Some(1)),
+        ));
         assert_eq!(v, Verdict::FailedKilled);
         assert!(
             m.contains("likely out of memory") && m.contains("300.0 MiB"),
             "{m}"
         );
         // No OOM kill, a small peak and plenty free: a kill from outside.
-        let (v, m) = classify_exit(&raw(9), None, 3 << 20, (Some(22 << 30), Some(0)), log);
+        let (v, m) = text(classify_exit(
+            &raw(9),
+            None,
+            3 << 20,
+            (Some(22 << 30), Some(0)),
+        ));
         assert_eq!(v, Verdict::FailedKilled);
         assert!(
             !m.contains("out of memory") && m.contains("from outside") && m.contains("no OOM"),
             "{m}"
         );
         // No counter, but the peak was most of what was available.
-        let (_, m) = classify_exit(&raw(9), None, 900 << 20, (Some(1 << 30), None), log);
+        let (_, m) = text(classify_exit(
+            &raw(9),
+            None,
+            900 << 20,
+            (Some(1 << 30), None),
+        ));
         assert!(
             m.contains("likely out of memory") && m.contains("near"),
             "{m}"
         );
-        let (_, m) = classify_exit(&raw(9), None, 3 << 20, (Some(1 << 30), None), log);
+        let (_, m) = text(classify_exit(&raw(9), None, 3 << 20, (Some(1 << 30), None)));
         assert!(!m.contains("out of memory"), "{m}");
         assert_eq!(
-            classify_exit(&raw(15), None, 0, none, log).0,
+            classify_exit(&raw(15), None, 0, none).0,
             Verdict::FailedKilled
         );
         let t = Termination {
@@ -215,8 +259,25 @@ mod tests {
             killed: true,
             escapees: 1,
         };
-        let (v, m) = classify_exit(&raw(9), Some(&t), 0, none, log);
+        let (v, m) = text(classify_exit(&raw(9), Some(&t), 0, none));
         assert_eq!(v, Verdict::FailedTimeout);
         assert!(m.contains("SIGKILL") && m.contains("left the group"), "{m}");
+    }
+
+    #[test]
+    fn messages_read_the_log_only_when_rendered() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("attempt-1.log");
+        std::fs::write(
+            &log,
+            "stage 1\nthread 'main' panicked at src/x.rs:1:1:\nboom\nnote: backtrace\n",
+        )
+        .unwrap();
+        let (v, m) = classify_exit(&raw(101 << 8), None, 0, (None, None));
+        assert_eq!((v, &m), (Verdict::FailedCrashed, &Message::Panic));
+        let text = m.render(&log);
+        assert!(text.ends_with("panicked at src/x.rs:1:1:\nboom"), "{text}");
+        let (_, m) = classify_exit(&raw(6), None, 0, (None, None));
+        assert!(m.render(&log).ends_with("boom\nnote: backtrace"));
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! Threads watching workers, signals and memory only send [`Event`]s; this
 //! loop alone decides what runs where, so there are no locks around state and
-//! every decision is made in one place. Starting work is in `assign.rs`,
-//! recording an attempt's end in `finish.rs`, timeouts in `timeout.rs`.
+//! every decision is made in one place. Nothing here waits on a file system:
+//! file operations go to `file_ops.rs` and come back as events, the journal is
+//! written by its own thread. Starting work is in `assign.rs`, recording an
+//! attempt's end in `finish.rs`, timeouts in `timeout.rs`, Ctrl-C in `interrupt.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -16,6 +18,7 @@ use super::Context;
 use super::admission::Admission;
 use super::batch::TaskRecord;
 use super::events::{Event, WorkerId};
+use super::file_ops::{FileOps, Job};
 use super::max_fail::FailCounter;
 use super::sampler::Sampler;
 use super::schedule::Schedule;
@@ -24,7 +27,6 @@ use super::terminate::{StopReason, Termination};
 use super::timeout;
 use super::worker::{Worker, WorkerState};
 use crate::journal::{self, Record};
-use crate::unix::signals::StopSignal;
 use crate::unix::tree;
 
 /// How often tree RSS is sampled.
@@ -78,7 +80,11 @@ pub struct Dispatcher<'a> {
     /// A worker exited, so orphans of its tree may need reaping.
     orphans_due: bool,
     /// SIGINT or SIGTERM arrived (a fatal problem drains too, but is not an interruption).
-    interrupted: bool,
+    pub(super) interrupted: bool,
+    /// Does the file operations (`file_ops.rs`).
+    file_ops: FileOps,
+    /// Ended attempts being settled and journaled (verdicts not counted yet).
+    pub(super) settling: usize,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -94,6 +100,12 @@ impl<'a> Dispatcher<'a> {
         let (events, rx) = mpsc::channel();
         let sampler = Sampler::start(SAMPLE_INTERVAL, events.clone())?;
         let spawner = Spawner::start(launcher, events.clone())?;
+        let file_ops = FileOps::start(
+            (ctx.cfg, &ctx.param_hash),
+            ctx.journal.appender(),
+            schedule.slot_count() + 1,
+            &events,
+        )?;
         let outstanding = tasks.iter().filter(|t| t.verdict.is_none()).count();
         let slots = vec![None; schedule.slot_count()];
         let successors = slots.clone();
@@ -121,6 +133,8 @@ impl<'a> Dispatcher<'a> {
             halt: None,
             orphans_due: false,
             interrupted: false,
+            file_ops,
+            settling: 0,
         };
         Ok((d, events))
     }
@@ -133,7 +147,11 @@ impl<'a> Dispatcher<'a> {
             let now = Instant::now();
             self.reap_orphans();
             self.fill(now);
-            if self.outstanding == 0 && self.workers.is_empty() && self.starting.is_empty() {
+            if self.outstanding == 0
+                && self.workers.is_empty()
+                && self.starting.is_empty()
+                && self.settling == 0
+            {
                 break;
             }
             let due = timeout::enforce(
@@ -219,7 +237,14 @@ impl<'a> Dispatcher<'a> {
                 }
             }
             Event::Signal(sig) => self.on_signal(sig),
+            Event::Prepared { worker, task, spec } => self.on_prepared(worker, task, spec, now),
+            Event::Settled { task, attempt } => self.on_settled(task, *attempt, now),
         }
+    }
+
+    /// Has `job` done off this thread; its event comes back through the loop.
+    pub(super) fn file_op(&mut self, job: Job) {
+        self.file_ops.submit(job);
     }
 
     fn on_message(&mut self, worker: WorkerId, msg: FromWorker, now: Instant) {
@@ -264,6 +289,7 @@ impl<'a> Dispatcher<'a> {
                     .workers
                     .get(&worker)
                     .and_then(|w| w.running())
+                    .filter(|r| r.sent)
                     .map(|r| r.task);
                 match expected {
                     Some(t) if self.tasks[t].task.id == task => {
@@ -281,41 +307,6 @@ impl<'a> Dispatcher<'a> {
                             "worker reported a result for task {task:?} it was not running"
                         )),
                     ),
-                }
-            }
-        }
-    }
-
-    /// SIGINT or SIGTERM: the first drains, the second cancels running tasks.
-    fn on_signal(&mut self, sig: StopSignal) {
-        if !std::mem::replace(&mut self.interrupted, true) {
-            if self.phase == Phase::Running {
-                self.phase = Phase::Draining;
-            }
-            for t in self.schedule.drain() {
-                self.cancel_unstarted(t, "not started: the batch was interrupted");
-            }
-            let busy = self
-                .workers
-                .values()
-                .filter(|w| w.running().is_some())
-                .count();
-            self.ctx.progress.note(&format!(
-                "interrupted ({}): starting no new tasks; waiting for {busy} running task(s) — \
-                 press Ctrl-C again (or send SIGTERM again) to stop them",
-                sig.name()
-            ));
-            return;
-        }
-        if self.phase != Phase::Terminating {
-            self.phase = Phase::Terminating;
-            self.ctx
-                .progress
-                .note(&format!("{} again: stopping running tasks", sig.name()));
-            let now = Instant::now();
-            for w in self.workers.values_mut() {
-                if w.stop.is_none() && w.running().is_some() {
-                    w.stop = Some(Termination::start(w.pid, StopReason::Cancelled, now));
                 }
             }
         }
@@ -360,6 +351,11 @@ impl<'a> Dispatcher<'a> {
             abandon_accept(&w.server_name);
         }
         match &w.state {
+            // Gone before it was sent the task: the task was never attempted.
+            WorkerState::Busy(r) if !r.sent && w.stop.is_none() => {
+                self.sampler.untrack(worker);
+                self.requeue(r.task, now);
+            }
             WorkerState::Busy(_) => self.on_crash(&w, &status, now),
             WorkerState::Connecting { .. } if w.stop.is_none() => {
                 self.spawn_failures += 1;

@@ -1,11 +1,14 @@
 //! Everything the dispatcher reacts to. Threads that watch workers, signals
-//! and memory only ever send one of these; the dispatcher owns all state.
+//! and memory, do its file operations and write the journal only ever send
+//! one of these; the dispatcher owns all state.
 
 use std::process::ExitStatus;
 
 use ipc_channel::ipc::IpcBytesSender;
-use isobatch_shared::FromWorker;
+use isobatch_shared::{FromWorker, TaskSpec};
 
+use super::batch::Attempt;
+use super::schedule::TaskIdx;
 use crate::unix::signals::StopSignal;
 
 /// Identifies one worker process for its whole life (never reused in a run).
@@ -76,4 +79,22 @@ pub enum Event {
     },
     /// Ctrl-C, SIGTERM or SIGHUP.
     Signal(StopSignal),
+    /// The attempt's folder is ready (a killed attempt's leftovers removed):
+    /// `Run` may go to the worker reserved for it.
+    Prepared {
+        /// The worker reserved for the attempt.
+        worker: WorkerId,
+        /// Which task.
+        task: TaskIdx,
+        /// What to send it.
+        spec: Box<TaskSpec>,
+    },
+    /// An ended attempt's folder is published (or kept as failed), its message
+    /// complete, and its end journaled and on disk (or that commit failed).
+    Settled {
+        /// Which task.
+        task: TaskIdx,
+        /// The attempt, as settled (publishing can turn `done` into `failed:error`).
+        attempt: Box<Attempt>,
+    },
 }

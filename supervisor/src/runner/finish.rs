@@ -1,5 +1,6 @@
-//! Recording the end of an attempt: the verdict, the journal line, the
-//! clean-up of what the task left running, and the retry decision.
+//! Recording the end of an attempt: the verdict, the clean-up of what the task
+//! left running, the hand-off of its folder to the file operations, the
+//! journal line, and the retry decision.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -11,12 +12,14 @@ use nix::sys::signal::Signal;
 use super::Context;
 use super::attempt_dir;
 use super::batch::Attempt;
-use super::classify::{classify_exit, classify_outcome, strict_qc};
+use super::classify::{Message, classify_exit, classify_outcome, strict_qc};
 use super::dispatcher::{Dispatcher, Phase};
 use super::events::WorkerId;
+use super::file_ops::Job;
 use super::oom::OomCounters;
 use super::schedule::{TaskIdx, backoff, should_retry};
 use super::worker::{Worker, WorkerState};
+use crate::config::RunConfig;
 use crate::journal::{self, OutputRecord, Record};
 use crate::unix::tree;
 
@@ -30,10 +33,21 @@ pub fn output_records(output: &Path, outputs: &[PathBuf]) -> Vec<OutputRecord> {
 }
 
 /// Publishes or keeps the attempt's folder ([`attempt_dir::settle`]), then
-/// journals the attempt's end and shows it; every mode reports attempts this way.
-pub fn report_attempt(ctx: &Context<'_>, task: &str, attempt: &mut Attempt) {
-    attempt_dir::settle(ctx.cfg, task, attempt);
-    ctx.journal.append(&Record::AttemptEnd {
+/// records its outputs as they now are: everything an attempt's end does to
+/// files before it may be journaled.
+pub fn publish_outputs(cfg: &RunConfig, task: &str, attempt: &mut Attempt) -> Vec<OutputRecord> {
+    attempt_dir::settle(cfg, task, attempt);
+    output_records(&cfg.output, &attempt.outputs)
+}
+
+/// The journal line for an attempt's end (`param_hash`: what it ran with).
+pub fn attempt_end(
+    param_hash: &str,
+    task: &str,
+    attempt: &Attempt,
+    outputs: Vec<OutputRecord>,
+) -> Record {
+    Record::AttemptEnd {
         time: journal::now(),
         task: task.to_string(),
         attempt: attempt.attempt,
@@ -41,11 +55,20 @@ pub fn report_attempt(ctx: &Context<'_>, task: &str, attempt: &mut Attempt) {
         duration_s: attempt.duration.as_secs_f64(),
         peak_rss_bytes: attempt.peak_rss,
         message: attempt.message.clone(),
-        outputs: output_records(&ctx.cfg.output, &attempt.outputs),
-        param_hash: ctx.param_hash.clone(),
+        outputs,
+        param_hash: param_hash.to_string(),
         stages: attempt.stages.clone(),
         inputs: attempt.inputs.clone(),
-    });
+    }
+}
+
+/// Settles an attempt ([`publish_outputs`]), journals its end and shows it,
+/// all on the caller's thread (serial mode; the dispatcher leaves the file
+/// operations to `file_ops.rs`).
+pub fn report_attempt(ctx: &Context<'_>, task: &str, attempt: &mut Attempt) {
+    let outputs = publish_outputs(ctx.cfg, task, attempt);
+    ctx.journal
+        .append(&attempt_end(&ctx.param_hash, task, attempt, outputs));
     ctx.progress.finished(task, attempt);
 }
 
@@ -91,7 +114,7 @@ impl Dispatcher<'_> {
                 inputs,
                 ..Attempt::ended(run.attempt, verdict, message, now - run.started)
             },
-            now,
+            None,
         );
     }
 
@@ -107,29 +130,41 @@ impl Dispatcher<'_> {
         };
         let peak = self.sampler.untrack(w.id);
         let available = self.admission.memory(now).map(|m| m.available);
-        let log = crate::layout::attempt_log(
-            &self.ctx.cfg.output,
-            &self.tasks[run.task].task.id,
-            run.attempt,
-        );
         let oom_kills = OomCounters::read().since(&run.oom_at_start);
         let (verdict, message) =
-            classify_exit(status, w.stop.as_ref(), peak, (available, oom_kills), &log);
+            classify_exit(status, w.stop.as_ref(), peak, (available, oom_kills));
         self.record(
             run.task,
             Attempt {
                 peak_rss: peak,
                 worker_pid: Some(w.pid),
-                ..Attempt::ended(run.attempt, verdict, message, now - run.started)
+                ..Attempt::ended(run.attempt, verdict, String::new(), now - run.started)
             },
-            now,
+            Some(message),
         );
     }
 
-    /// Journals an attempt and decides between a retry and a final verdict.
-    pub(super) fn record(&mut self, t: TaskIdx, mut attempt: Attempt, now: Instant) {
+    /// Hands an ended attempt to the file operations ([`Job::Settle`]), which
+    /// also journal it; what follows is in [`Dispatcher::on_settled`]. `message`, if given, replaces
+    /// the attempt's once read from its log.
+    pub(super) fn record(&mut self, t: TaskIdx, attempt: Attempt, message: Option<Message>) {
+        self.settling += 1;
+        let id = self.tasks[t].task.id.clone();
+        self.file_op(Job::Settle {
+            task: t,
+            id,
+            attempt: Box::new(attempt),
+            message,
+        });
+    }
+
+    /// An attempt is settled and its end journaled: shows it (only now, so
+    /// nothing is shown ended before it is on disk) and decides between a
+    /// retry and a final verdict.
+    pub(super) fn on_settled(&mut self, t: TaskIdx, attempt: Attempt, now: Instant) {
+        self.settling -= 1;
         let rec = &mut self.tasks[t];
-        report_attempt(&self.ctx, &rec.task.id, &mut attempt);
+        self.ctx.progress.finished(&rec.task.id, &attempt);
         let verdict = attempt.verdict;
         if verdict == Verdict::Done {
             self.admission.observe(attempt.peak_rss);

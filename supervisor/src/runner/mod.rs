@@ -2,7 +2,8 @@
 //!
 //! `dispatcher` owns all state and reacts to events; `worker_program` picks
 //! the binary a worker runs; `spawn` starts workers and the threads that watch them; `assign` hands out work; `finish` records
-//! results; `attempt_dir` gives each attempt a clean folder and publishes it; `timeout` and
+//! results; `attempt_dir` gives each attempt a clean folder and publishes it, `file_ops` does that
+//! (and every other file operation of the dispatcher) off its thread; `interrupt` handles Ctrl-C; `timeout` and
 //! `terminate` stop trees, `stuck` gives up on processes that cannot die; `sampler` measures memory;
 //! `serial` runs tasks in-process for debugging.
 
@@ -13,7 +14,9 @@ pub mod batch;
 pub mod classify;
 pub mod dispatcher;
 pub mod events;
+pub mod file_ops;
 pub mod finish;
+pub mod interrupt;
 pub mod max_fail;
 pub mod oom;
 pub mod sampler;

@@ -38,9 +38,9 @@ pub fn run(
             continue;
         }
         loop {
-            let spec = super::assign::task_spec(ctx, rec);
+            let mut spec = super::assign::task_spec(ctx, rec);
             let attempt = spec.attempt;
-            super::assign::clean_leftovers(&spec.task_dir);
+            super::assign::prepare(&mut spec);
             ctx.journal.append(&Record::AttemptStart {
                 time: journal::now(),
                 task: spec.task.clone(),

@@ -18,8 +18,10 @@ pub struct Running {
     pub task: TaskIdx,
     /// Attempt number.
     pub attempt: u32,
-    /// When `Run` was sent.
+    /// When the attempt began: its folder was handed to be prepared, `Run` follows.
     pub started: Instant,
+    /// Whether `Run` went out (it waits for the attempt's folder to be prepared).
+    pub sent: bool,
     /// When the attempt times out.
     pub deadline: Option<Instant>,
     /// The kernel's OOM-kill counters when it started (evidence for `failed:killed`).
@@ -36,7 +38,7 @@ pub enum WorkerState {
     },
     /// Waiting for a task.
     Idle,
-    /// Running a task.
+    /// Reserved for a task (its folder being prepared), then running it.
     Busy(Running),
     /// Sent `Shutdown` (or being stopped); waiting for it to exit.
     Retiring {

@@ -1,29 +1,18 @@
 //! Where a journal line is written: `.isobatch/journal.jsonl`, append-only,
 //! one JSON object a line, the source of truth for resume and `status`.
-//!
-//! A writer thread does group commit: after the first line it gathers every
-//! line queued within a short window, appends them in one `write`, then one
-//! `fdatasync`, so thousands of short tasks cost a few hundred syncs a second,
-//! not one each. `flush` waits until
-//! everything queued so far is on disk.
-//!
-//! A commit that fails (a full disk, an I/O error) is taken back: the file is
-//! truncated to the end of its last whole record, so no partial line is ever
-//! left for the next record to be glued to. The failed lines stay queued and
-//! go out with the next commit, in order, should the disk take them again.
+//! The records are here; [`writer`] appends them from a thread of its own.
+
+pub mod writer;
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use isobatch_shared::{FileIdentity, StageReport, Verdict};
 use serde::{Deserialize, Serialize};
+
+pub use writer::Journal;
 
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -215,175 +204,6 @@ pub fn journal_cancelled(journal: &Journal, task: &str, reason: &str) {
     });
 }
 
-enum Msg {
-    Line(Vec<u8>),
-    Flush(Sender<()>),
-}
-
-/// What the writer thread reports back.
-#[derive(Default)]
-struct Health {
-    /// The first write error, if any.
-    error: Mutex<Option<String>>,
-    /// Bytes of records queued but not (yet) on disk after a failed commit.
-    unwritten: AtomicU64,
-}
-
-/// The journal writer.
-pub struct Journal {
-    tx: Option<Sender<Msg>>,
-    thread: Option<JoinHandle<()>>,
-    health: Arc<Health>,
-}
-
-fn commit(file: &mut File, batch: &[u8]) -> io::Result<()> {
-    file.write_all(batch)?;
-    file.sync_data()
-}
-
-/// How long the writer keeps collecting lines after the first one before it
-/// syncs: the price in latency of turning one fsync per line into one per window.
-const COMMIT_WINDOW: Duration = Duration::from_millis(5);
-
-/// Appends `batch` after the first `*good` bytes of `file` and syncs it; on
-/// failure truncates the file back to `*good` bytes, so whatever part of the
-/// batch reached it is taken back whole.
-fn commit_or_take_back(file: &mut File, good: &mut u64, batch: &[u8]) -> io::Result<()> {
-    match commit(file, batch) {
-        Ok(()) => {
-            *good += batch.len() as u64;
-            Ok(())
-        }
-        Err(e) => match file.set_len(*good) {
-            Ok(()) => Err(e),
-            Err(t) => Err(io::Error::new(
-                e.kind(),
-                format!("{e}; and truncating back to the last whole record failed: {t}"),
-            )),
-        },
-    }
-}
-
-fn writer(mut file: File, mut good: u64, rx: Receiver<Msg>, health: Arc<Health>, path: PathBuf) {
-    let mut batch = Vec::new();
-    let mut waiters = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let deadline = Instant::now() + COMMIT_WINDOW;
-        let mut next = Some(first);
-        let mut slept = false;
-        while let Some(msg) = next {
-            match msg {
-                Msg::Line(line) => batch.extend_from_slice(&line),
-                Msg::Flush(done) => waiters.push(done),
-            }
-            next = rx.try_recv().ok();
-            // Gather until the window closes by sleeping through it once, not by waiting on
-            // the channel: a sender then finds nobody to wake, so a line costs the dispatcher
-            // no wake-up of this thread. A flush is waited on: commit at once.
-            if next.is_none() && !slept && waiters.is_empty() {
-                thread::sleep(deadline.saturating_duration_since(Instant::now()));
-                slept = true;
-                next = rx.try_recv().ok();
-            }
-        }
-        if !batch.is_empty() {
-            match commit_or_take_back(&mut file, &mut good, &batch) {
-                Ok(()) => batch.clear(),
-                Err(e) => {
-                    let mut slot = health.error.lock().unwrap_or_else(|p| p.into_inner());
-                    slot.get_or_insert_with(|| format!("{}: {e}", path.display()));
-                }
-            }
-            health
-                .unwritten
-                .store(batch.len() as u64, Ordering::Relaxed);
-        }
-        for w in waiters.drain(..) {
-            let _ = w.send(());
-        }
-    }
-}
-
-impl Journal {
-    /// Opens (creating if needed) the journal for appending.
-    /// A torn last line (a crash mid-write) is closed with a newline first, so
-    /// the next record starts on a line of its own instead of being glued to it.
-    pub fn open(path: &Path) -> io::Result<Journal> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(path)?;
-        let mut len = file.metadata()?.len();
-        if len > 0 {
-            use std::io::{Read, Seek, SeekFrom};
-            let mut last = [0u8; 1];
-            file.seek(SeekFrom::Start(len - 1))?;
-            file.read_exact(&mut last)?;
-            if last[0] != b'\n' {
-                commit(&mut file, b"\n")?;
-                len += 1;
-            }
-        }
-        let (tx, rx) = mpsc::channel();
-        let health = Arc::new(Health::default());
-        let (h, p) = (health.clone(), path.to_path_buf());
-        let thread = thread::Builder::new()
-            .name("journal".into())
-            .spawn(move || writer(file, len, rx, h, p))?;
-        Ok(Journal {
-            tx: Some(tx),
-            thread: Some(thread),
-            health,
-        })
-    }
-
-    /// Queues one record; it reaches the disk with the next group commit.
-    pub fn append(&self, record: &Record) {
-        let Ok(mut line) = serde_json::to_vec(record) else {
-            return;
-        };
-        line.push(b'\n');
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Msg::Line(line));
-        }
-    }
-
-    /// Waits until every queued record is written and synced.
-    pub fn flush(&self) {
-        let (done_tx, done_rx) = mpsc::channel();
-        if let Some(tx) = &self.tx
-            && tx.send(Msg::Flush(done_tx)).is_ok()
-        {
-            let _ = done_rx.recv();
-        }
-    }
-
-    /// The first write error, if any (e.g. the disk is full).
-    pub fn error(&self) -> Option<String> {
-        self.health
-            .error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Bytes of records that a failed commit left off the disk and no later
-    /// commit has written yet (as of the last commit; [`Journal::flush`] first).
-    pub fn unwritten_bytes(&self) -> u64 {
-        self.health.unwritten.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Journal {
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// Reads every well-formed record; a torn or garbled line is skipped and
 /// reported (by line number) instead of failing the read.
 pub fn read(path: &Path) -> io::Result<(Vec<Record>, Vec<String>)> {
@@ -413,6 +233,8 @@ pub fn read(path: &Path) -> io::Result<(Vec<Record>, Vec<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
 
     #[test]
     fn group_commit_and_torn_line() {
@@ -434,5 +256,26 @@ mod tests {
         assert_eq!(records.len(), 100);
         assert_eq!(problems.len(), 1);
         assert!(problems[0].contains("line 101"), "{problems:?}");
+    }
+
+    #[test]
+    fn notices_come_once_the_line_is_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let j = Journal::open(&path).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let record = Record::Skipped {
+            time: 1.0,
+            task: "t".into(),
+        };
+        let p = path.clone();
+        j.appender().append_then(
+            &record,
+            Box::new(move |durable| {
+                let on_disk = std::fs::read_to_string(&p).unwrap().contains("\"t\"");
+                tx.send((durable, on_disk)).unwrap();
+            }),
+        );
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok((true, true)));
     }
 }
