@@ -6,6 +6,7 @@ pub mod files;
 pub mod lineage;
 pub mod memory;
 pub mod outlet;
+pub mod problems;
 pub mod progress;
 pub mod run_log;
 pub mod summary;
