@@ -418,6 +418,7 @@ mod tests {
                 param_hash: String::new(),
                 stages: Vec::new(),
                 inputs: Vec::new(),
+                result: serde_json::Map::new(),
             },
         ]
     }
