@@ -79,6 +79,25 @@ pub fn acquire(path: &Path, output: &Path) -> Result<RunLock, Error> {
     })
 }
 
+/// The live process on this host that holds the run lock of `output` (the
+/// folder's or, where the folder cannot be locked, the lock file's), read from
+/// the kernel's lock table without taking the lock: `isobatch status` must
+/// never make a run that starts at that moment think the folder is in use.
+pub fn holder(output: &Path) -> Option<u32> {
+    let held = |p: &Path| File::open(p).ok().and_then(|f| holder_pid(&f));
+    let pid = held(output).or_else(|| held(&crate::layout::lock(output)))?;
+    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok();
+    alive.then_some(pid)
+}
+
+/// The host named in the lock file of `output`, if it names one.
+pub fn recorded_host(output: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(crate::layout::lock(output)).ok()?;
+    text.split_whitespace()
+        .find_map(|kv| kv.strip_prefix("host="))
+        .map(str::to_string)
+}
+
 /// The refusal, naming the holder from the lock file or, when that is gone
 /// or empty, from the kernel's lock table (`pid`).
 fn locked(output: &Path, path: &Path, pid: Option<u32>) -> Error {
@@ -151,7 +170,9 @@ mod tests {
                 .contains(&format!("pid={} on this host", std::process::id())),
             "{err}"
         );
+        assert_eq!(holder(dir.path()), Some(std::process::id()));
         drop(held);
+        assert_eq!(holder(dir.path()), None);
         acquire(&path, dir.path()).unwrap();
     }
 }

@@ -1,5 +1,8 @@
 //! `isobatch status OUTPUT_DIR`: what a running or finished batch has done,
-//! from the journal alone (no lock needed, safe while a run is going).
+//! from the journal, and whether its last run is running, finished, was
+//! interrupted or died — the run lock's holder (read from the kernel's lock
+//! table, never taken) tells running from died when the journal has no
+//! `run_end`. Safe while a run is going.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -9,10 +12,12 @@ use isobatch_shared::units::format_duration;
 use isobatch_shared::{Verdict, qc_warnings};
 use serde_json::json;
 
+use super::run_state::{LastRun, RunState, run_state, state_line};
 use crate::cli::StatusArgs;
 use crate::error::{EXIT_OK, Error};
 use crate::journal::{self, Record};
 use crate::layout;
+use crate::report::problems::{self, ProblemGroup, cause_line};
 
 #[derive(Default)]
 struct TaskState {
@@ -61,20 +66,33 @@ pub fn summarize(
     output: &Path,
 ) -> serde_json::Value {
     let mut tasks: BTreeMap<String, TaskState> = BTreeMap::new();
-    let (mut run_tasks, mut running_run, mut run_start) = (0usize, false, 0.0);
-    let mut durations = Vec::new();
+    let mut last: Option<LastRun> = None;
     for r in records {
         match r {
-            Record::RunStart { tasks: n, time, .. } => {
-                run_tasks = *n;
-                running_run = true;
-                run_start = *time;
+            Record::RunStart {
+                tasks: n,
+                time,
+                pid,
+                host,
+                ..
+            } => {
+                last = Some(LastRun {
+                    start: *time,
+                    pid: *pid,
+                    host: host.clone(),
+                    tasks: *n,
+                    ..LastRun::default()
+                });
                 for t in tasks.values_mut() {
                     t.running_since = None;
                     t.rerun = None;
                 }
             }
-            Record::RunEnd { .. } => running_run = false,
+            Record::RunEnd { interrupted, .. } => {
+                if let Some(run) = last.as_mut() {
+                    run.ended = Some(*interrupted);
+                }
+            }
             Record::AttemptStart {
                 task,
                 attempt,
@@ -84,13 +102,15 @@ pub fn summarize(
                 let t = tasks.entry(task.clone()).or_default();
                 t.running_since = Some(*time);
                 t.attempt = *attempt;
+                if let Some(run) = last.as_mut() {
+                    run.started.insert(task.clone());
+                    run.finished.remove(task);
+                }
             }
             Record::AttemptEnd {
                 task,
                 verdict,
                 message,
-                duration_s,
-                time,
                 stages,
                 ..
             } => {
@@ -99,14 +119,21 @@ pub fn summarize(
                 t.verdict = Some(*verdict);
                 t.message = message.clone();
                 t.warnings = qc_warnings(stages);
-                if *time >= run_start && verdict.is_complete() {
-                    durations.push(*duration_s);
+                if let Some(run) = last.as_mut() {
+                    if *verdict == Verdict::Cancelled {
+                        run.stopped += 1;
+                    } else if *verdict == Verdict::Done || verdict.is_failure() {
+                        run.finished.insert(task.clone());
+                    }
                 }
             }
             Record::Cancelled { task, reason, .. } => {
                 let t = tasks.entry(task.clone()).or_default();
                 t.verdict = Some(Verdict::Cancelled);
                 t.message = reason.clone();
+                if let Some(run) = last.as_mut() {
+                    run.never_started += 1;
+                }
             }
             Record::Skipped { task, .. } => {
                 tasks.entry(task.clone()).or_default().verdict = Some(Verdict::Skipped)
@@ -117,22 +144,35 @@ pub fn summarize(
             }
         }
     }
+    let (state, holder) = run_state(last.as_ref(), output);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for t in tasks.values() {
         if let Some(v) = t.verdict {
             *counts.entry(v.to_string()).or_insert(0) += 1;
         }
     }
-    let running: Vec<_> = tasks
+    let in_flight: Vec<_> = tasks
         .iter()
-        .filter(|(_, t)| running_run && t.running_since.is_some())
+        .filter(|(_, t)| last.as_ref().is_some_and(|r| r.ended.is_none()) && t.running_since.is_some())
         .map(|(id, t)| json!({"task": id, "attempt": t.attempt, "elapsed_s": now - t.running_since.unwrap_or(now)}))
         .collect();
-    let failures: Vec<_> = tasks
+    let (running, was_running) = if state == RunState::Running {
+        (in_flight, Vec::new())
+    } else {
+        (Vec::new(), in_flight)
+    };
+    let failed: Vec<(&str, Verdict, &str)> = tasks
         .iter()
-        .filter(|(_, t)| t.verdict.is_some_and(|v| v.is_failure()))
-        .map(|(id, t)| json!({"task": id, "verdict": t.verdict, "message": t.message}))
+        .filter_map(|(id, t)| {
+            let v = t.verdict.filter(|v| v.is_failure())?;
+            Some((id.as_str(), v, t.message.as_str()))
+        })
         .collect();
+    let failures: Vec<_> = failed
+        .iter()
+        .map(|(id, v, m)| json!({"task": id, "verdict": v, "cause": cause_line(m), "message": m}))
+        .collect();
+    let problems = problems::group(failed.iter().copied());
     let reruns: Vec<_> = tasks
         .iter()
         .filter_map(|(id, t)| t.rerun.as_ref().map(|r| json!({"task": id, "reason": r})))
@@ -142,18 +182,38 @@ pub fn summarize(
         .filter(|(_, t)| t.verdict.is_some_and(|v| v.is_complete()) && !t.warnings.is_empty())
         .map(|(id, t)| json!({"task": id, "warnings": t.warnings}))
         .collect();
-    let finished_this_run = durations.len();
-    let eta = (running_run && finished_this_run > 0).then(|| {
-        let left = run_tasks.saturating_sub(finished_this_run) as f64;
-        let rate = finished_this_run as f64 / (now - run_start).max(1e-3);
-        left / rate
+    let run = last.as_ref().map(|r| {
+        let not_started = r.tasks.saturating_sub(r.started.len() + r.never_started);
+        json!({
+            "pid": r.pid,
+            "host": r.host,
+            "tasks": r.tasks,
+            "started": r.started.len(),
+            "finished": r.finished.len(),
+            "cancelled_running": r.stopped,
+            "never_started": r.never_started,
+            "not_started": not_started,
+            "was_running": was_running,
+        })
     });
+    // The pace of this run alone: tasks it finished over the time it has run.
+    let eta = last
+        .as_ref()
+        .filter(|_| state == RunState::Running)
+        .and_then(|r| {
+            let ran = r.finished.len();
+            let rest = r.tasks.saturating_sub(ran + r.never_started);
+            (ran > 0).then(|| rest as f64 * (now - r.start).max(0.0) / ran as f64)
+        });
     json!({
         "output": output,
-        "state": if running_run { "running or killed" } else { "finished" },
+        "state": state.as_str(),
+        "pid": holder,
+        "run": run,
         "counts": counts,
         "running": running,
         "failures": failures,
+        "problems": problems,
         "computed_again": reruns,
         "warnings": warnings,
         "eta_s": eta,
@@ -162,12 +222,8 @@ pub fn summarize(
 }
 
 fn render(v: &serde_json::Value) -> String {
-    let mut s = format!(
-        "{}: {}\n",
-        v["output"].as_str().unwrap_or(""),
-        v["state"].as_str().unwrap_or("")
-    );
-    if let Some(counts) = v["counts"].as_object() {
+    let mut s = format!("{}\n", state_line(v));
+    if let Some(counts) = v["counts"].as_object().filter(|c| !c.is_empty()) {
         let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
         s += &format!("tasks: {}\n", parts.join(", "));
     }
@@ -180,18 +236,10 @@ fn render(v: &serde_json::Value) -> String {
             format_duration(std::time::Duration::from_secs_f64(secs))
         );
     }
-    for f in v["failures"].as_array().into_iter().flatten() {
-        let msg = f["message"]
-            .as_str()
-            .unwrap_or("")
-            .lines()
-            .next()
-            .unwrap_or("");
-        s += &format!(
-            "failed: {} [{}] {msg}\n",
-            f["task"].as_str().unwrap_or(""),
-            f["verdict"].as_str().unwrap_or("")
-        );
+    if let Ok(groups) = serde_json::from_value::<Vec<ProblemGroup>>(v["problems"].clone()) {
+        for g in groups {
+            s += &format!("failed: {g}\n");
+        }
     }
     for r in v["computed_again"].as_array().into_iter().flatten() {
         s += &format!(
@@ -209,6 +257,13 @@ fn render(v: &serde_json::Value) -> String {
             );
         }
     }
+    for r in v["run"]["was_running"].as_array().into_iter().flatten() {
+        s += &format!(
+            "was running when the run died: {} (attempt {})\n",
+            r["task"].as_str().unwrap_or(""),
+            r["attempt"]
+        );
+    }
     if let Some(eta) = v["eta_s"].as_f64() {
         s += &format!(
             "eta: {}\n",
@@ -219,4 +274,73 @@ fn render(v: &serde_json::Value) -> String {
         s += &format!("warning: {}\n", p.as_str().unwrap_or(""));
     }
     s.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(time: f64, tasks: usize) -> Record {
+        Record::RunStart {
+            time,
+            pid: std::process::id(),
+            host: String::new(),
+            pipeline: "selftest".into(),
+            tasks,
+            param_hash: String::new(),
+            mode: "pool".into(),
+            workers: 1,
+        }
+    }
+
+    fn attempt(time: f64, task: &str, verdict: Verdict) -> [Record; 2] {
+        [
+            Record::AttemptStart {
+                time: time - 1.0,
+                task: task.into(),
+                attempt: 1,
+                worker_pid: None,
+            },
+            Record::AttemptEnd {
+                time,
+                task: task.into(),
+                attempt: 1,
+                verdict,
+                duration_s: 1.0,
+                peak_rss_bytes: 0,
+                message: String::new(),
+                outputs: Vec::new(),
+                param_hash: String::new(),
+                stages: Vec::new(),
+                inputs: Vec::new(),
+                result: serde_json::Map::new(),
+            },
+        ]
+    }
+
+    #[test]
+    fn eta_is_paced_by_this_run_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = crate::lock::acquire(&dir.path().join("lock"), dir.path()).unwrap();
+        let mut records = vec![start(0.0, 2)];
+        records.extend(attempt(5.0, "a1", Verdict::Done));
+        records.extend(attempt(6.0, "a2", Verdict::Done));
+        records.push(Record::RunEnd {
+            time: 7.0,
+            interrupted: false,
+            counts: BTreeMap::new(),
+        });
+        // The second run: one of four tasks done in 20 s; three to go at that pace.
+        records.push(start(100.0, 4));
+        records.extend(attempt(120.0, "b1", Verdict::Done));
+        let v = summarize(&records, 120.0, &[], dir.path());
+        assert_eq!(v["state"], "running");
+        assert_eq!(v["eta_s"], 60.0);
+        // A failed attempt that is retried counts once, when it ends.
+        records.extend(attempt(130.0, "b2", Verdict::FailedError));
+        records.extend(attempt(140.0, "b2", Verdict::FailedError));
+        let v = summarize(&records, 140.0, &[], dir.path());
+        assert_eq!(v["run"]["finished"], 2);
+        assert_eq!(v["eta_s"], 40.0);
+    }
 }

@@ -52,8 +52,10 @@ fn needs_preparing(cfg: &crate::config::RunConfig, spec: &TaskSpec) -> bool {
 }
 
 /// Removes temporary files a killed attempt left in the task folder, so
-/// nothing partial survives into the retry.
+/// nothing partial survives into the retry, and an earlier attempt's
+/// `result.json` (with `--reuse-task-dir`), which is not this attempt's result.
 fn clean_leftovers(task_dir: &Path) {
+    let _ = fs::remove_file(task_dir.join(super::task_result::RESULT_FILE));
     let Ok(entries) = fs::read_dir(task_dir) else {
         return;
     };
@@ -314,6 +316,12 @@ impl Dispatcher<'_> {
     /// The attempt's clock (and its timeout) starts now.
     fn start(&mut self, id: WorkerId, t: TaskIdx, now: Instant) {
         let spec = task_spec(&self.ctx, &self.tasks[t]);
+        if !self.workers.contains_key(&id) {
+            return;
+        }
+        self.ctx
+            .progress
+            .attempt_started(self.tasks[t].attempts.is_empty());
         let Some(w) = self.workers.get_mut(&id) else {
             return;
         };
@@ -379,6 +387,9 @@ impl Dispatcher<'_> {
     /// Task `t` was never handed to a worker after all: back to the queue, or
     /// cancelled if the batch no longer starts tasks.
     pub(super) fn requeue(&mut self, t: TaskIdx, now: Instant) {
+        self.ctx
+            .progress
+            .attempt_withdrawn(self.tasks[t].attempts.is_empty());
         if self.dispatching() {
             self.schedule.retry(t, now);
             return;

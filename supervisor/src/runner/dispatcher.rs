@@ -334,6 +334,11 @@ impl<'a> Dispatcher<'a> {
     pub(super) fn cancel_unstarted(&mut self, t: usize, why: &str) {
         if self.tasks[t].cancel_unstarted(self.ctx.journal, why) {
             self.outstanding -= 1;
+            self.ctx.progress.task_ended(
+                &self.tasks[t].task.id,
+                isobatch_shared::Verdict::Cancelled,
+                &[],
+            );
         }
     }
 

@@ -18,6 +18,7 @@ use super::events::WorkerId;
 use super::file_ops::Job;
 use super::oom::OomCounters;
 use super::schedule::{TaskIdx, backoff, should_retry};
+use super::task_result;
 use super::worker::{Worker, WorkerState};
 use crate::config::RunConfig;
 use crate::journal::{self, OutputRecord, Record};
@@ -32,11 +33,17 @@ pub fn output_records(output: &Path, outputs: &[PathBuf]) -> Vec<OutputRecord> {
         .collect()
 }
 
-/// Publishes or keeps the attempt's folder ([`attempt_dir::settle`]), then
-/// records its outputs as they now are: everything an attempt's end does to
-/// files before it may be journaled.
+/// Publishes or keeps the attempt's folder ([`attempt_dir::settle`]), reads a
+/// done attempt's own results from it ([`task_result::read`]), then records
+/// its outputs as they now are: everything an attempt's end does to files
+/// before it may be journaled.
 pub fn publish_outputs(cfg: &RunConfig, task: &str, attempt: &mut Attempt) -> Vec<OutputRecord> {
     attempt_dir::settle(cfg, task, attempt);
+    if attempt.verdict == Verdict::Done {
+        let (fields, problem) = task_result::read(&cfg.output.join(task));
+        attempt.result = fields;
+        attempt.result_problem = problem.map(|p| p.to_string());
+    }
     output_records(&cfg.output, &attempt.outputs)
 }
 
@@ -59,6 +66,7 @@ pub fn attempt_end(
         param_hash: param_hash.to_string(),
         stages: attempt.stages.clone(),
         inputs: attempt.inputs.clone(),
+        result: attempt.result.clone(),
     }
 }
 
@@ -69,7 +77,15 @@ pub fn report_attempt(ctx: &Context<'_>, task: &str, attempt: &mut Attempt) {
     let outputs = publish_outputs(ctx.cfg, task, attempt);
     ctx.journal
         .append(&attempt_end(&ctx.param_hash, task, attempt, outputs));
+    note_result_problem(ctx, task, attempt);
     ctx.progress.finished(task, attempt);
+}
+
+/// Says on the terminal what was wrong with a done task's `result.json`.
+fn note_result_problem(ctx: &Context<'_>, task: &str, attempt: &Attempt) {
+    if let Some(problem) = &attempt.result_problem {
+        ctx.progress.note(&format!("{task}: {problem}"));
+    }
 }
 
 impl Dispatcher<'_> {
@@ -164,6 +180,7 @@ impl Dispatcher<'_> {
     pub(super) fn on_settled(&mut self, t: TaskIdx, attempt: Attempt, now: Instant) {
         self.settling -= 1;
         let rec = &mut self.tasks[t];
+        note_result_problem(&self.ctx, &rec.task.id, &attempt);
         self.ctx.progress.finished(&rec.task.id, &attempt);
         let verdict = attempt.verdict;
         if verdict == Verdict::Done {
@@ -184,6 +201,9 @@ impl Dispatcher<'_> {
         } else {
             rec.verdict = Some(verdict);
             self.outstanding -= 1;
+            self.ctx
+                .progress
+                .task_ended(&rec.task.id, verdict, &rec.attempts);
             if verdict.is_failure()
                 && let Some(why) = self.fails.failed()
             {

@@ -83,7 +83,7 @@ pub fn run(args: ElementArgs) -> Result<i32, Error> {
     let tmp = tasklist::record_tmp(&dir, index);
     let _ = fs::remove_file(&tmp);
     let journal = Journal::open(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let progress = Progress::new(ProgressArg::None, listed.len(), None)
+    let progress = Progress::new(ProgressArg::None, (listed.len(), 0), None)
         .map_err(|e| Error::Internal(e.into()))?;
     let exec = match &cfg.exec {
         Some(t) => Some(ExecTemplate::parse(t, &list.field_names)?),

@@ -40,6 +40,7 @@ pub fn attempt(output: &Path, end: &Record, records: &[Record]) -> Option<Attemp
         outputs,
         stages,
         inputs,
+        result,
         ..
     } = end
     else {
@@ -68,6 +69,8 @@ pub fn attempt(output: &Path, end: &Record, records: &[Record]) -> Option<Attemp
         outputs: outputs.iter().map(|o| output.join(&o.path)).collect(),
         stages: stages.clone(),
         inputs: inputs.clone(),
+        result: result.clone(),
+        result_problem: None,
     })
 }
 
@@ -142,6 +145,7 @@ mod tests {
             param_hash: "h".into(),
             stages: Vec::new(),
             inputs: Vec::new(),
+            result: Default::default(),
         }
     }
 
