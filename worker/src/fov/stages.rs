@@ -456,7 +456,7 @@ impl Stage for Extract<'_> {
     }
     fn params(&self) -> Vec<(String, String)> {
         let mut p = params(self.0.config.extract.describe());
-        p.push(("time".into(), self.0.layout.time_comment()));
+        p.push(("time".into(), self.0.layout.time_description()));
         p
     }
     fn inputs(&self) -> Vec<PathBuf> {
