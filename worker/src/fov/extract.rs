@@ -248,8 +248,10 @@ pub fn measure(
                 *c = c.saturating_add(if l == 0 { 1 } else { 2 });
             }
         }
-        // Owners: the one claimant, or the nearest cell where rings overlap.
-        for (k, row) in rows.iter().enumerate() {
+        // Owners: the one claimant, or the nearest cell where rings overlap;
+        // each owned pixel counts towards its cell's `measured`.
+        let mut owned = vec![0u64; rows.len()];
+        for k in 0..rows.len() {
             for r in &s.ring[s.ring_start[k]..s.ring_start[k + 1]] {
                 let y = r.y as usize;
                 for x in r.x0 as usize..r.x1 as usize {
@@ -257,20 +259,24 @@ pub fn measure(
                     if labels[i] != 0 || s.owner[i] != 0 {
                         continue;
                     }
-                    s.owner[i] = match s.claim[i] {
-                        1 => row.cell,
-                        _ => nearest(labels, h, w, y, x, &s.disk.1),
+                    let j = match s.claim[i] {
+                        1 => Some(k),
+                        _ => {
+                            let l = nearest(labels, h, w, y, x, &s.disk.1);
+                            rows.binary_search_by_key(&l, |row| row.cell).ok()
+                        }
                     };
+                    if let Some(j) = j {
+                        s.owner[i] = rows[j].cell;
+                        owned[j] += 1;
+                    }
                 }
             }
         }
         for (k, row) in rows.iter_mut().enumerate() {
             let ring = &s.ring[s.ring_start[k]..s.ring_start[k + 1]];
             let cell = row.cell;
-            row.measured += ring
-                .iter()
-                .map(|r| s.owner[pixels(r)].iter().filter(|&&o| o == cell).count() as u64)
-                .sum::<u64>();
+            row.measured += owned[k];
             for (t, &(f, b)) in row.total.iter_mut().zip(&chan) {
                 let mut sum = 0f64;
                 for r in ring {
