@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Check that numpy/tifffile and isobatch's Rust image I/O agree.
+"""Check that numpy/tifffile/pandas and isobatch's outputs agree.
 
     interop.py DIR                 compare every X.npy in DIR with its sibling X.tif
     interop.py --make-inputs DIR   write tifffile-made TIFFs + expected .npy for Rust
+    interop.py --outputs OUT --frame-interval-min M
+                                   load every file of a fov batch's output folder
+                                   with the obvious call and compare values across files
 
 Compare mode loads X.npy with numpy.load(mmap_mode='r') and X.tif with
 tifffile.imread, and checks shape, dtype and values; one line per pair; exit
@@ -16,11 +19,20 @@ ImageJ hyperstacks, plus BigTIFF, tiled and predictor variants and a plain
 uint32 stack; each X.tif gets an X.npy holding the expected (T*C, H, W) pages.
 Rust checks them with ISOBATCH_INTEROP_DIR=DIR cargo test interop.
 
-Needs numpy, tifffile and imagecodecs (tifffile's LZW/PackBits codecs):
-    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install numpy tifffile imagecodecs
+Outputs mode: pandas.read_csv (no arguments) for every CSV, json.load for
+results.json and columns.json, numpy.load for .npy, tifffile.imread for .tif;
+then: the combined traces.csv and lineage.csv are the per-task files' rows;
+time_min = frame x M; intensity_mean x measured_px = intensity_total; area_px
+is the pixel count of the cell's label in track_labels; summary.csv has
+results.json's tasks and verdicts; columns.json lists exactly each CSV's
+columns. Any difference fails with a message naming the file and the values.
+
+Needs numpy, tifffile, imagecodecs (tifffile's LZW/PackBits codecs) and pandas:
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install numpy tifffile imagecodecs pandas
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -112,14 +124,109 @@ def compare(folder: Path) -> int:
     return 1 if failures else 0
 
 
+class Mismatch(Exception):
+    """An output file disagrees with another (or cannot be read)."""
+
+
+def check(cond, what):
+    if not cond:
+        raise Mismatch(what)
+
+
+def outputs(out: Path, interval_min: float) -> int:
+    """Loads every file of a fov batch's output folder; compares across files."""
+    import pandas as pd
+
+    results = json.load(open(out / "results.json"))
+    columns = json.load(open(out / "columns.json"))
+    summary = pd.read_csv(out / "summary.csv")
+    check(len(summary) == len(results["tasks"]),
+          f"summary.csv has {len(summary)} tasks, results.json {len(results['tasks'])}")
+    check(list(summary["task"]) == [t["task"] for t in results["tasks"]],
+          "summary.csv and results.json list other tasks")
+    check(list(summary["verdict"]) == [t["verdict"] for t in results["tasks"]],
+          "summary.csv and results.json disagree on verdicts")
+    check(results["counts"].get("done", 0) + results["counts"].get("skipped", 0)
+          == int(summary["status"].isin(["done", "skipped"]).sum()),
+          f"results.json counts {results['counts']} vs summary.csv statuses")
+    done = [t for t in results["tasks"] if t["status"] in ("done", "skipped")]
+    check(done, "no task done")
+
+    described = {f["file"]: [c["name"] for c in f["columns"]] for f in columns["files"]}
+    for name in ("traces.csv", "lineage.csv", "summary.csv", ".isobatch/memory.csv"):
+        if (out / name).exists():
+            header = list(pd.read_csv(out / name, nrows=0).columns)
+            check(described.get(name) == header,
+                  f"columns.json lists {described.get(name)} for {name}, the file has {header}")
+
+    traces = pd.read_csv(out / "traces.csv")
+    lineage = pd.read_csv(out / "lineage.csv")
+    per_traces = [pd.read_csv(out / t["task"] / "traces.csv") for t in done]
+    per_lineage = [pd.read_csv(out / t["task"] / "lineage.csv") for t in done]
+    for combined, parts, name in ((traces, per_traces, "traces.csv"),
+                                  (lineage, per_lineage, "lineage.csv")):
+        joined = pd.concat(parts, ignore_index=True)
+        check(list(combined.columns) == list(joined.columns),
+              f"{name}: combined columns {list(combined.columns)} vs per task {list(joined.columns)}")
+        diff = combined.compare(joined) if combined.shape == joined.shape else "shape"
+        check(combined.shape == joined.shape and diff.empty,
+              f"{name}: the combined file is not the per-task rows: {diff}")
+
+    check("time_min" in traces.columns, f"no time_min column: {list(traces.columns)}")
+    bad = traces[(traces["time_min"] - traces["frame"] * interval_min).abs() > 1e-9]
+    check(bad.empty, f"time_min != frame x {interval_min} in {len(bad)} rows:\n{bad.head()}")
+    channels = [c[len("intensity_total_"):] for c in traces.columns
+                if c.startswith("intensity_total_")]
+    check(channels, f"no intensity_total_* column: {list(traces.columns)}")
+    for ch in channels:
+        total, mean = traces[f"intensity_total_{ch}"], traces[f"intensity_mean_{ch}"]
+        err = (mean * traces["measured_px"] - total).abs()
+        # intensity_mean is printed with 4 decimals.
+        check((err <= 1e-4 * traces["measured_px"] + 1e-3).all(),
+              f"intensity_mean_{ch} x measured_px != intensity_total_{ch}: max {err.max()}")
+    check((traces["measured_px"] >= traces["area_px"]).all(), "measured_px < area_px")
+    known = set(zip(lineage["fov"], lineage["cell"]))
+    check(set(zip(traces["fov"], traces["cell"])) <= known, "a traced cell is not in lineage.csv")
+    parents = lineage.set_index(["fov", "cell"])["parent"]
+    for (fov, cell), p in traces.groupby(["fov", "cell"])["parent"].first().items():
+        q = parents[(fov, cell)]
+        check((pd.isna(p) and pd.isna(q)) or p == q, f"{fov} cell {cell}: parent {p} vs {q}")
+
+    for t in done:
+        labels = np.load(out / t["task"] / "track_labels.npy", mmap_mode="r")
+        rows = traces[traces["fov"] == t["task"]]
+        check(len(rows) > 0, f"{t['task']}: no traces")
+        for frame, group in rows.groupby("frame"):
+            ids, counts = np.unique(np.asarray(labels[frame]), return_counts=True)
+            area = dict(zip(ids.tolist(), counts.tolist()))
+            area.pop(0, None)
+            got = dict(zip(group["cell"].tolist(), group["area_px"].tolist()))
+            check(got == area, f"{t['task']} frame {frame}: area_px {got} vs track_labels {area}")
+        for tif in sorted((out / t["task"]).glob("*.tif")):
+            check(tifffile.imread(tif).size > 0, f"{tif}: empty")
+    print(f"outputs ok: {len(done)} task(s), {len(traces)} trace rows, "
+          f"{len(lineage)} lineage rows, channels {', '.join(channels)}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path, nargs="?", help="folder of X.npy + X.tif pairs")
     parser.add_argument("--make-inputs", type=Path, metavar="DIR",
                         help="write tifffile-made test inputs with expected .npy values")
+    parser.add_argument("--outputs", type=Path, metavar="OUT",
+                        help="check a fov batch's output folder across its files")
+    parser.add_argument("--frame-interval-min", type=float, default=10.0,
+                        help="the batch's --param frame_interval, in minutes")
     args = parser.parse_args()
     if args.make_inputs:
         return make_inputs(args.make_inputs)
+    if args.outputs:
+        try:
+            return outputs(args.outputs, args.frame_interval_min)
+        except Mismatch as e:
+            print(f"MISMATCH {args.outputs}: {e}")
+            return 1
     if args.folder is None:
         parser.error("give a folder to compare, or --make-inputs DIR")
     return compare(args.folder)

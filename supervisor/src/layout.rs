@@ -50,6 +50,16 @@ pub fn results_json(output: &Path) -> PathBuf {
     output.join("results.json")
 }
 
+/// `OUTPUT/columns.md`: what each column of the output CSVs is, and its unit.
+pub fn columns_md(output: &Path) -> PathBuf {
+    output.join("columns.md")
+}
+
+/// `OUTPUT/columns.json`: `columns.md` for programs.
+pub fn columns_json(output: &Path) -> PathBuf {
+    output.join("columns.json")
+}
+
 /// `OUTPUT/traces.csv`: every FOV's per-cell traces, combined at the end of a fov batch.
 pub fn combined_traces(output: &Path) -> PathBuf {
     output.join("traces.csv")

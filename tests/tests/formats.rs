@@ -91,7 +91,7 @@ fn text(out: &Output) -> String {
 /// A task's traces.csv rows without the `fov` column, and its header.
 fn traces(b: &Batch, task: &str) -> (String, Vec<String>) {
     let body = fs::read_to_string(b.out().join(task).join("traces.csv")).expect("traces");
-    let mut lines = body.lines().filter(|l| !l.starts_with('#'));
+    let mut lines = body.lines();
     let header = lines.next().unwrap_or("").to_string();
     let rows = lines
         .map(|l| l.split_once(',').map_or("", |(_, rest)| rest).to_string())

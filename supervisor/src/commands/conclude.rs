@@ -14,7 +14,7 @@ use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_TASKS_FAILED, EXIT_USAGE};
 use crate::journal::{self, Journal, Record};
 use crate::layout;
 use crate::report::progress::Progress;
-use crate::report::{files, memory, summary};
+use crate::report::{columns, files, memory, summary};
 use crate::runner::batch::BatchResult;
 
 /// Records the end of the batch, writes the reports, prints the summary and
@@ -66,6 +66,10 @@ pub fn conclude(
         if let Err(e) = written {
             problems.push(format!("cannot write {}: {e}", path.display()));
         }
+    }
+    // Last: it describes the CSVs written above.
+    if let Err(e) = columns::write(&result, &cfg.output) {
+        problems.push(format!("cannot write columns.md and columns.json: {e}"));
     }
     for p in &problems {
         progress.note(p);

@@ -376,7 +376,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         tasks.push(rec);
     }
     if cfg.pipeline == Pipeline::Fov {
-        notes.push(traces::combine(&tasks, &cfg.output).unwrap_or_else(|e| e));
+        match traces::combine(&tasks, &cfg.output) {
+            Ok(n) => notes.extend(n),
+            Err(e) => notes.push(e),
+        }
         if let Err(e) = crate::report::lineage::combine(&tasks, &cfg.output) {
             notes.push(e);
         }

@@ -161,6 +161,8 @@ pub fn remove_leftovers(output: &Path) -> Vec<PathBuf> {
         layout::results_json(output),
         layout::combined_traces(output),
         layout::memory_csv(output),
+        layout::columns_md(output),
+        layout::columns_json(output),
     ];
     let mut removed = Vec::new();
     for report in reports {

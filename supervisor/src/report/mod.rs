@@ -1,7 +1,9 @@
 //! What a batch tells people and programs: live progress, the end-of-run
-//! summary, `summary.csv`, `results.json`, `memory.csv` and a fov batch's
-//! combined `traces.csv` and `lineage.csv`.
+//! summary, `summary.csv`, `results.json`, `memory.csv`, a fov batch's
+//! combined `traces.csv` and `lineage.csv`, and the column dictionary
+//! (`columns.md`, `columns.json`).
 
+pub mod columns;
 pub mod files;
 pub mod lineage;
 pub mod memory;

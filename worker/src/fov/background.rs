@@ -3,7 +3,8 @@
 //! The cell mask is dilated by `bg_dilate`; the frame is split into a grid of about
 //! `bg_tile` pixels per tile (at least one tile per axis, so any frame size works);
 //! each tile's background is the median of its unmasked pixels; tiles with too few
-//! usable pixels take the mean of their usable neighbours (repeatedly, so any hole
+//! usable pixels (`bg_min_fraction`, or [`CROWDED_MIN_FRACTION`] on a crowded frame
+//! where under a quarter of the tiles reach it) take the mean of their usable neighbours (repeatedly, so any hole
 //! in the grid closes); a Catmull-Rom spline through the tile centres, with
 //! linearly extrapolated ghost tiles at the edges (a linear gradient is reproduced
 //! exactly), gives the full-frame background. Non-finite pixels are never sampled,
@@ -11,6 +12,13 @@
 
 use crate::fov::morph::Morph;
 use crate::fov::params::BackgroundParams;
+
+/// The least usable fraction of a tile when fewer than a quarter of the tiles reach
+/// `bg_min_fraction`: on a crowded field the mask dilated by `bg_dilate` leaves only
+/// narrow gaps, and without them the background came from the neighbours of the
+/// few edge tiles, or from the frame's median with cells included (35 % too high
+/// at 45 % coverage; docs/benchmarks.md). 2 % of a 48² tile is 46 pixels.
+pub const CROWDED_MIN_FRACTION: f32 = 0.02;
 
 /// Order-preserving map of a finite `f32` to `u32` (faster to select on).
 fn key(v: f32) -> u32 {
@@ -111,6 +119,10 @@ pub struct BackgroundEstimator {
     counts: Vec<usize>,
     grid: Vec<f32>,
     valid: Vec<bool>,
+    /// Tiles with at least [`CROWDED_MIN_FRACTION`] usable pixels.
+    sparse: Vec<bool>,
+    /// Whether a crowded frame falls back to [`CROWDED_MIN_FRACTION`].
+    crowded_fallback: bool,
     padded: Vec<f32>,
     tmp: Vec<f32>,
     row: Vec<f32>,
@@ -138,10 +150,20 @@ impl BackgroundEstimator {
             counts: Vec::new(),
             grid: Vec::new(),
             valid: Vec::new(),
+            sparse: Vec::new(),
+            crowded_fallback: true,
             padded: Vec::new(),
             tmp: Vec::new(),
             row: Vec::new(),
         }
+    }
+
+    /// Without the [`CROWDED_MIN_FRACTION`] fallback: tiles below `bg_min_fraction`
+    /// are always filled from their neighbours (the segmenter's phase reference,
+    /// tuned that way).
+    pub fn without_crowded_fallback(mut self) -> Self {
+        self.crowded_fallback = false;
+        self
     }
 
     /// Writes into `bg` the background of `fl`, ignoring pixels near `mask` (nonzero =
@@ -200,6 +222,8 @@ impl BackgroundEstimator {
         self.grid.resize(ny * nx, 0.0);
         self.valid.clear();
         self.valid.resize(ny * nx, false);
+        self.sparse.clear();
+        self.sparse.resize(ny * nx, false);
         let cols = |tx: usize| (self.xe[tx + 1] - self.xe[tx]).div_ceil(s);
         let widest = (0..nx).map(cols).max().unwrap_or(0);
         for ty in 0..ny {
@@ -234,17 +258,21 @@ impl BackgroundEstimator {
                 }
             }
             for tx in 0..nx {
-                let total = rows * cols(tx);
-                let need =
-                    ((self.params.min_fraction as f64 * total as f64).ceil() as usize).max(1);
+                let total = (rows * cols(tx)) as f64;
+                let need = |fraction: f32| ((fraction as f64 * total).ceil() as usize).max(1);
                 let k = self.counts[tx];
-                if k >= need
+                if k >= need(CROWDED_MIN_FRACTION.min(self.params.min_fraction))
                     && let Some(m) = median(&mut self.keys[tx * stride..tx * stride + k])
                 {
                     self.grid[ty * nx + tx] = m;
-                    self.valid[ty * nx + tx] = true;
+                    self.valid[ty * nx + tx] = k >= need(self.params.min_fraction);
+                    self.sparse[ty * nx + tx] = true;
                 }
             }
+        }
+        // A crowded frame: the narrow gaps between cells are all there is.
+        if self.crowded_fallback && self.valid.iter().filter(|&&v| v).count() * 4 < ny * nx {
+            self.valid.copy_from_slice(&self.sparse);
         }
     }
 

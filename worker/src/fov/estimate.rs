@@ -23,8 +23,9 @@ const BASE: u64 = 7168 << 10;
 /// Bytes of working memory per pixel of one frame, in the hungriest stage.
 /// Measured peaks at 20 frames (release build): 6.2 / 8.1 MiB at 256² and 33.6 / 35.3 MiB
 /// at 1024² (sibling worker / self-exec), i.e. ~29 B/px; with [`BASE`] the estimate is
-/// 1.0–1.4× either worker's peak.
-const PER_PIXEL: u64 = 32;
+/// 1.0–1.4× either worker's peak. Plus 4 B/px since extract keeps a ring-pixel owner
+/// per pixel (u32): 256² peaks measured 9.5–9.6 MiB (debug build, self-exec) after it.
+const PER_PIXEL: u64 = 36;
 
 /// RAM and disk one fov task needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

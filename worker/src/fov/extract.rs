@@ -18,22 +18,25 @@ pub struct CellRow {
     pub centroid_x: f64,
     /// Bounding box `[y0, x0, y1, x1]`, ends exclusive.
     pub bbox: [usize; 4],
+    /// Pixels summed for `total`: the mask plus the ring pixels assigned to the
+    /// cell (see [`measure`]).
+    pub measured: u64,
     /// Per channel: background-subtracted intensity summed over the mask and its
     /// measurement ring (see [`measure`]).
     pub total: Vec<f64>,
-    /// Per channel: `total / area`.
+    /// Per channel: `total / measured`, the mean over the pixels summed.
     pub mean: Vec<f64>,
 }
 
-/// `Σ (f − b)` over the pixels (only where `claim == 1`, if given), with eight
-/// independent partial sums so the loop vectorises.
-fn lane_sum(f: &[f32], b: Option<&[f32]>, claim: Option<&[u8]>) -> f32 {
+/// `Σ (f − b)` over the pixels (only where `owner == cell`, if given), with
+/// eight independent partial sums so the loop vectorises.
+fn lane_sum(f: &[f32], b: Option<&[f32]>, owner: Option<(&[u32], u32)>) -> f32 {
     let mut lanes = [0f32; 8];
     let n = f.len();
     let value = |i: usize| {
         let v = f[i] - b.map_or(0.0, |b| b[i]);
-        match claim {
-            Some(c) if c[i] != 1 => 0.0,
+        match owner {
+            Some((o, cell)) if o[i] != cell => 0.0,
             _ => v,
         }
     };
@@ -58,15 +61,47 @@ pub struct MeasureScratch {
     ring_start: Vec<usize>,
     tmp: Vec<Run>,
     claim: Vec<u8>,
+    owner: Vec<u32>,
+    /// `(radius, offsets)`: the disk's offsets `(dy, dx)` nearest first.
+    disk: (usize, Vec<(isize, isize)>),
+}
+
+/// The offsets of a disk of radius `d` (`dy² + dx² ≤ d²`), nearest first, ties
+/// in raster order, so the first cell pixel found is a nearest one.
+fn disk_offsets(d: usize) -> Vec<(isize, isize)> {
+    let r = d as isize;
+    let mut v: Vec<(isize, isize)> = (-r..=r)
+        .flat_map(|dy| (-r..=r).map(move |dx| (dy, dx)))
+        .filter(|&(dy, dx)| dy * dy + dx * dx <= r * r)
+        .collect();
+    v.sort_by_key(|&(dy, dx)| (dy * dy + dx * dx, dy, dx));
+    v
+}
+
+/// The label of a nearest cell pixel within `disk` of `(y, x)` (0 if none).
+fn nearest(labels: &[u32], h: usize, w: usize, y: usize, x: usize, disk: &[(isize, isize)]) -> u32 {
+    for &(dy, dx) in disk {
+        let (yy, xx) = (y as isize + dy, x as isize + dx);
+        if (0..h as isize).contains(&yy) && (0..w as isize).contains(&xx) {
+            let l = labels[yy as usize * w + xx as usize];
+            if l != 0 {
+                return l;
+            }
+        }
+    }
+    0
 }
 
 /// Measures every cell of `labels` (`h × w`, 0 = background) in frame `frame`.
 ///
 /// Fluorescence totals are `Σ (fl − bg)` over the cell's pixels plus a ring: the
-/// background pixels within a disk of `measure_dilate` around the cell that are
-/// within that distance of no other cell. The ring catches the light the optics
-/// spread past the mask edge, which otherwise biases totals low by a few percent.
-/// `intensity_mean` is `total / area` (the area of the mask, without the ring).
+/// background pixels within a disk of `measure_dilate` around the cell. A ring
+/// pixel within that distance of several cells goes to the nearest (ties: the
+/// first in the disk's raster order), so on a crowded field the light in a
+/// narrow gap is neither lost nor counted twice. The ring catches the light the
+/// optics spread past the mask edge, which otherwise biases totals low by a few
+/// percent. `measured` counts the mask and ring pixels summed, and the mean is
+/// `total / measured`.
 /// Channel `c` uses `bg[c]`; a missing background counts as zero. Rows are sorted
 /// by cell id.
 ///
@@ -158,6 +193,7 @@ pub fn measure(
             centroid_y: sy / area as f64,
             centroid_x: sx / area as f64,
             bbox,
+            measured: area,
             total,
             mean: Vec::new(),
         });
@@ -197,6 +233,10 @@ pub fn measure(
         }
         s.ring_start.push(s.ring.len());
         s.claim.resize(n, 0);
+        s.owner.resize(n, 0);
+        if s.disk.0 != d || s.disk.1.is_empty() {
+            s.disk = (d, disk_offsets(d));
+        }
         let pixels = |r: &Run| {
             let o = r.y as usize * w;
             o + r.x0 as usize..o + r.x1 as usize
@@ -208,24 +248,52 @@ pub fn measure(
                 *c = c.saturating_add(if l == 0 { 1 } else { 2 });
             }
         }
+        // Owners: the one claimant, or the nearest cell where rings overlap;
+        // each owned pixel counts towards its cell's `measured`.
+        let mut owned = vec![0u64; rows.len()];
+        for k in 0..rows.len() {
+            for r in &s.ring[s.ring_start[k]..s.ring_start[k + 1]] {
+                let y = r.y as usize;
+                for x in r.x0 as usize..r.x1 as usize {
+                    let i = y * w + x;
+                    if labels[i] != 0 || s.owner[i] != 0 {
+                        continue;
+                    }
+                    let j = match s.claim[i] {
+                        1 => Some(k),
+                        _ => {
+                            let l = nearest(labels, h, w, y, x, &s.disk.1);
+                            rows.binary_search_by_key(&l, |row| row.cell).ok()
+                        }
+                    };
+                    if let Some(j) = j {
+                        s.owner[i] = rows[j].cell;
+                        owned[j] += 1;
+                    }
+                }
+            }
+        }
         for (k, row) in rows.iter_mut().enumerate() {
             let ring = &s.ring[s.ring_start[k]..s.ring_start[k + 1]];
+            let cell = row.cell;
+            row.measured += owned[k];
             for (t, &(f, b)) in row.total.iter_mut().zip(&chan) {
                 let mut sum = 0f64;
                 for r in ring {
                     let p = pixels(r);
-                    let claim = &s.claim[p.clone()];
-                    sum += f64::from(lane_sum(&f[p.clone()], b.map(|b| &b[p]), Some(claim)));
+                    let owner = (&s.owner[p.clone()], cell);
+                    sum += f64::from(lane_sum(&f[p.clone()], b.map(|b| &b[p]), Some(owner)));
                 }
                 *t += sum;
             }
         }
         for r in &s.ring {
             s.claim[pixels(r)].fill(0);
+            s.owner[pixels(r)].fill(0);
         }
     }
     for row in &mut rows {
-        row.mean = row.total.iter().map(|t| t / row.area as f64).collect();
+        row.mean = row.total.iter().map(|t| t / row.measured as f64).collect();
     }
     rows
 }
@@ -266,16 +334,21 @@ mod tests {
             &ExtractParams { measure_dilate: 1 },
             &mut s,
         );
-        assert_eq!(rows[1].total[0], 26.0);
-        assert_eq!(rows[1].mean[0], 26.0 / 12.0);
-        assert!(s.claim.iter().all(|&c| c == 0));
+        assert_eq!((rows[1].total[0], rows[1].measured), (26.0, 26));
+        assert_eq!((rows[1].mean[0], rows[1].area), (1.0, 12));
+        assert!(s.claim.iter().all(|&c| c == 0) && s.owner.iter().all(|&o| o == 0));
     }
 
     #[test]
-    fn shared_ring_pixels_count_for_nobody() {
+    fn shared_ring_pixels_go_to_the_nearest_cell() {
+        // Row 1: cell 1 at x = 0, cell 2 at x = 3; (1, 1) is nearer cell 1, (1, 2) cell 2.
         let (h, w) = (3, 5);
-        let labels = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0];
-        let fl = vec![1.0f32; h * w];
+        let mut labels = vec![0u32; h * w];
+        labels[w] = 1;
+        labels[w + 3] = 2;
+        let mut fl = vec![0.0f32; h * w];
+        fl[w + 1] = 10.0;
+        fl[w + 2] = 100.0;
         let rows = measure(
             0,
             &labels,
@@ -286,11 +359,48 @@ mod tests {
             &ExtractParams { measure_dilate: 2 },
             &mut MeasureScratch::default(),
         );
-        // Each cell's ring has 5 pixels of its own; (1, 2) is within reach of both.
-        let t1 = rows[0].total[0];
-        let t2 = rows[1].total[0];
-        assert!(t1 > 1.0 && t2 > 1.0);
-        assert_eq!(t1, t2);
+        assert_eq!((rows[0].total[0], rows[1].total[0]), (10.0, 100.0));
+    }
+
+    #[test]
+    fn every_pixel_within_reach_is_counted_once() {
+        let (h, w, d) = (20, 24, 3usize);
+        let mut labels = vec![0u32; h * w];
+        // Blobs 1–3 px apart, one at the frame edge.
+        for (l, y0, x0, size) in [(1u32, 2, 2, 4), (2, 2, 8, 3), (3, 7, 4, 5), (4, 0, 19, 3)] {
+            for y in y0..y0 + size {
+                for x in x0..x0 + size {
+                    labels[y * w + x] = l;
+                }
+            }
+        }
+        let fl = vec![1.0f32; h * w];
+        let rows = measure(
+            0,
+            &labels,
+            h,
+            w,
+            &[&fl],
+            &[],
+            &ExtractParams { measure_dilate: d },
+            &mut MeasureScratch::default(),
+        );
+        let reach = (0..h * w)
+            .filter(|&i| {
+                let (y, x) = ((i / w) as isize, (i % w) as isize);
+                (0..h * w).any(|j| {
+                    let (yy, xx) = ((j / w) as isize, (j % w) as isize);
+                    labels[j] != 0 && (y - yy).pow(2) + (x - xx).pow(2) <= (d * d) as isize
+                })
+            })
+            .count();
+        let measured: u64 = rows.iter().map(|r| r.measured).sum();
+        let total: f64 = rows.iter().map(|r| r.total[0]).sum();
+        assert_eq!((measured, total), (reach as u64, reach as f64));
+        for r in &rows {
+            assert!(r.measured > r.area, "cell {} got no ring", r.cell);
+            assert_eq!(r.mean[0], 1.0);
+        }
     }
 
     #[test]

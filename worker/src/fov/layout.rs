@@ -9,12 +9,14 @@
 //! Roles: `--param pc=0` or `pc=Phase`, `--param fl=1,2` or `fl=GFP,mCherry`
 //! (names from the metadata, case-insensitive; default every other channel).
 //! Z: `--param z=max|mean|INDEX`, required when a position has Z > 1.
-//! Time: `--param frame_interval=10m`, else the metadata's interval, else the frame index.
+//! Time: `--param frame_interval=10m`, else the metadata's interval, else none (the
+//! traces then have `frame` only, no `time_<unit>` column).
 
 use std::fmt;
 use std::path::Path;
 
 use super::error::{LayoutError, ParamError};
+use super::time::{self, TimeUnit};
 use crate::image::Dtype;
 use crate::image::source::{Axis, Order, Series, Sizes};
 
@@ -163,9 +165,9 @@ impl LayoutParams {
 pub struct Interval {
     /// The amount, in `unit`.
     pub value: f64,
-    /// `seconds`, `minutes`, `hours` or `milliseconds`.
-    pub unit: &'static str,
-    /// Where it came from, for the CSV comment.
+    /// The unit it was stated in (the traces' `time_<unit>` column keeps it).
+    pub unit: TimeUnit,
+    /// Where it came from (the extract stage records it).
     pub source: IntervalSource,
 }
 
@@ -186,17 +188,15 @@ impl Interval {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
+        // A bare number is seconds.
         let unit = match unit.trim() {
-            "" | "s" | "sec" => "seconds",
-            "m" | "min" => "minutes",
-            "h" => "hours",
-            "ms" => "milliseconds",
-            _ => "",
+            "" => Some(TimeUnit::Seconds),
+            u => TimeUnit::parse(u),
         };
         match num.parse::<f64>() {
-            Ok(value) if value > 0.0 && value.is_finite() && !unit.is_empty() => Ok(Interval {
+            Ok(value) if value > 0.0 && value.is_finite() && unit.is_some() => Ok(Interval {
                 value,
-                unit,
+                unit: unit.unwrap_or(TimeUnit::Seconds),
                 source: IntervalSource::Param,
             }),
             _ => Err(ParamError::Malformed {
@@ -218,18 +218,12 @@ fn metadata_interval(
     let Some((value, unit)) = stated.filter(|(v, _)| *v > 0.0 && v.is_finite()) else {
         return Ok(None);
     };
-    let unit = match unit.to_ascii_lowercase().as_str() {
-        "s" | "sec" | "second" | "seconds" => "seconds",
-        "ms" | "msec" | "millisecond" | "milliseconds" => "milliseconds",
-        "min" | "minute" | "minutes" => "minutes",
-        "h" | "hr" | "hour" | "hours" => "hours",
-        other => {
-            return Err(LayoutError::IntervalUnit {
-                path: path.to_path_buf(),
-                origin: source,
-                unit: other.to_string(),
-            });
-        }
+    let Some(unit) = TimeUnit::parse(unit) else {
+        return Err(LayoutError::IntervalUnit {
+            path: path.to_path_buf(),
+            origin: source,
+            unit: unit.to_string(),
+        });
     };
     Ok(Some(Interval {
         value: *value,
@@ -440,8 +434,15 @@ impl Layout {
         }
     }
 
-    /// The comment line that states the unit of the traces' `time` column.
-    pub fn time_comment(&self) -> String {
+    /// The traces' time column (`time_min`), or None when no frame interval is
+    /// known (the traces then have `frame` only).
+    pub fn time_column(&self) -> Option<String> {
+        self.interval.map(|i| i.unit.column())
+    }
+
+    /// Where the time column comes from, for the extract stage's record:
+    /// `time_min: 10 minutes per frame, from --param frame_interval`.
+    pub fn time_description(&self) -> String {
         match self.interval {
             Some(i) => {
                 let from = match i.source {
@@ -450,20 +451,21 @@ impl Layout {
                     IntervalSource::Metadata(s) => s.to_string(),
                 };
                 format!(
-                    "# time: {} since the first frame ({} {} per frame, from {from})",
-                    i.unit, i.value, i.unit
+                    "{}: {} {} per frame, from {from}",
+                    i.unit.column(),
+                    time::format(i.value),
+                    i.unit.name()
                 )
             }
             None => {
-                "# time: frame index (no frame interval known; pass --param frame_interval=10m)"
-                    .into()
+                "no time column: no frame interval known (pass --param frame_interval=10m)".into()
             }
         }
     }
 
-    /// The time of frame `t` in the comment's unit.
-    pub fn time(&self, t: usize) -> f64 {
-        self.interval.map_or(t as f64, |i| t as f64 * i.value)
+    /// The time of frame `t` in the interval's unit (None without an interval).
+    pub fn time(&self, t: usize) -> Option<f64> {
+        self.interval.map(|i| t as f64 * i.value)
     }
 }
 
@@ -662,33 +664,37 @@ mod tests {
         let mut s = series(20, Some((10, 2, 1)), Some(Order::CZT));
         let l = resolve(&s, &[("frame_interval", "10m")]).unwrap();
         assert_eq!(
-            (l.time(3), l.interval.map(|i| i.unit)),
-            (30.0, Some("minutes"))
+            (l.time(3), l.time_column()),
+            (Some(30.0), Some("time_min".into()))
         );
-        assert!(
-            l.time_comment()
-                .starts_with("# time: minutes since the first frame")
+        assert_eq!(
+            l.time_description(),
+            "time_min: 10 minutes per frame, from --param frame_interval"
         );
         s.interval = Some((90.0, "s".into()));
         let l = resolve(&s, &[]).unwrap();
         assert_eq!(
-            (l.time(2), l.interval.map(|i| i.unit)),
-            (180.0, Some("seconds"))
+            (l.time(2), l.time_column()),
+            (Some(180.0), Some("time_s".into()))
         );
         assert!(
-            l.time_comment().contains("from OME-XML"),
+            l.time_description().contains("from OME-XML"),
             "{}",
-            l.time_comment()
+            l.time_description()
         );
         s.interval = Some((2.0, "fortnight".into()));
         assert!(resolve(&s, &[]).unwrap_err().contains("fortnight"));
         s.interval = None;
         let l = resolve(&s, &[]).unwrap();
-        assert_eq!(l.time(4), 4.0);
-        assert!(l.time_comment().contains("frame index"));
+        assert_eq!((l.time(4), l.time_column()), (None, None));
+        assert!(l.time_description().contains("no frame interval"));
         for bad in ["0m", "-1s", "soon", "10 parsecs"] {
             assert!(Interval::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Interval::parse("250ms").unwrap().unit, "milliseconds");
+        assert_eq!(
+            Interval::parse("250ms").unwrap().unit,
+            TimeUnit::Milliseconds
+        );
+        assert_eq!(Interval::parse("90").unwrap().unit, TimeUnit::Seconds);
     }
 }

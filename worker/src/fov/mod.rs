@@ -23,6 +23,7 @@ pub mod runs;
 pub mod segment;
 pub mod split;
 pub mod stages;
+pub mod time;
 pub mod traces;
 pub mod track;
 

@@ -187,7 +187,8 @@ pub struct BackgroundParams {
     /// `bg_dilate` (default 4): disk radius by which the cell mask is grown before
     /// sampling (keep it above `measure_dilate`, so no measured light is background).
     pub dilate: usize,
-    /// `bg_min_fraction` (default 0.2): a tile needs this fraction of usable pixels.
+    /// `bg_min_fraction` (default 0.2): a tile needs this fraction of usable pixels
+    /// (2 % on a crowded frame, where under a quarter of the tiles have it).
     pub min_fraction: f32,
     /// `bg_sample` (default 1): sampling stride inside a tile (2 = every 4th pixel, faster).
     pub sample: usize,

@@ -47,7 +47,7 @@ impl Segmenter {
             morph: Morph::default(),
             runs: RunScratch::default(),
             split: Splitter::default(),
-            phase_bg: BackgroundEstimator::new(h, w, &bgp),
+            phase_bg: BackgroundEstimator::new(h, w, &bgp).without_crowded_fallback(),
             dark: vec![0; h * w],
             textured: vec![0; h * w],
             last: None,

@@ -468,12 +468,13 @@ impl Stage for Extract<'_> {
         "extract"
     }
     fn version(&self) -> u32 {
-        // 2: the parent column.
-        2
+        // 2: the parent column. 3: contested ring pixels to the nearest cell,
+        // measured_px, intensity_mean over the pixels summed, time_<unit>.
+        3
     }
     fn params(&self) -> Vec<(String, String)> {
         let mut p = params(self.0.config.extract.describe());
-        p.push(("time".into(), self.0.layout.time_comment()));
+        p.push(("time".into(), self.0.layout.time_description()));
         p
     }
     fn inputs(&self) -> Vec<PathBuf> {

@@ -1,6 +1,7 @@
 //! The extract stage's output, `TASK/traces.csv`: one row per cell per frame,
-//! sorted by (cell, frame), the time unit in a `#` comment line above the
-//! header (pandas: `read_csv(path, comment="#")`).
+//! sorted by (cell, frame), a plain header first (`pandas.read_csv(path)`
+//! needs nothing else): the time unit is in the time column's name
+//! (`time_min`), the column dictionary in `OUTPUT/columns.md`.
 //!
 //! Measurements come frame by frame while rows must be sorted by cell, so the
 //! formatted rows go to a temporary file first, and sequential passes over it
@@ -18,6 +19,7 @@ use isobatch_shared::atomic::TempFile;
 
 use super::extract::{CellRow, MeasureScratch, measure};
 use super::stages::{Fov, frames_of, tick};
+use super::time;
 use crate::stage::StageError;
 
 /// `TASK/traces.csv`.
@@ -25,32 +27,34 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join("traces.csv")
 }
 
-/// The CSV header for fluorescence channels labelled `labels` (names from the
+/// The CSV header: `time` is the time column (`time_min`, None without a
+/// frame interval), `labels` name the fluorescence channels (from the
 /// metadata, else `cN`).
-pub fn header(labels: &[String]) -> String {
-    let mut h = String::from(
-        "fov,cell,frame,time,area,centroid_y,centroid_x,bbox_y0,bbox_x0,bbox_y1,bbox_x1",
-    );
+pub fn header(time: Option<&str>, labels: &[String]) -> String {
+    let mut h = String::from("fov,cell,frame");
+    if let Some(t) = time {
+        h.push(',');
+        h.push_str(t);
+    }
+    h.push_str(",area_px,centroid_y,centroid_x,bbox_y0,bbox_x0,bbox_y1,bbox_x1,measured_px");
     for l in labels {
         h.push_str(&format!(",intensity_total_{l},intensity_mean_{l}"));
     }
-    // Last, so the established columns keep their places.
     h.push_str(",parent");
     h
 }
 
-/// One row, without the trailing newline (`parent` empty when there is none).
-fn row(fov: &str, parent: Option<u32>, time: f64, r: &CellRow) -> String {
+/// One row, without the trailing newline (`parent` empty when there is none;
+/// no time field when `time` is None).
+fn row(fov: &str, parent: Option<u32>, time: Option<f64>, r: &CellRow) -> String {
     let [y0, x0, y1, x1] = r.bbox;
     let parent = parent.map(|p| p.to_string()).unwrap_or_default();
+    let time = time
+        .map(|t| format!(",{}", time::format(t)))
+        .unwrap_or_default();
     let mut s = format!(
-        "{fov},{},{},{},{},{:.3},{:.3},{y0},{x0},{y1},{x1}",
-        r.cell,
-        r.frame,
-        fmt_g(time),
-        r.area,
-        r.centroid_y,
-        r.centroid_x
+        "{fov},{},{}{time},{},{:.3},{:.3},{y0},{x0},{y1},{x1},{}",
+        r.cell, r.frame, r.area, r.centroid_y, r.centroid_x, r.measured
     );
     for (total, mean) in r.total.iter().zip(&r.mean) {
         s.push_str(&format!(",{total:.3},{mean:.4}"));
@@ -58,12 +62,6 @@ fn row(fov: &str, parent: Option<u32>, time: f64, r: &CellRow) -> String {
     s.push(',');
     s.push_str(&parent);
     s
-}
-
-/// A time value without float noise (`0.1 * 3` prints as 0.3).
-fn fmt_g(v: f64) -> String {
-    let s = format!("{v:.6}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Runs the extract stage: measures every frame and writes `traces.csv`.
@@ -76,7 +74,7 @@ pub fn extract(f: &Fov<'_>, progress: &mut dyn FnMut(f32, &str)) -> Result<(), S
         progress(fraction * 0.9, msg)
     })?;
     let labels: Vec<String> = f.layout.fl.iter().map(|&c| f.layout.label(c)).collect();
-    let preamble = format!("{}\n{}\n", f.layout.time_comment(), header(&labels));
+    let preamble = format!("{}\n", header(f.layout.time_column().as_deref(), &labels));
     let target = path(&f.dir);
     regroup_by_cell(&unsorted, &preamble, &bytes_per_cell, &target)
         .map_err(|e| StageError::io(format!("cannot write {}", target.display()), e))
@@ -145,7 +143,7 @@ fn measure_frames(
 /// one pass (and one write) for a typical FOV, a few for a very long one.
 const WINDOW: usize = 4 << 20;
 
-/// Writes `target` atomically: the preamble, then the rows of `unsorted`
+/// Writes `target` atomically: the preamble (the header line), then the rows of `unsorted`
 /// (frame-major) regrouped by cell. Each cell's rows get a contiguous slot
 /// whose size pass one counted, and arrive in frame order.
 fn regroup_by_cell(
@@ -239,7 +237,7 @@ fn place(bytes: &[u8], at: u64, lo: u64, window: &mut [u8]) {
 mod tests {
     use super::*;
 
-    const PREAMBLE: &str = "# t\nh\n";
+    const PREAMBLE: &str = "h,e,a,d\n";
 
     /// Rows of three cells over four frames, frame-major as extract writes them
     /// (cell 9 appears late, cell 2 leaves early; row lengths differ).
