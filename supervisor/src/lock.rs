@@ -79,6 +79,12 @@ pub fn acquire(path: &Path, output: &Path) -> Result<RunLock, Error> {
     })
 }
 
+/// The pid of the run holding `output`'s lock, if one does, from the kernel's
+/// lock table: nothing is locked, so a run starting meanwhile is not disturbed.
+pub fn holder(output: &Path) -> Option<u32> {
+    holder_pid(&File::open(output).ok()?)
+}
+
 /// The refusal, naming the holder from the lock file or, when that is gone
 /// or empty, from the kernel's lock table (`pid`).
 fn locked(output: &Path, path: &Path, pid: Option<u32>) -> Error {
@@ -151,7 +157,9 @@ mod tests {
                 .contains(&format!("pid={} on this host", std::process::id())),
             "{err}"
         );
+        assert_eq!(holder(dir.path()), Some(std::process::id()));
         drop(held);
+        assert_eq!(holder(dir.path()), None);
         acquire(&path, dir.path()).unwrap();
     }
 }

@@ -62,6 +62,12 @@ pub fn conclude(
             memory::write_csv(&result, &mode, &cfg.output),
         ));
     }
+    if cfg.report {
+        match super::report::write(&cfg.output, false) {
+            Ok((_, notes)) => notes.iter().for_each(|n| progress.note(n)),
+            Err(e) => problems.push(format!("cannot write the report: {e}")),
+        }
+    }
     for (path, written) in writes {
         if let Err(e) = written {
             problems.push(format!("cannot write {}: {e}", path.display()));

@@ -7,5 +7,6 @@ pub mod logs;
 pub mod logs_follow;
 pub mod man;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod status;

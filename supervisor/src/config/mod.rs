@@ -110,6 +110,8 @@ pub struct RunConfig {
     pub progress: ProgressArg,
     /// JSON summary on stdout.
     pub json: bool,
+    /// `--report`: write report.html at the end.
+    pub report: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,6 +186,7 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
         slurm_arg: list(cli.slurm_arg, file.slurm_arg),
         progress: cli.progress.or(file.progress),
         json: cli.json || file.json,
+        report: cli.report || file.report,
     }
 }
 
@@ -246,6 +249,12 @@ impl RunConfig {
         };
         if a.executor == Some(ExecutorArg::Slurm) || !a.slurm_arg.is_empty() {
             return Err(Error::NotAvailable("--executor slurm".into()));
+        }
+        if a.report && a.dry_run {
+            return Err(usage(
+                "--report writes report.html when the run ends, and --dry-run runs nothing: \
+                 drop one (`isobatch report OUTPUT` reports on an earlier run)",
+            ));
         }
         match (pipeline, &a.exec) {
             (Pipeline::Exec, None) => {
@@ -402,6 +411,7 @@ impl RunConfig {
             strict_qc: a.strict_qc,
             progress: a.progress.unwrap_or(ProgressArg::Auto),
             json: a.json,
+            report: a.report,
         })
     }
 }

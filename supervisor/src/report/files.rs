@@ -118,6 +118,7 @@ pub fn remove_leftovers(output: &Path) -> Vec<PathBuf> {
         layout::results_json(output),
         layout::combined_traces(output),
         layout::memory_csv(output),
+        layout::report_html(output),
     ];
     let mut removed = Vec::new();
     for report in reports {

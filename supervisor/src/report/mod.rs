@@ -1,8 +1,9 @@
 //! What a batch tells people and programs: live progress, the end-of-run
 //! summary, `summary.csv`, `results.json`, `memory.csv` and a fov batch's
-//! combined `traces.csv` and `lineage.csv`.
+//! combined `traces.csv` and `lineage.csv`, and `report.html`.
 
 pub mod files;
+pub mod html;
 pub mod lineage;
 pub mod memory;
 pub mod outlet;

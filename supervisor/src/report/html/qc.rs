@@ -1,0 +1,236 @@
+//! The fov QC panels, one per FOV: the segmentation's outlines over the
+//! phase-contrast image at the first, middle and last frame, the cell count
+//! per frame (the segment stage's QC, from the journal) and a few traces from
+//! the FOV's traces.csv. Other pipelines have no such panel.
+
+use std::path::Path;
+
+use isobatch_shared::{StageQc, qc_warnings};
+use plotters::prelude::*;
+
+use super::batch::{Batch, Task};
+use super::{chart, esc, frames};
+
+/// FOVs that get a full panel; the rest are counted, so that a report of
+/// thousands of FOVs stays a few megabytes.
+const MAX_PANELS: usize = 40;
+/// Cells drawn in a FOV's traces chart (those tracked over the most frames).
+const TRACES: usize = 5;
+/// Rows of a FOV's traces.csv read at most.
+const MAX_TRACE_ROWS: usize = 200_000;
+/// Shown width of a frame, CSS pixels.
+const FRAME_PX: usize = 256;
+
+/// The QC section (empty for batches without segmented FOVs).
+pub fn render(batch: &Batch) -> String {
+    let mut fovs: Vec<(&String, &Task, &StageQc)> = batch
+        .tasks
+        .iter()
+        .filter_map(|(id, t)| {
+            let qc = t.stages.iter().find(|s| s.name == "segment")?.qc.as_ref()?;
+            Some((id, t, qc))
+        })
+        .collect();
+    if fovs.is_empty() {
+        return String::new();
+    }
+    // FOVs with warnings first: they are the ones to look at.
+    fovs.sort_by_key(|(id, t, _)| (qc_warnings(&t.stages).is_empty(), (*id).clone()));
+    let mut body = format!(
+        "<p>{} FOV(s) segmented{}. Outlines of the segmentation mask over the phase-contrast \
+         checkpoint; cell count per frame; the mean intensity of the {TRACES} longest-tracked cells.</p>",
+        fovs.len(),
+        if fovs.len() > MAX_PANELS {
+            format!(
+                "; panels for {MAX_PANELS} of them (those with QC warnings first); every FOV's \
+                 counts are in results.json"
+            )
+        } else {
+            String::new()
+        }
+    );
+    for (id, t, qc) in fovs.iter().take(MAX_PANELS) {
+        body.push_str(&panel(&batch.output, id, t, qc));
+    }
+    super::section("qc", "FOV quality control", &body)
+}
+
+fn panel(output: &Path, id: &str, task: &Task, qc: &StageQc) -> String {
+    let dir = output.join(id);
+    let mut out = format!("<div class=\"fov\"><h3>{}</h3>", esc(id));
+    for w in qc_warnings(&task.stages) {
+        out.push_str(&format!("<p class=\"warn\">{}</p>", esc(&w)));
+    }
+    if !qc.decisions.is_empty() {
+        let d: Vec<String> = qc
+            .decisions
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        out.push_str(&format!("<p>{}</p>", esc(&d.join(", "))));
+    }
+    match phase_stem(&dir).and_then(|stem| frames::first_middle_last(&dir, &stem, "segment_mask")) {
+        Ok(shown) => {
+            out.push_str("<div class=\"frames\">");
+            for s in shown {
+                out.push_str(&frame(&s));
+            }
+            out.push_str("</div>");
+        }
+        Err(e) => out.push_str(&format!("<p class=\"warn\">no images: {}</p>", esc(&e))),
+    }
+    out.push_str("<div class=\"frames\">");
+    out.push_str(&chart::or_note(cell_counts(qc)));
+    out.push_str(&chart::or_note(traces(&dir)));
+    out.push_str("</div></div>");
+    out
+}
+
+fn frame(s: &frames::Shown) -> String {
+    let (w, h) = s.size;
+    let (pw, ph) = (FRAME_PX, (FRAME_PX * h).div_ceil(w.max(1)));
+    let mut out = format!(
+        "<figure><div class=\"frame\" style=\"width:{pw}px;height:{ph}px\">\
+         <img alt=\"frame {}\" width=\"{pw}\" height=\"{ph}\" src=\"{}\">",
+        s.frame, s.png
+    );
+    if !s.outline.is_empty() {
+        out.push_str(&format!(
+            "<svg class=\"outline\" width=\"{pw}\" height=\"{ph}\" viewBox=\"0 0 {w} {h}\">\
+             <path d=\"{}\" fill=\"none\" stroke=\"#ffd400\" stroke-width=\"1\" \
+             vector-effect=\"non-scaling-stroke\"/></svg>",
+            s.outline
+        ));
+    }
+    out.push_str(&format!("</div><figcaption>frame {}", s.frame));
+    if let Some(note) = &s.note {
+        out.push_str(&format!(" (no outlines: {})", esc(note)));
+    }
+    out.push_str("</figcaption></figure>");
+    out
+}
+
+/// The phase-contrast checkpoint the segment stage read (its record's first input).
+fn phase_stem(dir: &Path) -> Result<String, String> {
+    let path = isobatch_worker::stage::record::StageRecord::path(dir, "segment");
+    let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let record: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let input = record
+        .pointer("/inputs/0/path")
+        .and_then(|p| p.as_str())
+        .ok_or_else(|| format!("{}: names no input", path.display()))?;
+    Path::new(input)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("{}: input {input} has no file name", path.display()))
+}
+
+fn cell_counts(qc: &StageQc) -> Result<String, chart::ChartError> {
+    let n = qc.frames.len();
+    let ymax = qc.frames.iter().map(|f| f.cells).max().unwrap_or(0).max(1) as f64 * 1.1;
+    chart::svg(420, 220, |root| {
+        let mut c = ChartBuilder::on(root)
+            .margin(8)
+            .caption("cells per frame", ("sans-serif", 14))
+            .x_label_area_size(30)
+            .y_label_area_size(40)
+            .build_cartesian_2d(0f64..(n.max(2) - 1) as f64, 0f64..ymax)
+            .map_err(chart::err)?;
+        c.configure_mesh()
+            .x_desc("frame")
+            .draw()
+            .map_err(chart::err)?;
+        let points = qc
+            .frames
+            .iter()
+            .enumerate()
+            .map(|(t, f)| (t as f64, f64::from(f.cells)));
+        c.draw_series(LineSeries::new(points.clone(), &BLUE))
+            .map_err(chart::err)?;
+        c.draw_series(points.map(|p| Circle::new(p, 2, BLUE.filled())))
+            .map_err(chart::err)?;
+        Ok(())
+    })
+}
+
+/// `(cell, frame, mean intensity)` rows of `dir/traces.csv`, found by column
+/// name (`intensity_mean…`), whichever of the file's forms it is in.
+fn trace_rows(dir: &Path) -> Result<(String, Vec<(String, f64, f64)>), String> {
+    let path = isobatch_worker::fov::traces::path(dir);
+    let mut reader = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .from_path(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(cell), Some(frame), Some((value, value_name))) = (
+        col("cell"),
+        col("frame"),
+        headers
+            .iter()
+            .enumerate()
+            .find(|(_, h)| h.starts_with("intensity_mean")),
+    ) else {
+        return Err(format!(
+            "{}: no cell, frame and intensity_mean columns",
+            path.display()
+        ));
+    };
+    let mut rows = Vec::new();
+    for record in reader.records().take(MAX_TRACE_ROWS) {
+        let r = record.map_err(|e| format!("{}: {e}", path.display()))?;
+        let num = |i: usize| r.get(i).and_then(|v| v.parse::<f64>().ok());
+        if let (Some(c), Some(f), Some(v)) = (r.get(cell), num(frame), num(value)) {
+            rows.push((c.to_string(), f, v));
+        }
+    }
+    Ok((value_name.to_string(), rows))
+}
+
+fn traces(dir: &Path) -> Result<String, chart::ChartError> {
+    let (name, rows) = trace_rows(dir)?;
+    let mut by_cell: std::collections::BTreeMap<&str, Vec<(f64, f64)>> = Default::default();
+    for (c, f, v) in &rows {
+        by_cell.entry(c).or_default().push((*f, *v));
+    }
+    let mut cells: Vec<_> = by_cell.into_iter().collect();
+    cells.sort_by_key(|(_, pts)| std::cmp::Reverse(pts.len()));
+    cells.truncate(TRACES);
+    if cells.is_empty() {
+        return Err("traces.csv has no rows".into());
+    }
+    let all = || cells.iter().flat_map(|(_, p)| p.iter());
+    let xmax = all().map(|p| p.0).fold(1.0, f64::max);
+    let (ymin, ymax) = all().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    let pad = ((ymax - ymin) * 0.05).max(1e-6);
+    chart::svg(420, 220, |root| {
+        let mut c = ChartBuilder::on(root)
+            .margin(8)
+            .caption(
+                format!("{name}, {} cell(s)", cells.len()),
+                ("sans-serif", 14),
+            )
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..xmax, (ymin - pad)..(ymax + pad))
+            .map_err(chart::err)?;
+        c.configure_mesh()
+            .x_desc("frame")
+            .draw()
+            .map_err(chart::err)?;
+        for (i, (_, pts)) in cells.iter().enumerate() {
+            c.draw_series(LineSeries::new(
+                pts.iter().copied(),
+                Palette99::pick(i).stroke_width(1),
+            ))
+            .map_err(chart::err)?;
+        }
+        Ok(())
+    })
+}
