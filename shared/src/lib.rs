@@ -6,9 +6,11 @@
 //! stage control and reports ([`stages`]),
 //! size and duration parsing ([`units`]), atomic file writes ([`atomic`]), a
 //! stable hash for identities ([`digest`]), input identity ([`identity`]) and
-//! `/proc` memory readings ([`procfs`]).
+//! `/proc` memory readings ([`procfs`]), and the cause line of a failure
+//! message ([`cause`]).
 
 pub mod atomic;
+pub mod cause;
 pub mod digest;
 pub mod identity;
 pub mod procfs;

@@ -219,30 +219,41 @@ fn mixed_batch_in_mode(mode: &[&str], base: u32, name: &str) {
         assert!(log.is_file(), "missing {}", log.display());
     }
 
-    // The Problems section lists every failed task with its message.
+    // The Problems section groups the failed tasks by verdict and cause: one
+    // line `N × verdict "cause" — ids`, then one example's detail, indented.
     let problems = stdout
-        .split_once("\nProblems:")
+        .split_once("\nProblems:\n")
         .unwrap_or_else(|| panic!("no Problems section:\n{stdout}"))
         .1;
-    for (task, verdict) in &expected {
-        let entry = format!("- {task} [{verdict}]");
-        if verdict.starts_with("failed") {
-            assert!(
-                problems.contains(&entry),
-                "{entry} not in Problems:\n{problems}"
-            );
-        } else {
-            assert!(
-                !problems.contains(&format!("- {task} [")),
-                "{task} in Problems:\n{problems}"
-            );
+    let mut groups: Vec<String> = Vec::new();
+    for line in problems.lines() {
+        if line.is_empty() || line.ends_with(':') && !line.starts_with(' ') {
+            break;
+        }
+        match groups.last_mut() {
+            Some(g) if line.starts_with(' ') => *g += &format!("\n{line}"),
+            _ => groups.push(line.to_string()),
         }
     }
-    let section = |task: &str| -> String {
-        let start = problems.find(&format!("- {task} [")).expect("entry");
-        let rest = &problems[start + 2..];
-        rest[..rest.find("\n- ").unwrap_or(rest.len())].to_string()
+    let section = |task: &str| -> Option<&String> {
+        groups.iter().find(|g| {
+            let head = g.lines().next().unwrap_or("");
+            head.rsplit_once(" — ")
+                .is_some_and(|(_, ids)| ids.split(", ").any(|id| id == task))
+        })
     };
+    for (task, verdict) in &expected {
+        match section(task) {
+            Some(g) => assert!(
+                verdict.starts_with("failed") && g.contains(&format!(" × {verdict}")),
+                "{task} [{verdict}] in Problems as:\n{g}"
+            ),
+            None => assert!(
+                !verdict.starts_with("failed"),
+                "{task} [{verdict}] not in Problems:\n{problems}"
+            ),
+        }
+    }
     for (task, needle) in [
         ("fail_a", "disk on fire"),
         ("fail_b", "second problem here"),
@@ -256,10 +267,12 @@ fn mixed_batch_in_mode(mode: &[&str], base: u32, name: &str) {
         ("invalid_value", "soon"),
         ("invalid_line", "this is not a directive"),
     ] {
-        let s = section(task);
+        let head = section(task)
+            .and_then(|g| g.lines().next())
+            .unwrap_or_default();
         assert!(
-            s.contains(needle),
-            "{task}: {needle:?} not in its Problems entry:\n{s}"
+            head.contains(needle),
+            "{task}: {needle:?} not in its Problems line:\n{problems}"
         );
     }
     // The same messages are in summary.csv.

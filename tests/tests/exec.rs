@@ -178,7 +178,10 @@ fn failing_program_reports_exit_status_and_log_tail() {
         .split_once("\nProblems:")
         .expect("Problems section")
         .1;
-    assert!(problems.contains("- t1 [failed:error]"), "{problems}");
+    assert!(
+        problems.contains("1 × failed:error \"why-it-failed\" — t1"),
+        "{problems}"
+    );
     assert!(problems.contains("why-it-failed"), "{problems}");
 }
 

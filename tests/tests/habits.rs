@@ -52,7 +52,7 @@ fn max_fail_stops_starting_tasks_and_a_rerun_completes_the_batch() {
             "{mode}: {stdout}"
         );
         assert!(
-            stdout.contains("- 7 task(s) [cancelled], not started: 3 task(s) failed (--max-fail"),
+            stdout.contains("7 × cancelled \"not started: 3 task(s) failed (--max-fail"),
             "{mode}: {stdout}"
         );
         assert_eq!(started(&b), ["a1", "a2", "a3"], "{mode}");

@@ -157,7 +157,7 @@ fn strict_qc_fails_the_emptied_frame_from_flag_and_config() {
     let warning = expected_warning(&cells_per_frame(&r));
     assert_eq!(
         r["tasks"][0]["message"],
-        format!("QC warnings (--strict-qc):\n{warning}")
+        format!("QC warning with --strict-qc: {warning}\n{warning}")
     );
     assert!(!text(&out.stdout).contains("\nWarnings:"));
 

@@ -7,7 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 
-use isobatch_shared::TaskSpec;
+use isobatch_shared::{TaskSpec, cause};
 use nix::sys::signal::Signal;
 
 use crate::TaskResult;
@@ -41,8 +41,9 @@ pub enum ExecError {
         /// The OS error.
         source: io::Error,
     },
-    /// The program exited with a non-zero status.
-    #[error("command exited with status {code}{last}")]
+    /// The program exited with a non-zero status. The message's first line is
+    /// the cause its output states (a Python traceback's exception line), if any.
+    #[error("{}command exited with status {code}{last}", last.cause_first())]
     Exited {
         /// Its exit status.
         code: i32,
@@ -69,16 +70,26 @@ pub enum ExecError {
     },
 }
 
-/// The last lines a program wrote to the attempt log, quoted in a failure message.
+/// The last lines a program wrote to the attempt log, quoted in a failure
+/// message below its first line (the cause line, see [`isobatch_shared::cause`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LastOutput(pub Vec<String>);
+
+impl LastOutput {
+    /// The cause these lines state, then a line break; empty when they state none.
+    fn cause_first(&self) -> String {
+        cause::from_output(&self.0)
+            .map(|c| format!("{c}\n"))
+            .unwrap_or_default()
+    }
+}
 
 impl fmt::Display for LastOutput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {
             Ok(())
         } else {
-            write!(f, "; last output:\n{}", self.0.join("\n"))
+            write!(f, "\nlast output:\n{}", self.0.join("\n"))
         }
     }
 }

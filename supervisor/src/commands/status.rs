@@ -13,6 +13,7 @@ use crate::cli::StatusArgs;
 use crate::error::{EXIT_OK, Error};
 use crate::journal::{self, Record};
 use crate::layout;
+use crate::report::problems::{self, ProblemGroup, cause_line};
 
 #[derive(Default)]
 struct TaskState {
@@ -128,11 +129,18 @@ pub fn summarize(
         .filter(|(_, t)| running_run && t.running_since.is_some())
         .map(|(id, t)| json!({"task": id, "attempt": t.attempt, "elapsed_s": now - t.running_since.unwrap_or(now)}))
         .collect();
-    let failures: Vec<_> = tasks
+    let failed: Vec<(&str, Verdict, &str)> = tasks
         .iter()
-        .filter(|(_, t)| t.verdict.is_some_and(|v| v.is_failure()))
-        .map(|(id, t)| json!({"task": id, "verdict": t.verdict, "message": t.message}))
+        .filter_map(|(id, t)| {
+            let v = t.verdict.filter(|v| v.is_failure())?;
+            Some((id.as_str(), v, t.message.as_str()))
+        })
         .collect();
+    let failures: Vec<_> = failed
+        .iter()
+        .map(|(id, v, m)| json!({"task": id, "verdict": v, "cause": cause_line(m), "message": m}))
+        .collect();
+    let problems = problems::group(failed.iter().copied());
     let reruns: Vec<_> = tasks
         .iter()
         .filter_map(|(id, t)| t.rerun.as_ref().map(|r| json!({"task": id, "reason": r})))
@@ -154,6 +162,7 @@ pub fn summarize(
         "counts": counts,
         "running": running,
         "failures": failures,
+        "problems": problems,
         "computed_again": reruns,
         "warnings": warnings,
         "eta_s": eta,
@@ -180,18 +189,10 @@ fn render(v: &serde_json::Value) -> String {
             format_duration(std::time::Duration::from_secs_f64(secs))
         );
     }
-    for f in v["failures"].as_array().into_iter().flatten() {
-        let msg = f["message"]
-            .as_str()
-            .unwrap_or("")
-            .lines()
-            .next()
-            .unwrap_or("");
-        s += &format!(
-            "failed: {} [{}] {msg}\n",
-            f["task"].as_str().unwrap_or(""),
-            f["verdict"].as_str().unwrap_or("")
-        );
+    if let Ok(groups) = serde_json::from_value::<Vec<ProblemGroup>>(v["problems"].clone()) {
+        for g in groups {
+            s += &format!("failed: {g}\n");
+        }
     }
     for r in v["computed_again"].as_array().into_iter().flatten() {
         s += &format!(

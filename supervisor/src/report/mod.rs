@@ -7,6 +7,7 @@ pub mod html;
 pub mod lineage;
 pub mod memory;
 pub mod outlet;
+pub mod problems;
 pub mod progress;
 pub mod run_log;
 pub mod summary;

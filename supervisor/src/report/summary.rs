@@ -1,7 +1,7 @@
 //! The end-of-run summary: counts, a table (task, status, verdict, attempts,
 //! duration, peak RSS, message), a Computed again section saying why each
-//! earlier `done` result was recomputed, a Problems section with the full
-//! error of every task that did not succeed, and a Warnings section with the
+//! earlier `done` result was recomputed, a Problems section grouping the tasks
+//! that did not succeed by verdict and cause, and a Warnings section with the
 //! QC warnings of tasks that did.
 
 use std::collections::BTreeMap;
@@ -11,13 +11,14 @@ use std::path::Path;
 use isobatch_shared::units::{format_bytes, format_duration};
 use isobatch_shared::{Verdict, qc_warnings};
 
+use super::problems;
 use crate::layout;
 use crate::runner::batch::{BatchResult, TaskRecord};
 
 /// Tables longer than this list only the tasks that did not succeed.
 const FULL_TABLE_MAX: usize = 60;
-/// Task ids listed per reason in the Problems line for tasks that never started.
-const NOT_STARTED_SHOWN: usize = 10;
+/// Lines of an example's message shown below its Problems group line.
+const EXAMPLE_LINES: usize = 12;
 /// Message column width in the table.
 const MESSAGE_WIDTH: usize = 60;
 
@@ -32,13 +33,14 @@ pub fn counts(result: &BatchResult) -> BTreeMap<String, usize> {
     counts
 }
 
+/// The cause line of `msg`, cut to the message column.
 fn one_line(msg: &str) -> String {
-    let line = msg.lines().next().unwrap_or("");
+    let line = problems::cause_line(msg);
     if line.chars().count() > MESSAGE_WIDTH {
         let cut: String = line.chars().take(MESSAGE_WIDTH - 1).collect();
         format!("{cut}…")
     } else {
-        line.to_string()
+        line
     }
 }
 
@@ -71,6 +73,50 @@ fn write_warnings(out: &mut dyn Write, result: &BatchResult) -> io::Result<()> {
         writeln!(out, "- {}", t.task.id)?;
         for w in warnings {
             writeln!(out, "    {w}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The Problems section: every task that did not succeed, grouped by verdict
+/// and cause (one line per group), each group followed by the rest of one
+/// example's message (the output that shows the cause) and its log.
+fn write_problems(out: &mut dyn Write, result: &BatchResult, output: &Path) -> io::Result<()> {
+    let failing: Vec<&TaskRecord> = result
+        .tasks
+        .iter()
+        .filter(|t| !verdict_of(t).is_complete() && verdict_of(t) != Verdict::Missing)
+        .collect();
+    if failing.is_empty() {
+        return Ok(());
+    }
+    let by_id: BTreeMap<&str, &TaskRecord> =
+        failing.iter().map(|t| (t.task.id.as_str(), *t)).collect();
+    let groups = problems::group(
+        failing
+            .iter()
+            .map(|t| (t.task.id.as_str(), verdict_of(t), t.message())),
+    );
+    writeln!(out, "\nProblems:")?;
+    for g in groups {
+        writeln!(out, "{g}")?;
+        let Some(example) = g.tasks.first().and_then(|id| by_id.get(id.as_str())) else {
+            continue;
+        };
+        let Some(last) = example.attempts.last() else {
+            continue;
+        };
+        let detail: Vec<&str> = last.message.lines().skip(1).collect();
+        let log = layout::attempt_log(output, &example.task.id, last.attempt);
+        if detail.is_empty() && !log.exists() {
+            continue;
+        }
+        writeln!(out, "    {}, attempt {}:", example.task.id, last.attempt)?;
+        for line in detail.iter().take(EXAMPLE_LINES) {
+            writeln!(out, "      {line}")?;
+        }
+        if log.exists() {
+            writeln!(out, "      log: {}", log.display())?;
         }
     }
     Ok(())
@@ -167,53 +213,7 @@ pub fn write(out: &mut dyn Write, result: &BatchResult, output: &Path) -> io::Re
             writeln!(out, "- {}: {why}", t.task.id)?;
         }
     }
-    // Tasks that never started say one thing each (why the batch stopped): one line per reason.
-    let unstarted = |t: &&TaskRecord| verdict_of(t) == Verdict::Cancelled && t.attempts.is_empty();
-    let mut not_started: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for t in result.tasks.iter().filter(unstarted) {
-        not_started.entry(t.message()).or_default().push(&t.task.id);
-    }
-    let problems: Vec<&TaskRecord> = result
-        .tasks
-        .iter()
-        .filter(|t| !verdict_of(t).is_complete() && verdict_of(t) != Verdict::Missing)
-        .filter(|t| !unstarted(t))
-        .collect();
-    if !problems.is_empty() || !not_started.is_empty() {
-        writeln!(out, "\nProblems:")?;
-        for t in problems {
-            let v = verdict_of(t);
-            writeln!(out, "- {} [{}]", t.task.id, v)?;
-            for a in &t.attempts {
-                writeln!(out, "    attempt {} ({}):", a.attempt, a.verdict)?;
-                for line in a.message.lines() {
-                    writeln!(out, "      {line}")?;
-                }
-                let log = layout::attempt_log(output, &t.task.id, a.attempt);
-                if log.exists() {
-                    writeln!(out, "      log: {}", log.display())?;
-                }
-            }
-            if t.attempts.is_empty() {
-                writeln!(out, "    {}", t.message())?;
-            }
-        }
-        for (why, ids) in &not_started {
-            let shown: Vec<&str> = ids.iter().take(NOT_STARTED_SHOWN).copied().collect();
-            let more = ids.len() - shown.len();
-            writeln!(
-                out,
-                "- {} task(s) [cancelled], {why}: {}{}",
-                ids.len(),
-                shown.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            )?;
-        }
-    }
+    write_problems(out, result, output)?;
     write_warnings(out, result)?;
     if !result.notes.is_empty() {
         writeln!(out, "\nNotes:")?;

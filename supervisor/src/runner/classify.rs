@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitStatus;
 
 use isobatch_shared::units::format_bytes;
-use isobatch_shared::{Outcome, StageReport, Verdict, qc_warnings};
+use isobatch_shared::{Outcome, StageReport, Verdict, cause, qc_warnings};
 use isobatch_worker::task_log;
 use std::os::unix::process::ExitStatusExt;
 
@@ -31,9 +31,17 @@ pub fn strict_qc(
     if !strict || verdict != Verdict::Done || warnings.is_empty() {
         return (verdict, message);
     }
+    let more = match warnings.len() {
+        1 => String::new(),
+        n => format!(" (+{} more)", n - 1),
+    };
     (
         Verdict::FailedError,
-        format!("QC warnings (--strict-qc):\n{}", warnings.join("\n")),
+        format!(
+            "QC warning with --strict-qc: {}{more}\n{}",
+            warnings[0],
+            warnings.join("\n")
+        ),
     )
 }
 
@@ -51,25 +59,28 @@ fn log_tail(log: &Path, n: usize) -> String {
     task_log::tail(log, 0, LOG_WINDOW, n).join("\n")
 }
 
+/// `msg` (the cause line) with the end of the attempt log below it.
 fn with_log(mut msg: String, log: &Path) -> String {
     let tail = log_tail(log, 4);
     if !tail.is_empty() {
-        msg.push_str(":\n");
+        msg.push_str("\nlast log lines:\n");
         msg.push_str(&tail);
     }
     msg
 }
 
-/// "worker panicked" with the panic's own lines from the attempt log (the
-/// `panicked at` line and the message after it), not the backtrace below.
+/// The panic's message as the cause line, then the panic's own lines from the
+/// attempt log (the `panicked at` line and the message after it), not the
+/// backtrace below.
 fn panic_message(log: &Path) -> String {
     let tail = log_tail(log, 200);
     let lines: Vec<&str> = tail.lines().collect();
     match lines.iter().rposition(|l| l.contains("panicked at")) {
-        Some(i) => format!(
-            "worker panicked:\n{}",
-            lines[i..lines.len().min(i + 2)].join("\n")
-        ),
+        Some(i) => {
+            let own = &lines[i..lines.len().min(i + 2)];
+            let why = cause::from_output(own).unwrap_or_else(|| "worker panicked".into());
+            format!("{why}\nthe worker panicked:\n{}", own.join("\n"))
+        }
         None => with_log("worker panicked".into(), log),
     }
 }

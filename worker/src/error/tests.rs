@@ -191,7 +191,7 @@ fn exec_signals_are_crashes_and_other_failures_errors() {
             }
             .into(),
             Outcome::Crashed(
-                "command killed by SIGSEGV (core dumped); last output:\nwhy\nbecause".into(),
+                "command killed by SIGSEGV (core dumped)\nlast output:\nwhy\nbecause".into(),
             ),
         ),
         (
@@ -225,7 +225,7 @@ fn exec_signals_are_crashes_and_other_failures_errors() {
         ),
         (
             ExecError::Exited { code: 4, last }.into(),
-            error("command exited with status 4; last output:\nwhy\nbecause"),
+            error("because\ncommand exited with status 4\nlast output:\nwhy\nbecause"),
         ),
         (
             ExecError::Ended {
