@@ -1,6 +1,7 @@
 //! One frame of a FOV as the report shows it: the phase-contrast checkpoint
 //! as a grey PNG (contrast stretched between the 1st and 99th percentile) and
-//! the segmentation mask's outlines as an SVG path on top, both sampled down
+//! in 32 grey levels (enough to judge a segmentation, and it keeps the PNG
+//! small), and the segmentation mask's outlines as an SVG path on top, both sampled down
 //! to at most [`MAX_SIDE`] pixels a side so that a report stays small.
 //!
 //! Checkpoints are read through the worker's own checkpoint reader, which
@@ -128,7 +129,7 @@ fn sample(frame: &[f32], width: usize, step: usize, h: usize, w: usize) -> Vec<f
     out
 }
 
-/// Grey levels between the 1st and 99th percentile mapped to 0–255.
+/// Grey levels between the 1st and 99th percentile mapped to 32 levels in 0–248.
 fn stretch(pixels: &[f32]) -> Vec<u8> {
     let mut sorted: Vec<f32> = pixels.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_unstable_by(f32::total_cmp);
@@ -142,7 +143,7 @@ fn stretch(pixels: &[f32]) -> Vec<u8> {
     let span = if hi > lo { hi - lo } else { 1.0 };
     pixels
         .iter()
-        .map(|&v| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8)
+        .map(|&v| (((v - lo) / span).clamp(0.0, 1.0) * 31.0).round() as u8 * 8)
         .collect()
 }
 
@@ -229,6 +230,6 @@ mod tests {
         let pixels: Vec<f32> = (0..1000).map(|v| v as f32).collect();
         let grey = stretch(&pixels);
         assert_eq!(grey[0], 0);
-        assert_eq!(grey[999], 255);
+        assert_eq!(grey[999], 248);
     }
 }

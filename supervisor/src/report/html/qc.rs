@@ -11,9 +11,10 @@ use plotters::prelude::*;
 use super::batch::{Batch, Task};
 use super::{chart, esc, frames};
 
-/// FOVs that get a full panel; the rest are counted, so that a report of
-/// thousands of FOVs stays a few megabytes.
-const MAX_PANELS: usize = 40;
+/// FOVs that get a full panel (about 200 KB each, most of it the images); every
+/// FOV has a row in the table above them, so a report of a thousand FOVs stays
+/// a few megabytes.
+const MAX_PANELS: usize = 12;
 /// Cells drawn in a FOV's traces chart (those tracked over the most frames).
 const TRACES: usize = 5;
 /// Rows of a FOV's traces.csv read at most.
@@ -41,18 +42,44 @@ pub fn render(batch: &Batch) -> String {
          checkpoint; cell count per frame; the mean intensity of the {TRACES} longest-tracked cells.</p>",
         fovs.len(),
         if fovs.len() > MAX_PANELS {
-            format!(
-                "; panels for {MAX_PANELS} of them (those with QC warnings first); every FOV's \
-                 counts are in results.json"
-            )
+            format!("; panels for {MAX_PANELS} of them (those with QC warnings first)")
         } else {
             String::new()
         }
     );
+    body.push_str(&table(&fovs));
     for (id, t, qc) in fovs.iter().take(MAX_PANELS) {
         body.push_str(&panel(&batch.output, id, t, qc));
     }
     super::section("qc", "FOV quality control", &body)
+}
+
+/// One row per FOV: frames, cells at the first, middle and last frame, the
+/// fewest in any frame, mean coverage and QC warnings.
+fn table(fovs: &[(&String, &Task, &StageQc)]) -> String {
+    let mut out = String::from(
+        "<table><tr><th>FOV</th><th>frames</th><th>cells: first</th><th>middle</th><th>last</th>\
+         <th>fewest</th><th>mean coverage</th><th>QC warnings</th></tr>",
+    );
+    for (id, t, qc) in fovs {
+        let cells = |i: usize| qc.frames.get(i).map_or(0, |f| f.cells);
+        let n = qc.frames.len();
+        let coverage =
+            qc.frames.iter().map(|f| f64::from(f.covered)).sum::<f64>() / n.max(1) as f64;
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{n}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{:.1} %</td><td class=\"msg\">{}</td></tr>",
+            esc(id),
+            cells(0),
+            cells(n / 2),
+            cells(n.saturating_sub(1)),
+            qc.frames.iter().map(|f| f.cells).min().unwrap_or(0),
+            coverage * 100.0,
+            esc(&qc_warnings(&t.stages).join("; "))
+        ));
+    }
+    out.push_str("</table>");
+    out
 }
 
 fn panel(output: &Path, id: &str, task: &Task, qc: &StageQc) -> String {
@@ -138,6 +165,7 @@ fn cell_counts(qc: &StageQc) -> Result<String, chart::ChartError> {
             .build_cartesian_2d(0f64..(n.max(2) - 1) as f64, 0f64..ymax)
             .map_err(chart::err)?;
         c.configure_mesh()
+            .max_light_lines(0)
             .x_desc("frame")
             .draw()
             .map_err(chart::err)?;
@@ -221,6 +249,7 @@ fn traces(dir: &Path) -> Result<String, chart::ChartError> {
             .build_cartesian_2d(0f64..xmax, (ymin - pad)..(ymax + pad))
             .map_err(chart::err)?;
         c.configure_mesh()
+            .max_light_lines(0)
             .x_desc("frame")
             .draw()
             .map_err(chart::err)?;

@@ -35,6 +35,7 @@ pub fn render(batch: &Batch) -> String {
                 .build_cartesian_2d(0f64..xmax, 0f64..ymax)
                 .map_err(chart::err)?;
             c.configure_mesh()
+                .max_light_lines(0)
                 .x_desc("duration of the latest attempt, s")
                 .y_desc("peak memory, MiB")
                 .draw()

@@ -57,6 +57,7 @@ pub fn render(batch: &Batch) -> String {
             .build_cartesian_2d(0f64..span * 1.02, -0.5f64..n - 0.5)
             .map_err(chart::err)?;
         c.configure_mesh()
+            .max_light_lines(0)
             .disable_y_mesh()
             .x_desc("seconds since the run started")
             .y_labels(lanes.len().min(40))
