@@ -12,6 +12,7 @@ mod qc;
 mod resources;
 mod tasks;
 mod timeline;
+mod traces;
 
 use std::fmt::Write;
 

@@ -9,16 +9,12 @@ use isobatch_shared::{StageQc, qc_warnings};
 use plotters::prelude::*;
 
 use super::batch::{Batch, Task};
-use super::{chart, esc, frames};
+use super::{chart, esc, frames, traces};
 
 /// FOVs that get a full panel (about 200 KB each, most of it the images); every
 /// FOV has a row in the table above them, so a report of a thousand FOVs stays
 /// a few megabytes.
 const MAX_PANELS: usize = 12;
-/// Cells drawn in a FOV's traces chart (those tracked over the most frames).
-const TRACES: usize = 5;
-/// Rows of a FOV's traces.csv read at most.
-const MAX_TRACE_ROWS: usize = 200_000;
 /// Shown width of a frame, CSS pixels.
 const FRAME_PX: usize = 256;
 
@@ -39,13 +35,14 @@ pub fn render(batch: &Batch) -> String {
     fovs.sort_by_key(|(id, t, _)| (qc_warnings(&t.stages).is_empty(), (*id).clone()));
     let mut body = format!(
         "<p>{} FOV(s) segmented{}. Outlines of the segmentation mask over the phase-contrast \
-         checkpoint; cell count per frame; the mean intensity of the {TRACES} longest-tracked cells.</p>",
+         checkpoint; cell count per frame; the mean intensity of the {} longest-tracked cells.</p>",
         fovs.len(),
         if fovs.len() > MAX_PANELS {
             format!("; panels for {MAX_PANELS} of them (those with QC warnings first)")
         } else {
             String::new()
-        }
+        },
+        traces::TRACES
     );
     body.push_str(&table(&fovs));
     for (id, t, qc) in fovs.iter().take(MAX_PANELS) {
@@ -108,7 +105,7 @@ fn panel(output: &Path, id: &str, task: &Task, qc: &StageQc) -> String {
     }
     out.push_str("<div class=\"frames\">");
     out.push_str(&chart::or_note(cell_counts(qc)));
-    out.push_str(&chart::or_note(traces(&dir)));
+    out.push_str(&chart::or_note(traces::chart(&dir)));
     out.push_str("</div></div>");
     out
 }
@@ -178,88 +175,6 @@ fn cell_counts(qc: &StageQc) -> Result<String, chart::ChartError> {
             .map_err(chart::err)?;
         c.draw_series(points.map(|p| Circle::new(p, 2, BLUE.filled())))
             .map_err(chart::err)?;
-        Ok(())
-    })
-}
-
-/// `(cell, frame, mean intensity)` rows of `dir/traces.csv`, found by column
-/// name (`intensity_mean…`), whichever of the file's forms it is in.
-fn trace_rows(dir: &Path) -> Result<(String, Vec<(String, f64, f64)>), String> {
-    let path = isobatch_worker::fov::traces::path(dir);
-    let mut reader = csv::ReaderBuilder::new()
-        .comment(Some(b'#'))
-        .from_path(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .clone();
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(cell), Some(frame), Some((value, value_name))) = (
-        col("cell"),
-        col("frame"),
-        headers
-            .iter()
-            .enumerate()
-            .find(|(_, h)| h.starts_with("intensity_mean")),
-    ) else {
-        return Err(format!(
-            "{}: no cell, frame and intensity_mean columns",
-            path.display()
-        ));
-    };
-    let mut rows = Vec::new();
-    for record in reader.records().take(MAX_TRACE_ROWS) {
-        let r = record.map_err(|e| format!("{}: {e}", path.display()))?;
-        let num = |i: usize| r.get(i).and_then(|v| v.parse::<f64>().ok());
-        if let (Some(c), Some(f), Some(v)) = (r.get(cell), num(frame), num(value)) {
-            rows.push((c.to_string(), f, v));
-        }
-    }
-    Ok((value_name.to_string(), rows))
-}
-
-fn traces(dir: &Path) -> Result<String, chart::ChartError> {
-    let (name, rows) = trace_rows(dir)?;
-    let mut by_cell: std::collections::BTreeMap<&str, Vec<(f64, f64)>> = Default::default();
-    for (c, f, v) in &rows {
-        by_cell.entry(c).or_default().push((*f, *v));
-    }
-    let mut cells: Vec<_> = by_cell.into_iter().collect();
-    cells.sort_by_key(|(_, pts)| std::cmp::Reverse(pts.len()));
-    cells.truncate(TRACES);
-    if cells.is_empty() {
-        return Err("traces.csv has no rows".into());
-    }
-    let all = || cells.iter().flat_map(|(_, p)| p.iter());
-    let xmax = all().map(|p| p.0).fold(1.0, f64::max);
-    let (ymin, ymax) = all().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
-        (lo.min(p.1), hi.max(p.1))
-    });
-    let pad = ((ymax - ymin) * 0.05).max(1e-6);
-    chart::svg(420, 220, |root| {
-        let mut c = ChartBuilder::on(root)
-            .margin(8)
-            .caption(
-                format!("{name}, {} cell(s)", cells.len()),
-                ("sans-serif", 14),
-            )
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0f64..xmax, (ymin - pad)..(ymax + pad))
-            .map_err(chart::err)?;
-        c.configure_mesh()
-            .max_light_lines(0)
-            .x_desc("frame")
-            .draw()
-            .map_err(chart::err)?;
-        for (i, (_, pts)) in cells.iter().enumerate() {
-            c.draw_series(LineSeries::new(
-                pts.iter().copied(),
-                Palette99::pick(i).stroke_width(1),
-            ))
-            .map_err(chart::err)?;
-        }
         Ok(())
     })
 }
