@@ -87,7 +87,10 @@ fn run_report_on_a_fov_batch_shows_outlines_timeline_and_provenance() {
     assert!(html.contains("cells per frame"));
     assert!(html.contains("intensity_mean"), "no traces chart");
     // The timeline: one bar per attempt, two worker lanes.
-    assert!(html.contains("3 attempt(s) on 2 worker(s)"), "timeline");
+    assert!(
+        html.contains("3 attempt(s) on 2 worker process(es) in the latest run, in 2 lane(s)"),
+        "timeline"
+    );
     // Provenance: version, host, the command line as run.
     assert!(html.contains(env!("CARGO_PKG_VERSION")));
     let host = nix::unistd::gethostname()
@@ -246,6 +249,30 @@ fn a_live_run_is_reported_as_live() {
     ok(&out);
     let html = fs::read_to_string(b.out().join("report.html")).unwrap();
     assert!(html.contains("the latest run finished") && html.contains("2 done"));
+}
+
+#[test]
+fn a_run_whose_supervisor_was_killed_is_reported_as_died() {
+    let b = Batch::new();
+    b.task("first", "").task("second", "");
+    let gate = b.dir.path().join("gate");
+    let mut run = Captured::spawn(gated_cmd(
+        &b,
+        &gate,
+        &["--progress", "none", "--workers", "2"],
+    ));
+    wait_until(LIMIT, "both tasks to start", || {
+        journal_count(&b, "attempt_start") == 2
+    });
+    run.child.kill().unwrap();
+    run.child.wait().unwrap();
+    let out = report(&b.out());
+    fs::write(&gate, "").unwrap();
+    ok(&out);
+    let html = fs::read_to_string(b.out().join("report.html")).unwrap();
+    assert!(html.contains("the latest run died"), "no died banner");
+    assert!(html.contains("2 unfinished (the run died)"));
+    assert!(html.contains("never (no run_end in the journal)"));
 }
 
 #[test]

@@ -137,6 +137,22 @@ impl Batch {
     pub fn last_run(&self) -> Option<&Run> {
         self.runs.last()
     }
+
+    /// The latest run ended without `run_end` and nobody holds the lock: its
+    /// supervisor was killed, and its "running" attempts will never end.
+    pub fn died(&self) -> bool {
+        self.live.is_none() && self.last_run().is_some_and(|r| r.end.is_none())
+    }
+
+    /// What a task with an attempt under way is called: running, or, in a run
+    /// that died, not.
+    pub fn running_label(&self) -> &'static str {
+        if self.died() {
+            "unfinished (the run died)"
+        } else {
+            "running"
+        }
+    }
 }
 
 /// Reads the batch in `output`. `live_check` asks the kernel's lock table

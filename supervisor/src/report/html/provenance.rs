@@ -30,7 +30,7 @@ pub fn state(batch: &Batch) -> String {
         (None, Some((_, true))) => "the latest run was interrupted".into(),
         (None, Some((_, false))) => "the latest run finished".into(),
         (None, None) => "the latest run died: it holds no lock and never journaled its end \
-                         (the supervisor was killed); tasks shown as running are not"
+                         (the supervisor was killed); its unfinished tasks run again next time"
             .into(),
     }
 }
@@ -117,10 +117,9 @@ fn run_table(batch: &Batch, run: &Run) -> String {
 fn counts(batch: &Batch) -> String {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for t in batch.tasks.values() {
-        let key = if t.running {
-            "running"
-        } else {
-            t.verdict.map_or("running", |v| v.as_str())
+        let key = match t.verdict {
+            Some(v) if !t.running => v.as_str(),
+            _ => batch.running_label(),
         };
         *counts.entry(key).or_default() += 1;
     }

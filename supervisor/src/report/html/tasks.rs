@@ -19,10 +19,9 @@ pub fn render(batch: &Batch) -> String {
          <th>peak memory</th><th>message, QC warnings</th></tr>",
     );
     for (id, t) in &batch.tasks {
-        let verdict = if t.running {
-            "running"
-        } else {
-            t.verdict.map_or("running", |v| v.as_str())
+        let verdict = match t.verdict {
+            Some(v) if !t.running => v.as_str(),
+            _ => batch.running_label(),
         };
         let mut message: String = t.message.chars().take(MESSAGE_CHARS).collect();
         if message.len() < t.message.len() {
