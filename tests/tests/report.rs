@@ -45,8 +45,13 @@ fn fov_batch() -> (Batch, String) {
         LIMIT,
     );
     ok(&out);
-    let html =
-        fs::read_to_string(b.out().join("report.html")).expect("run --report wrote report.html");
+    let path = b.out().join("report.html");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("report: {}", path.display())),
+        "{stderr}"
+    );
+    let html = fs::read_to_string(path).expect("run --report wrote report.html");
     (b, html)
 }
 
@@ -304,6 +309,19 @@ fn chromium() -> PathBuf {
 #[ignore = "needs chromium; CI runs it with --ignored"]
 fn the_report_opens_in_chromium_without_console_messages() {
     let (b, _) = fov_batch();
+    // A second run with an input that cannot be read: the Problems section has a group too.
+    fs::write(b.raw().join("broken.tif"), b"not a tiff").unwrap();
+    let out = run_within(b.pipeline_cmd("fov", &["--report"]), LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let page = fs::read_to_string(b.out().join("report.html")).unwrap();
+    assert!(
+        page.contains("1 × failed:invalid-input"),
+        "no problem group"
+    );
+    assert!(
+        page.contains("<h3>fov01</h3>"),
+        "the first run's QC panels are kept"
+    );
     let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-check");
     fs::create_dir_all(&keep).unwrap();
     let html = keep.join("report.html");

@@ -64,7 +64,10 @@ pub fn conclude(
     }
     if cfg.report {
         match super::report::write(&cfg.output, false) {
-            Ok((_, notes)) => notes.iter().for_each(|n| progress.note(n)),
+            Ok((path, notes)) => {
+                notes.iter().for_each(|n| progress.note(n));
+                progress.note(&format!("report: {}", path.display()));
+            }
             Err(e) => problems.push(format!("cannot write the report: {e}")),
         }
     }

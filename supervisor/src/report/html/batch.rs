@@ -323,7 +323,7 @@ struct MemoryRow {
 }
 
 /// `.isobatch/memory.csv`: each worker's RSS after each of its tasks, in the
-/// order the latest run's journal started them.
+/// order the latest run's journal started them (rows of another run are left out).
 fn read_memory(b: &mut Batch) {
     let path = layout::memory_csv(&b.output);
     let mut reader = match csv::Reader::from_path(&path) {
@@ -339,15 +339,17 @@ fn read_memory(b: &mut Batch) {
         .iter()
         .map(|a| ((a.task.as_str(), a.attempt), a.start))
         .collect();
-    let mut rows = Vec::new();
+    let (mut rows, mut other_run) = (Vec::new(), 0usize);
     for row in reader.deserialize::<MemoryRow>() {
         match row {
             Ok(r) => {
                 let (Some(pid), true) = (r.worker_pid, r.rss_after_bytes > 0) else {
                     continue;
                 };
-                let start = starts.get(&(r.task.as_str(), r.attempt)).copied();
-                rows.push((pid, start.unwrap_or(f64::MAX), r.rss_after_bytes));
+                match starts.get(&(r.task.as_str(), r.attempt)) {
+                    Some(&start) => rows.push((pid, start, r.rss_after_bytes)),
+                    None => other_run += 1,
+                }
             }
             Err(e) => {
                 return b.notes.push(format!(
@@ -356,6 +358,12 @@ fn read_memory(b: &mut Batch) {
                 ));
             }
         }
+    }
+    if rows.is_empty() && other_run > 0 {
+        return b.notes.push(format!(
+            "{} is from an earlier run (the latest ran without --memory-debug); its figures are left out",
+            path.display()
+        ));
     }
     b.memory = crate::report::memory::trends_of(rows);
 }
