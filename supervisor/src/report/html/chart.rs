@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use isobatch_shared::Verdict;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::RGBColor;
 
@@ -64,6 +65,32 @@ where
 /// `svg`'s markup, or a note saying why the chart is missing.
 pub fn or_note(chart: Result<String, ChartError>) -> String {
     chart.unwrap_or_else(|e| format!("<p class=\"warn\">chart not drawn: {}</p>", super::esc(&e)))
+}
+
+/// The chart inside a FOV panel: `caption` on top, `x` in frames.
+pub type Small<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A small chart of values over frames, its axes drawn.
+pub fn small<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    caption: &str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+) -> Result<Small<'a, 'b>, ChartError> {
+    let mut c = ChartBuilder::on(root)
+        .margin(8)
+        .caption(caption, ("sans-serif", 14))
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(x, y)
+        .map_err(err)?;
+    c.configure_mesh()
+        .max_light_lines(0)
+        .x_desc("frame")
+        .draw()
+        .map_err(err)?;
+    Ok(c)
 }
 
 /// Turns any plotters error into [`ChartError`].

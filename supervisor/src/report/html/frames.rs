@@ -180,35 +180,42 @@ pub fn outline(mask: &[bool], h: usize, w: usize) -> String {
             && mask[y as usize * w + x as usize]
     };
     let mut path = String::new();
-    for y in 0..=h as isize {
-        let mut run: Option<isize> = None;
-        for x in 0..=w as isize {
-            let edge = x < w as isize && on(y - 1, x) != on(y, x);
-            match (edge, run) {
-                (true, None) => run = Some(x),
-                (false, Some(x0)) => {
-                    path.push_str(&format!("M{x0} {y}h{}", x - x0));
-                    run = None;
-                }
-                _ => {}
-            }
-        }
-    }
-    for x in 0..=w as isize {
-        let mut run: Option<isize> = None;
-        for y in 0..=h as isize {
-            let edge = y < h as isize && on(y, x - 1) != on(y, x);
-            match (edge, run) {
-                (true, None) => run = Some(y),
-                (false, Some(y0)) => {
-                    path.push_str(&format!("M{x} {y0}v{}", y - y0));
-                    run = None;
-                }
-                _ => {}
-            }
-        }
-    }
+    edge_runs(
+        h,
+        w,
+        |y, x| on(y - 1, x) != on(y, x),
+        |y, x0, len| path.push_str(&format!("M{x0} {y}h{len}")),
+    );
+    edge_runs(
+        w,
+        h,
+        |x, y| on(y, x - 1) != on(y, x),
+        |x, y0, len| path.push_str(&format!("M{x} {y0}v{len}")),
+    );
     path
+}
+
+/// For each line `o` in `0..=outer`, every run of positions `i` in `0..inner`
+/// where `edge(o, i)` holds, as `emit(o, first i, length)`.
+fn edge_runs(
+    outer: usize,
+    inner: usize,
+    edge: impl Fn(isize, isize) -> bool,
+    mut emit: impl FnMut(isize, isize, isize),
+) {
+    for o in 0..=outer as isize {
+        let mut run: Option<isize> = None;
+        for i in 0..=inner as isize {
+            match (i < inner as isize && edge(o, i), run) {
+                (true, None) => run = Some(i),
+                (false, Some(i0)) => {
+                    emit(o, i0, i - i0);
+                    run = None;
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -154,18 +154,12 @@ fn cell_counts(qc: &StageQc) -> Result<String, chart::ChartError> {
     let n = qc.frames.len();
     let ymax = qc.frames.iter().map(|f| f.cells).max().unwrap_or(0).max(1) as f64 * 1.1;
     chart::svg(420, 220, |root| {
-        let mut c = ChartBuilder::on(root)
-            .margin(8)
-            .caption("cells per frame", ("sans-serif", 14))
-            .x_label_area_size(30)
-            .y_label_area_size(40)
-            .build_cartesian_2d(0f64..(n.max(2) - 1) as f64, 0f64..ymax)
-            .map_err(chart::err)?;
-        c.configure_mesh()
-            .max_light_lines(0)
-            .x_desc("frame")
-            .draw()
-            .map_err(chart::err)?;
+        let mut c = chart::small(
+            root,
+            "cells per frame",
+            0f64..(n.max(2) - 1) as f64,
+            0f64..ymax,
+        )?;
         let points = qc
             .frames
             .iter()

@@ -74,21 +74,12 @@ pub fn chart(dir: &Path) -> Result<String, chart::ChartError> {
     });
     let pad = ((ymax - ymin) * 0.05).max(1e-6);
     chart::svg(420, 220, |root| {
-        let mut c = ChartBuilder::on(root)
-            .margin(8)
-            .caption(
-                format!("{name}, {} cell(s)", cells.len()),
-                ("sans-serif", 14),
-            )
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0f64..xmax, (ymin - pad)..(ymax + pad))
-            .map_err(chart::err)?;
-        c.configure_mesh()
-            .max_light_lines(0)
-            .x_desc("frame")
-            .draw()
-            .map_err(chart::err)?;
+        let mut c = chart::small(
+            root,
+            &format!("{name}, {} cell(s)", cells.len()),
+            0f64..xmax,
+            (ymin - pad)..(ymax + pad),
+        )?;
         for (i, (_, pts)) in cells.iter().enumerate() {
             c.draw_series(LineSeries::new(
                 pts.iter().copied(),
