@@ -22,7 +22,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a batch: discover tasks under --input and process them into --output.
     Run(Box<RunArgs>),
-    /// Show what a running or finished batch has done, from its journal.
+    /// Say whether a batch's last run is running, finished, interrupted or died, and what its tasks did.
     Status(StatusArgs),
     /// Print a task's attempt log (the latest by default), follow it while it runs, or show every failed task's log tail.
     Logs(LogsArgs),
@@ -112,9 +112,9 @@ pub enum ExecutorArg {
 pub enum ProgressArg {
     /// A bar on a terminal, plain lines otherwise.
     Auto,
-    /// Always a bar.
+    /// Always a bar: tasks by final verdict, ETA, each failure printed above it.
     Bar,
-    /// One line per finished task.
+    /// One line per task that ends: counts, ETA, verdict and cause (for logs).
     Plain,
     /// Nothing but the summary.
     None,

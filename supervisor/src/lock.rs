@@ -79,10 +79,23 @@ pub fn acquire(path: &Path, output: &Path) -> Result<RunLock, Error> {
     })
 }
 
-/// The pid of the run holding `output`'s lock, if one does, from the kernel's
-/// lock table: nothing is locked, so a run starting meanwhile is not disturbed.
+/// The live process on this host that holds the run lock of `output` (the
+/// folder's or, where the folder cannot be locked, the lock file's), read from
+/// the kernel's lock table without taking the lock: `isobatch status` must
+/// never make a run that starts at that moment think the folder is in use.
 pub fn holder(output: &Path) -> Option<u32> {
-    holder_pid(&File::open(output).ok()?)
+    let held = |p: &Path| File::open(p).ok().and_then(|f| holder_pid(&f));
+    let pid = held(output).or_else(|| held(&crate::layout::lock(output)))?;
+    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok();
+    alive.then_some(pid)
+}
+
+/// The host named in the lock file of `output`, if it names one.
+pub fn recorded_host(output: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(crate::layout::lock(output)).ok()?;
+    text.split_whitespace()
+        .find_map(|kv| kv.strip_prefix("host="))
+        .map(str::to_string)
 }
 
 /// The refusal, naming the holder from the lock file or, when that is gone

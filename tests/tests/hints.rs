@@ -117,7 +117,10 @@ fn progress_bar_on_a_non_terminal_falls_back_to_plain_lines_with_a_note() {
         ),
         "{err}"
     );
-    // The notes and per-attempt lines a bar would have hidden are there.
+    // The notes and per-task lines a bar would have hidden are there, a task counted once.
     assert!(err.contains("isobatch: t1: retrying in"), "{err}");
-    assert!(err.contains("[1/1] t1 attempt 1: failed:error"), "{err}");
+    assert!(
+        err.contains("[1/1 done 0 · failed 1 · running 0 · left 0] t1: failed:error (2 attempts, "),
+        "{err}"
+    );
 }

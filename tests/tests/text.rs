@@ -63,3 +63,44 @@ fn summary_and_status_of_a_mixed_batch() {
         insta::assert_snapshot!("status_mixed", status);
     });
 }
+
+/// `isobatch status` of `b`'s output folder, stdout.
+fn status_of(b: &Batch) -> String {
+    let out = isobatch()
+        .arg("status")
+        .arg(b.out())
+        .output()
+        .expect("run isobatch status");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn status_of_an_interrupted_and_a_killed_run() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let limit = std::time::Duration::from_secs(60);
+    let signal = |pid: u32, sig| kill(Pid::from_raw(pid as i32), sig).expect("signal");
+    for (name, signals) in [
+        ("status_interrupted", &[Signal::SIGINT, Signal::SIGINT][..]),
+        ("status_died", &[Signal::SIGKILL]),
+    ] {
+        let b = Batch::new();
+        b.task("t1", "").task("t2", "").task("t3", "");
+        let gate = b.dir.path().join("gate");
+        let mut run = Captured::spawn(gated_cmd(&b, &gate, &["--workers", "1"]));
+        wait_until(limit, "the first task to start", || {
+            journal_count(&b, "attempt_start") == 1
+        });
+        signal(run.pid(), signals[0]);
+        if let Some(&again) = signals.get(1) {
+            wait_until(limit, "the unstarted tasks to be cancelled", || {
+                journal_count(&b, "cancelled") == 2
+            });
+            signal(run.pid(), again);
+        }
+        wait_exit(&mut run.child, limit);
+        let status = status_of(&b);
+        std::fs::write(&gate, "").expect("gate");
+        settings(&b).bind(|| insta::assert_snapshot!(name, status));
+    }
+}

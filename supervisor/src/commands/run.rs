@@ -202,7 +202,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
     let run_log = open_append(&layout::run_log(&cfg.output))?;
     let workers_log = open_append(&layout::workers_log(&cfg.output))?;
     let journal = Journal::open(&journal_path).map_err(|e| Error::io(&journal_path, e))?;
-    let progress = Progress::new(cfg.progress, to_run, Some(run_log)).map_err(|e| {
+    let progress = Progress::new(cfg.progress, (to_run, skipped), Some(run_log)).map_err(|e| {
         Error::Internal(anyhow::Error::new(e).context("cannot start the output threads"))
     })?;
     for d in damaged.iter().chain(&warnings) {

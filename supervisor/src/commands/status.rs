@@ -1,7 +1,10 @@
 //! `isobatch status OUTPUT_DIR`: what a running or finished batch has done,
-//! from the journal alone (no lock needed, safe while a run is going).
+//! from the journal, and whether its last run is running, finished, was
+//! interrupted or died — the run lock's holder (read from the kernel's lock
+//! table, never taken) tells running from died when the journal has no
+//! `run_end`. Safe while a run is going.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
@@ -13,6 +16,7 @@ use crate::cli::StatusArgs;
 use crate::error::{EXIT_OK, Error};
 use crate::journal::{self, Record};
 use crate::layout;
+use crate::lock;
 use crate::report::problems::{self, ProblemGroup, cause_line};
 
 #[derive(Default)]
@@ -54,6 +58,80 @@ pub fn run(args: StatusArgs) -> Result<i32, Error> {
     Ok(EXIT_OK)
 }
 
+/// How the last run of a batch stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// Its supervisor holds the run lock and is alive.
+    Running,
+    /// It ended on its own (`run_end`, not interrupted).
+    Finished,
+    /// Ctrl-C or SIGTERM ended it (`run_end` says interrupted).
+    Interrupted,
+    /// No `run_end` and nobody holds the lock: it was killed or its machine went down.
+    Died,
+    /// No `run_end`, and it ran on another host, where this one cannot look.
+    Elsewhere,
+    /// The journal has no run yet.
+    NoRun,
+}
+
+impl RunState {
+    /// The word `status` prints and `status --json` carries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Finished => "finished",
+            RunState::Interrupted => "interrupted",
+            RunState::Died => "died",
+            RunState::Elsewhere => "unknown",
+            RunState::NoRun => "no run",
+        }
+    }
+}
+
+/// What the last run (since its `run_start`) did, from the journal.
+#[derive(Default)]
+struct LastRun {
+    start: f64,
+    pid: u32,
+    host: String,
+    tasks: usize,
+    ended: Option<bool>,
+    /// Tasks this run started (any attempt).
+    started: BTreeSet<String>,
+    /// Tasks this run finished with `done` or a failure, for its pace.
+    finished: BTreeSet<String>,
+    /// Tasks stopped while running (an attempt ended `cancelled`).
+    stopped: usize,
+    /// Tasks journaled `cancelled` without an attempt in this run.
+    never_started: usize,
+}
+
+/// The state of the last run: from its `run_end`, else from the run lock.
+fn run_state(run: Option<&LastRun>, output: &Path) -> (RunState, Option<u32>) {
+    let Some(run) = run else {
+        return (RunState::NoRun, None);
+    };
+    match run.ended {
+        Some(true) => (RunState::Interrupted, None),
+        Some(false) => (RunState::Finished, None),
+        None => match lock::holder(output) {
+            Some(pid) => (RunState::Running, Some(pid)),
+            None => {
+                let here = nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let host = lock::recorded_host(output).unwrap_or_else(|| run.host.clone());
+                if host.is_empty() || host == here {
+                    (RunState::Died, None)
+                } else {
+                    (RunState::Elsewhere, None)
+                }
+            }
+        },
+    }
+}
+
 /// The status as JSON (also the source of the text form).
 pub fn summarize(
     records: &[Record],
@@ -62,20 +140,33 @@ pub fn summarize(
     output: &Path,
 ) -> serde_json::Value {
     let mut tasks: BTreeMap<String, TaskState> = BTreeMap::new();
-    let (mut run_tasks, mut running_run, mut run_start) = (0usize, false, 0.0);
-    let mut durations = Vec::new();
+    let mut last: Option<LastRun> = None;
     for r in records {
         match r {
-            Record::RunStart { tasks: n, time, .. } => {
-                run_tasks = *n;
-                running_run = true;
-                run_start = *time;
+            Record::RunStart {
+                tasks: n,
+                time,
+                pid,
+                host,
+                ..
+            } => {
+                last = Some(LastRun {
+                    start: *time,
+                    pid: *pid,
+                    host: host.clone(),
+                    tasks: *n,
+                    ..LastRun::default()
+                });
                 for t in tasks.values_mut() {
                     t.running_since = None;
                     t.rerun = None;
                 }
             }
-            Record::RunEnd { .. } => running_run = false,
+            Record::RunEnd { interrupted, .. } => {
+                if let Some(run) = last.as_mut() {
+                    run.ended = Some(*interrupted);
+                }
+            }
             Record::AttemptStart {
                 task,
                 attempt,
@@ -85,13 +176,15 @@ pub fn summarize(
                 let t = tasks.entry(task.clone()).or_default();
                 t.running_since = Some(*time);
                 t.attempt = *attempt;
+                if let Some(run) = last.as_mut() {
+                    run.started.insert(task.clone());
+                    run.finished.remove(task);
+                }
             }
             Record::AttemptEnd {
                 task,
                 verdict,
                 message,
-                duration_s,
-                time,
                 stages,
                 ..
             } => {
@@ -100,14 +193,21 @@ pub fn summarize(
                 t.verdict = Some(*verdict);
                 t.message = message.clone();
                 t.warnings = qc_warnings(stages);
-                if *time >= run_start && verdict.is_complete() {
-                    durations.push(*duration_s);
+                if let Some(run) = last.as_mut() {
+                    if *verdict == Verdict::Cancelled {
+                        run.stopped += 1;
+                    } else if *verdict == Verdict::Done || verdict.is_failure() {
+                        run.finished.insert(task.clone());
+                    }
                 }
             }
             Record::Cancelled { task, reason, .. } => {
                 let t = tasks.entry(task.clone()).or_default();
                 t.verdict = Some(Verdict::Cancelled);
                 t.message = reason.clone();
+                if let Some(run) = last.as_mut() {
+                    run.never_started += 1;
+                }
             }
             Record::Skipped { task, .. } => {
                 tasks.entry(task.clone()).or_default().verdict = Some(Verdict::Skipped)
@@ -118,17 +218,23 @@ pub fn summarize(
             }
         }
     }
+    let (state, holder) = run_state(last.as_ref(), output);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for t in tasks.values() {
         if let Some(v) = t.verdict {
             *counts.entry(v.to_string()).or_insert(0) += 1;
         }
     }
-    let running: Vec<_> = tasks
+    let in_flight: Vec<_> = tasks
         .iter()
-        .filter(|(_, t)| running_run && t.running_since.is_some())
+        .filter(|(_, t)| last.as_ref().is_some_and(|r| r.ended.is_none()) && t.running_since.is_some())
         .map(|(id, t)| json!({"task": id, "attempt": t.attempt, "elapsed_s": now - t.running_since.unwrap_or(now)}))
         .collect();
+    let (running, was_running) = if state == RunState::Running {
+        (in_flight, Vec::new())
+    } else {
+        (Vec::new(), in_flight)
+    };
     let failed: Vec<(&str, Verdict, &str)> = tasks
         .iter()
         .filter_map(|(id, t)| {
@@ -150,15 +256,34 @@ pub fn summarize(
         .filter(|(_, t)| t.verdict.is_some_and(|v| v.is_complete()) && !t.warnings.is_empty())
         .map(|(id, t)| json!({"task": id, "warnings": t.warnings}))
         .collect();
-    let finished_this_run = durations.len();
-    let eta = (running_run && finished_this_run > 0).then(|| {
-        let left = run_tasks.saturating_sub(finished_this_run) as f64;
-        let rate = finished_this_run as f64 / (now - run_start).max(1e-3);
-        left / rate
+    let run = last.as_ref().map(|r| {
+        let not_started = r.tasks.saturating_sub(r.started.len() + r.never_started);
+        json!({
+            "pid": r.pid,
+            "host": r.host,
+            "tasks": r.tasks,
+            "started": r.started.len(),
+            "finished": r.finished.len(),
+            "cancelled_running": r.stopped,
+            "never_started": r.never_started,
+            "not_started": not_started,
+            "was_running": was_running,
+        })
     });
+    // The pace of this run alone: tasks it finished over the time it has run.
+    let eta = last
+        .as_ref()
+        .filter(|_| state == RunState::Running)
+        .and_then(|r| {
+            let ran = r.finished.len();
+            let rest = r.tasks.saturating_sub(ran + r.never_started);
+            (ran > 0).then(|| rest as f64 * (now - r.start).max(0.0) / ran as f64)
+        });
     json!({
         "output": output,
-        "state": if running_run { "running or killed" } else { "finished" },
+        "state": state.as_str(),
+        "pid": holder,
+        "run": run,
         "counts": counts,
         "running": running,
         "failures": failures,
@@ -170,13 +295,40 @@ pub fn summarize(
     })
 }
 
+/// The first line: the state, and what it means for the tasks of the last run.
+fn state_line(v: &serde_json::Value) -> String {
+    let out = v["output"].as_str().unwrap_or("");
+    let run = &v["run"];
+    let n = |k: &str| run[k].as_u64().unwrap_or(0);
+    match v["state"].as_str().unwrap_or("") {
+        "running" => format!("{out}: running (pid {})", v["pid"]),
+        "interrupted" => format!(
+            "{out}: interrupted — {} task(s) stopped while running and {} never started, \
+             all journaled cancelled; run the same command again to do them",
+            n("cancelled_running"),
+            n("never_started")
+        ),
+        "died" => format!(
+            "{out}: died — the run (pid {}) ended without a run_end record and holds no lock \
+             (killed, or its machine went down); {} task(s) were running, {} never started; \
+             run the same command again to do them",
+            run["pid"],
+            run["was_running"].as_array().map_or(0, Vec::len),
+            n("not_started") + n("never_started")
+        ),
+        "unknown" => format!(
+            "{out}: unknown — the last run (pid {} on {}) has not ended and ran on another \
+             host, where this one cannot check whether it is alive",
+            run["pid"],
+            run["host"].as_str().unwrap_or("?")
+        ),
+        state => format!("{out}: {state}"),
+    }
+}
+
 fn render(v: &serde_json::Value) -> String {
-    let mut s = format!(
-        "{}: {}\n",
-        v["output"].as_str().unwrap_or(""),
-        v["state"].as_str().unwrap_or("")
-    );
-    if let Some(counts) = v["counts"].as_object() {
+    let mut s = format!("{}\n", state_line(v));
+    if let Some(counts) = v["counts"].as_object().filter(|c| !c.is_empty()) {
         let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
         s += &format!("tasks: {}\n", parts.join(", "));
     }
@@ -210,6 +362,13 @@ fn render(v: &serde_json::Value) -> String {
             );
         }
     }
+    for r in v["run"]["was_running"].as_array().into_iter().flatten() {
+        s += &format!(
+            "was running when the run died: {} (attempt {})\n",
+            r["task"].as_str().unwrap_or(""),
+            r["attempt"]
+        );
+    }
     if let Some(eta) = v["eta_s"].as_f64() {
         s += &format!(
             "eta: {}\n",
@@ -220,4 +379,72 @@ fn render(v: &serde_json::Value) -> String {
         s += &format!("warning: {}\n", p.as_str().unwrap_or(""));
     }
     s.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(time: f64, tasks: usize) -> Record {
+        Record::RunStart {
+            time,
+            pid: std::process::id(),
+            host: String::new(),
+            pipeline: "selftest".into(),
+            tasks,
+            param_hash: String::new(),
+            mode: "pool".into(),
+            workers: 1,
+        }
+    }
+
+    fn attempt(time: f64, task: &str, verdict: Verdict) -> [Record; 2] {
+        [
+            Record::AttemptStart {
+                time: time - 1.0,
+                task: task.into(),
+                attempt: 1,
+                worker_pid: None,
+            },
+            Record::AttemptEnd {
+                time,
+                task: task.into(),
+                attempt: 1,
+                verdict,
+                duration_s: 1.0,
+                peak_rss_bytes: 0,
+                message: String::new(),
+                outputs: Vec::new(),
+                param_hash: String::new(),
+                stages: Vec::new(),
+                inputs: Vec::new(),
+            },
+        ]
+    }
+
+    #[test]
+    fn eta_is_paced_by_this_run_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = lock::acquire(&dir.path().join("lock"), dir.path()).unwrap();
+        let mut records = vec![start(0.0, 2)];
+        records.extend(attempt(5.0, "a1", Verdict::Done));
+        records.extend(attempt(6.0, "a2", Verdict::Done));
+        records.push(Record::RunEnd {
+            time: 7.0,
+            interrupted: false,
+            counts: BTreeMap::new(),
+        });
+        // The second run: one of four tasks done in 20 s; three to go at that pace.
+        records.push(start(100.0, 4));
+        records.extend(attempt(120.0, "b1", Verdict::Done));
+        let v = summarize(&records, 120.0, &[], dir.path());
+        assert_eq!(v["state"], "running");
+        assert_eq!(v["eta_s"], 60.0);
+        // A failed attempt that is retried counts once, when it ends.
+        records.extend(attempt(130.0, "b2", Verdict::FailedError));
+        records.extend(attempt(140.0, "b2", Verdict::FailedError));
+        let v = summarize(&records, 140.0, &[], dir.path());
+        assert_eq!(v["run"]["finished"], 2);
+        assert_eq!(v["eta_s"], 40.0);
+    }
 }

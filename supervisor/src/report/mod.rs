@@ -11,5 +11,6 @@ pub mod problems;
 pub mod progress;
 pub mod run_log;
 pub mod summary;
+pub mod tally;
 pub mod terminal;
 pub mod traces;

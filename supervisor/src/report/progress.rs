@@ -1,5 +1,7 @@
-//! Live progress: a bar on a terminal or one plain line per finished attempt,
-//! and the same lines, always, in `.isobatch/run.log`.
+//! Live progress: a bar on a terminal or one plain line per finished task,
+//! counted by final verdict ([`Tally`]) with an ETA from this run's pace; a
+//! failure is shown the moment a task fails for good (above the bar); and one
+//! line per attempt, always, in `.isobatch/run.log`.
 //!
 //! Nothing here writes on the caller's thread: terminal output goes through
 //! [`Terminal`] and the log through [`RunLog`], each a writer thread that
@@ -7,12 +9,16 @@
 
 use std::fs::File;
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use isobatch_shared::Verdict;
 use isobatch_shared::units::{format_bytes, format_duration};
 
+use super::problems::cause_line;
 use super::run_log::RunLog;
+use super::tally::Tally;
 use super::terminal::{BarOp, Stream, Terminal};
 use crate::cli::ProgressArg;
 use crate::runner::batch::Attempt;
@@ -23,8 +29,8 @@ pub struct Progress {
     log: RunLog,
     has_bar: bool,
     plain: bool,
-    done: AtomicUsize,
-    total: usize,
+    tally: Mutex<Tally>,
+    started: Instant,
 }
 
 /// What the signal thread needs to act on SIGHUP: the terminal and the log.
@@ -41,8 +47,13 @@ impl HangupHandle {
 }
 
 impl Progress {
-    /// A display for `total` tasks; `log` is `.isobatch/run.log` (None for dry runs).
-    pub fn new(mode: ProgressArg, total: usize, log: Option<File>) -> std::io::Result<Self> {
+    /// A display for `total` tasks to run and `skipped` ones an earlier run
+    /// did; `log` is `.isobatch/run.log` (None for dry runs).
+    pub fn new(
+        mode: ProgressArg,
+        (total, skipped): (usize, usize),
+        log: Option<File>,
+    ) -> std::io::Result<Self> {
         let tty = std::io::stderr().is_terminal();
         // A bar drawn to a file or pipe shows nothing, notes included: plain lines instead.
         let fallback = mode == ProgressArg::Bar && !tty;
@@ -57,13 +68,21 @@ impl Progress {
         let bar = use_bar.then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-            if let Ok(style) =
-                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {wide_msg}")
-            {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} {prefix} · eta {eta} {wide_msg}",
+            ) {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar
         });
+        let tally = Tally {
+            total,
+            skipped,
+            ..Tally::default()
+        };
+        if let Some(bar) = &bar {
+            bar.set_prefix(tally.counts());
+        }
         let has_bar = bar.is_some();
         let log = RunLog::start(log)?;
         let terminal = Terminal::start(bar, log.clone())?;
@@ -74,8 +93,8 @@ impl Progress {
             plain: matches!(mode, ProgressArg::Plain)
                 || (mode == ProgressArg::Auto && !tty)
                 || fallback,
-            done: AtomicUsize::new(0),
-            total,
+            tally: Mutex::new(tally),
+            started: Instant::now(),
         })
     }
 
@@ -124,26 +143,77 @@ impl Progress {
         }
     }
 
-    /// An attempt ended.
+    /// An attempt ended: one line in the run log (the terminal shows tasks, see
+    /// [`Progress::task_ended`]).
     pub fn finished(&self, task: &str, a: &Attempt) {
-        let first = a.message.lines().next().unwrap_or("");
-        let line = format!(
-            "{task} attempt {}: {} in {}, peak {}{}{}",
+        let tally = self.update(Tally::attempt_ended);
+        if self.has_bar {
+            self.terminal.bar(BarOp::Prefix(tally.counts()));
+        }
+        let cause = cause_line(&a.message);
+        self.log(&format!(
+            "{task} attempt {}: {} in {}, peak {}{}{cause}",
             a.attempt,
             a.verdict,
             format_duration(a.duration),
             format_bytes(a.peak_rss),
-            if first.is_empty() { "" } else { " — " },
-            first
-        );
-        self.log(&line);
-        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+            if cause.is_empty() { "" } else { " — " },
+        ));
+    }
+
+    /// An attempt started; `first` when it is the task's first in this run.
+    pub fn attempt_started(&self, first: bool) {
+        let prefix = self.update(|t| t.start(first));
         if self.has_bar {
-            self.terminal.bar(BarOp::Inc);
-        } else if self.plain {
-            self.terminal
-                .text(Stream::Err, format!("[{done}/{}] {line}\n", self.total));
+            self.terminal.bar(BarOp::Prefix(prefix.counts()));
         }
+    }
+
+    /// A task got its final verdict, after `attempts` (empty for a task never
+    /// started). Plain mode prints a line for each task that ran; a failure is
+    /// printed at once either way, above the bar.
+    pub fn task_ended(&self, task: &str, verdict: Verdict, attempts: &[Attempt]) {
+        let tally = self.update(|t| t.end(verdict, !attempts.is_empty()));
+        if self.has_bar {
+            self.terminal.bar(BarOp::Prefix(tally.counts()));
+            self.terminal.bar(BarOp::Inc);
+        }
+        let Some(last) = attempts.last() else {
+            return;
+        };
+        let cause = cause_line(&last.message);
+        let cause = if cause.is_empty() {
+            String::new()
+        } else {
+            format!(" — {cause}")
+        };
+        if self.plain {
+            let spent: std::time::Duration = attempts.iter().map(|a| a.duration).sum();
+            let peak = attempts.iter().map(|a| a.peak_rss).max().unwrap_or(0);
+            let tries = match attempts.len() {
+                1 => String::new(),
+                n => format!("{n} attempts, "),
+            };
+            self.terminal.text(
+                Stream::Err,
+                format!(
+                    "{} {task}: {verdict} ({tries}{}, peak {}){cause}\n",
+                    tally.line_head(self.started.elapsed()),
+                    format_duration(spent),
+                    format_bytes(peak)
+                ),
+            );
+        } else if self.has_bar && verdict.is_failure() {
+            self.terminal
+                .text(Stream::Err, format!("isobatch: {task}: {verdict}{cause}\n"));
+        }
+    }
+
+    /// Applies `change` to the tally; returns the tally after it.
+    fn update(&self, change: impl FnOnce(&mut Tally)) -> Tally {
+        let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+        change(&mut tally);
+        tally.clone()
     }
 
     /// Clears the bar (the summary follows).

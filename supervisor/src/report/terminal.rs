@@ -37,8 +37,10 @@ pub enum Stream {
 
 /// What the progress bar should do.
 pub enum BarOp {
-    /// One more attempt ended.
+    /// One more task ended.
     Inc,
+    /// The task counts beside the bar.
+    Prefix(String),
     /// The text beside the bar.
     Message(String),
     /// Clear the bar for good.
@@ -117,6 +119,7 @@ impl Terminal {
                 if let Some(b) = &bar {
                     match op {
                         BarOp::Inc => b.inc(1),
+                        BarOp::Prefix(p) => b.set_prefix(p),
                         BarOp::Message(m) => b.set_message(m),
                         BarOp::Finish => b.finish_and_clear(),
                     }

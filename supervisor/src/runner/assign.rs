@@ -296,6 +296,12 @@ impl Dispatcher<'_> {
             self.schedule.retry(t, now);
             return;
         }
+        self.ctx
+            .progress
+            .attempt_started(self.tasks[t].attempts.is_empty());
+        let Some(w) = self.workers.get_mut(&id) else {
+            return;
+        };
         w.state = WorkerState::Busy(Running {
             task: t,
             attempt,

@@ -346,6 +346,9 @@ impl<'a> Dispatcher<'a> {
             self.tasks[t].cancel_reason = Some(why.to_string());
             self.outstanding -= 1;
             journal_cancelled(self.ctx.journal, &self.tasks[t].task.id, why);
+            self.ctx
+                .progress
+                .task_ended(&self.tasks[t].task.id, Verdict::Cancelled, &[]);
         }
     }
 

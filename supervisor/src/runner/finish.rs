@@ -149,6 +149,9 @@ impl Dispatcher<'_> {
         } else {
             rec.verdict = Some(verdict);
             self.outstanding -= 1;
+            self.ctx
+                .progress
+                .task_ended(&rec.task.id, verdict, &rec.attempts);
             if verdict.is_failure()
                 && let Some(why) = self.fails.failed()
             {

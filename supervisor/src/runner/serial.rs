@@ -34,10 +34,13 @@ pub fn run(
         if let Some(why) = why {
             rec.verdict = Some(isobatch_shared::Verdict::Cancelled);
             journal::journal_cancelled(ctx.journal, &rec.task.id, &why);
+            ctx.progress
+                .task_ended(&rec.task.id, isobatch_shared::Verdict::Cancelled, &[]);
             rec.cancel_reason = Some(why);
             continue;
         }
         loop {
+            ctx.progress.attempt_started(rec.attempts.is_empty());
             let spec = super::assign::task_spec(ctx, rec);
             let attempt = spec.attempt;
             super::assign::clean_leftovers(&spec.task_dir);
@@ -74,6 +77,8 @@ pub fn run(
             let retry = should_retry(verdict, rec.attempts.len() as u32, cfg.retries) && !stop();
             if !retry {
                 rec.verdict = Some(verdict);
+                ctx.progress
+                    .task_ended(&rec.task.id, verdict, &rec.attempts);
                 if verdict.is_failure()
                     && let Some(why) = fails.failed()
                 {
