@@ -63,7 +63,7 @@ pub fn conclude(
         ));
     }
     if cfg.report {
-        match super::report::write(&cfg.output, false) {
+        match super::report::write(&cfg.output) {
             Ok((path, notes)) => {
                 notes.iter().for_each(|n| progress.note(n));
                 progress.note(&format!("report: {}", path.display()));

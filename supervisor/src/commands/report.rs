@@ -10,13 +10,14 @@ use std::path::{Path, PathBuf};
 use isobatch_shared::atomic;
 
 use crate::cli::ReportArgs;
+use crate::commands::status::RunState;
 use crate::error::{EXIT_OK, Error};
 use crate::layout;
 use crate::report::html::{self, ReportError};
 
 /// Runs `isobatch report`.
 pub fn run(args: ReportArgs) -> Result<i32, Error> {
-    let (path, notes) = write(&args.output_dir, true)?;
+    let (path, notes) = write(&args.output_dir)?;
     let mut err = std::io::stderr().lock();
     for note in notes {
         let _ = writeln!(err, "isobatch: {note}");
@@ -26,15 +27,15 @@ pub fn run(args: ReportArgs) -> Result<i32, Error> {
 }
 
 /// Writes `output`'s report.html; returns its path and what the report warns
-/// about (damaged journal lines, unreadable side files, a live run).
-/// `live_check` is off when the caller is the run holding the lock.
-pub fn write(output: &Path, live_check: bool) -> Result<(PathBuf, Vec<String>), Error> {
-    let batch = html::load(output, live_check)?;
+/// about (damaged journal lines, unreadable side files, a run without an end).
+/// `run --report` calls it after journaling `run_end`, so it never finds its own run live.
+pub fn write(output: &Path) -> Result<(PathBuf, Vec<String>), Error> {
+    let batch = html::load(output)?;
     let page = html::render(&batch);
     let path = layout::report_html(output);
     atomic::write(&path, page.as_bytes()).map_err(|e| Error::io(&path, e))?;
     let mut notes: Vec<String> = batch.damaged.iter().chain(&batch.notes).cloned().collect();
-    if batch.live.is_some() {
+    if !matches!(batch.state, RunState::Finished | RunState::Interrupted) {
         notes.push(format!(
             "{}: {}",
             output.display(),

@@ -112,7 +112,14 @@ fn run_state(run: Option<&LastRun>, output: &Path) -> (RunState, Option<u32>) {
     let Some(run) = run else {
         return (RunState::NoRun, None);
     };
-    match run.ended {
+    state_of(run.ended, &run.host, output)
+}
+
+/// The state of `output`'s last run, which started on `host` and journaled
+/// `ended` (its `run_end`'s `interrupted`, if it has one), and the pid holding
+/// the run lock when it is running.
+pub fn state_of(ended: Option<bool>, host: &str, output: &Path) -> (RunState, Option<u32>) {
+    match ended {
         Some(true) => (RunState::Interrupted, None),
         Some(false) => (RunState::Finished, None),
         None => match lock::holder(output) {
@@ -121,7 +128,7 @@ fn run_state(run: Option<&LastRun>, output: &Path) -> (RunState, Option<u32>) {
                 let here = nix::unistd::gethostname()
                     .map(|h| h.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let host = lock::recorded_host(output).unwrap_or_else(|| run.host.clone());
+                let host = lock::recorded_host(output).unwrap_or_else(|| host.to_string());
                 if host.is_empty() || host == here {
                     (RunState::Died, None)
                 } else {
@@ -395,6 +402,8 @@ mod tests {
             param_hash: String::new(),
             mode: "pool".into(),
             workers: 1,
+            version: None,
+            command_line: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use isobatch_shared::{StageReport, Verdict};
 
+use crate::commands::status::{RunState, state_of};
 use crate::journal::{self, Record};
 use crate::layout;
 use crate::report::memory::WorkerTrend;
@@ -108,7 +109,7 @@ pub struct Task {
 }
 
 /// Everything the report shows, read from an output folder.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Batch {
     /// The output folder.
     pub output: PathBuf,
@@ -120,6 +121,8 @@ pub struct Batch {
     pub tasks: BTreeMap<String, Task>,
     /// The journal's damaged-line notes.
     pub damaged: Vec<String>,
+    /// How the latest run stands (running, finished, interrupted, died…).
+    pub state: RunState,
     /// The pid holding the run lock, when a run is going.
     pub live: Option<u32>,
     /// `results.json`'s run parameters (without the per-task part), if present.
@@ -138,16 +141,10 @@ impl Batch {
         self.runs.last()
     }
 
-    /// The latest run ended without `run_end` and nobody holds the lock: its
-    /// supervisor was killed, and its "running" attempts will never end.
-    pub fn died(&self) -> bool {
-        self.live.is_none() && self.last_run().is_some_and(|r| r.end.is_none())
-    }
-
     /// What a task with an attempt under way is called: running, or, in a run
     /// that died, not.
     pub fn running_label(&self) -> &'static str {
-        if self.died() {
+        if self.state == RunState::Died {
             "unfinished (the run died)"
         } else {
             "running"
@@ -155,9 +152,8 @@ impl Batch {
     }
 }
 
-/// Reads the batch in `output`. `live_check` asks the kernel's lock table
-/// whether another process holds the run lock (off when the caller is the run).
-pub fn load(output: &Path, live_check: bool) -> Result<Batch, ReportError> {
+/// Reads the batch in `output`.
+pub fn load(output: &Path) -> Result<Batch, ReportError> {
     let path = layout::journal(output);
     if !path.is_file() {
         return Err(ReportError::NotAnOutput(output.to_path_buf()));
@@ -176,15 +172,20 @@ pub fn load(output: &Path, live_check: bool) -> Result<Batch, ReportError> {
         output: output.to_path_buf(),
         damaged,
         now: journal::now(),
-        live: if live_check {
-            crate::lock::holder(output)
-        } else {
-            None
-        },
-        ..Batch::default()
+        state: RunState::NoRun,
+        live: None,
+        runs: Vec::new(),
+        attempts: Vec::new(),
+        tasks: BTreeMap::new(),
+        parameters: None,
+        memory: BTreeMap::new(),
+        notes: Vec::new(),
     };
     for r in &records {
         apply(&mut batch, r);
+    }
+    if let Some(run) = batch.runs.last() {
+        (batch.state, batch.live) = state_of(run.end.map(|e| e.1), &run.host, output);
     }
     read_parameters(&mut batch);
     read_memory(&mut batch);

@@ -9,6 +9,7 @@ use isobatch_shared::units::format_duration;
 
 use super::batch::{Batch, Run};
 use super::esc;
+use crate::commands::status::RunState;
 
 /// A time of the journal as `2026-12-07T17:04:34Z`.
 pub fn utc(t: f64) -> String {
@@ -18,33 +19,36 @@ pub fn utc(t: f64) -> String {
 
 /// In words: is the latest run going, finished, interrupted, or did it die?
 pub fn state(batch: &Batch) -> String {
-    let Some(run) = batch.last_run() else {
-        return "no run has started".into();
-    };
-    match (batch.live, run.end) {
-        (Some(pid), _) => format!(
-            "the run is live (pid {pid} holds the output folder's lock): this report shows what \
+    let host = batch.last_run().map_or("", |r| r.host.as_str());
+    match batch.state {
+        RunState::NoRun => "no run has started".into(),
+        RunState::Running => format!(
+            "the run is live (pid {} holds the output folder's lock): this report shows what \
              was known at {}; make it again for the rest",
+            batch.live.unwrap_or(0),
             utc(batch.now)
         ),
-        (None, Some((_, true))) => "the latest run was interrupted".into(),
-        (None, Some((_, false))) => "the latest run finished".into(),
-        (None, None) => "the latest run died: it holds no lock and never journaled its end \
-                         (the supervisor was killed); its unfinished tasks run again next time"
+        RunState::Interrupted => "the latest run was interrupted".into(),
+        RunState::Finished => "the latest run finished".into(),
+        RunState::Died => "the latest run died: it holds no lock and never journaled its end \
+                           (the supervisor was killed); its unfinished tasks run again next time"
             .into(),
+        RunState::Elsewhere => format!(
+            "the latest run has not journaled its end and ran on host {host}: it may still be \
+             running there (this host cannot see its lock)"
+        ),
     }
 }
 
 /// The Run section.
 pub fn render(batch: &Batch) -> String {
     let mut body = String::new();
-    let class = if batch.live.is_some() { "live" } else { "warn" };
-    let state = state(batch);
-    if batch.live.is_some() || batch.last_run().is_some_and(|r| r.end.is_none_or(|e| e.1)) {
-        body.push_str(&format!("<p class=\"{class}\">{}</p>", esc(&state)));
-    } else {
-        body.push_str(&format!("<p>{}</p>", esc(&state)));
-    }
+    let class = match batch.state {
+        RunState::Running => " class=\"live\"",
+        RunState::Finished | RunState::NoRun => "",
+        _ => " class=\"warn\"",
+    };
+    body.push_str(&format!("<p{class}>{}</p>", esc(&state(batch))));
     for note in batch.damaged.iter().chain(&batch.notes) {
         body.push_str(&format!("<p class=\"warn\">{}</p>", esc(note)));
     }
@@ -78,7 +82,7 @@ fn run_table(batch: &Batch, run: &Run) -> String {
             format_duration(Duration::from_secs_f64((t - run.start).max(0.0))),
             if interrupted { ", interrupted" } else { "" }
         ),
-        None if batch.live.is_some() => "still running".into(),
+        None if batch.state == RunState::Running => "still running".into(),
         None => "never (no run_end in the journal)".into(),
     };
     let command = if run.command_line.is_empty() {
