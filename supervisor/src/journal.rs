@@ -93,6 +93,10 @@ pub enum Record {
         /// and for attempts that never reported).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         inputs: Vec<FileIdentity>,
+        /// The task's own results (`TASK/result.json`'s scalar fields) of a
+        /// `done` attempt, so a later run that skips the task still reports them.
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        result: serde_json::Map<String, serde_json::Value>,
     },
     /// A task that an earlier run finished `done` is computed again, and why
     /// (an input, the parameters or an output changed).

@@ -31,6 +31,8 @@ pub struct LastAttempt {
     pub message: String,
     /// The QC warnings its stages raised (a `done` attempt may carry some).
     pub qc_warnings: Vec<String>,
+    /// The task's own results it recorded.
+    pub result: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What the journal says about one task.
@@ -62,6 +64,7 @@ pub fn history(records: &[Record]) -> HashMap<String, Earlier> {
                 inputs,
                 message,
                 stages,
+                result,
                 ..
             } => {
                 let e = map.entry(task.clone()).or_default();
@@ -73,6 +76,7 @@ pub fn history(records: &[Record]) -> HashMap<String, Earlier> {
                     inputs: inputs.clone(),
                     message: message.clone(),
                     qc_warnings: isobatch_shared::qc_warnings(stages),
+                    result: result.clone(),
                 });
                 e.last_ended = *attempt;
             }

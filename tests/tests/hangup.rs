@@ -222,22 +222,8 @@ fn a_stderr_nobody_reads_does_not_stall_the_batch() {
     // lines cannot fit, so a write to it blocks for good.
     let (reader, writer) = nix::unistd::pipe().expect("pipe");
     nix::fcntl::fcntl(&writer, nix::fcntl::FcntlArg::F_SETPIPE_SZ(4096)).expect("F_SETPIPE_SZ");
-    let mut cmd = isobatch();
-    cmd.args([
-        "run",
-        "--pipeline",
-        "selftest",
-        "--progress",
-        "plain",
-        "--workers",
-        "2",
-    ])
-    .arg("--input")
-    .arg(b.raw())
-    .arg("--output")
-    .arg(b.out())
-    .stderr(Stdio::from(writer))
-    .stdout(Stdio::null());
+    let mut cmd = b.progress_cmd("selftest", "plain", &["--workers", "2"]);
+    cmd.stderr(Stdio::from(writer)).stdout(Stdio::null());
     let mut child = cmd.spawn().expect("spawn isobatch");
     drop(cmd);
     let status = wait_exit(&mut child, LIMIT);

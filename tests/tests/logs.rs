@@ -158,9 +158,18 @@ fn failed_shows_the_tail_of_every_failed_task_grouped() {
     let two = s.find("== bad2: attempt 1 [failed:error] ==").expect(&s);
     assert!(one < two, "{s}");
     assert!(!s.contains("good"), "{s}");
-    // Two lines per task: the first line of the log is left out.
+    // Each task's cause, then two lines of its log: the first line of the log is left out.
     assert!(!s.contains("attempt 1 of bad1"), "{s}");
-    assert_eq!(s.matches("error: bad threshold").count(), 2, "{s}");
+    assert_eq!(
+        s.matches("\ncause: error: bad threshold\n").count(),
+        2,
+        "{s}"
+    );
+    assert_eq!(
+        s.matches("\nline two\nerror: bad threshold\n").count(),
+        2,
+        "{s}"
+    );
 
     let usage = logs(&b, &["bad1", "--failed"]);
     assert_eq!(usage.status.code(), Some(2));

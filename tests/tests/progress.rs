@@ -17,20 +17,7 @@ fn text(bytes: &[u8]) -> String {
 fn a_task_retried_twice_counts_once() {
     let b = Batch::new();
     b.task("t1", "fail=boom\n");
-    let mut cmd = isobatch();
-    cmd.args([
-        "run",
-        "--pipeline",
-        "selftest",
-        "--progress",
-        "plain",
-        "--retries",
-        "2",
-    ])
-    .arg("--input")
-    .arg(b.raw())
-    .arg("--output")
-    .arg(b.out());
+    let cmd = b.progress_cmd("selftest", "plain", &["--retries", "2"]);
     let out = run_within(cmd, LIMIT);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let err = text(&out.stderr);
@@ -64,22 +51,12 @@ fn a_failure_is_shown_while_the_batch_still_runs() {
         ),
     )
     .expect("script");
-    let mut cmd = isobatch();
-    cmd.args([
-        "run",
-        "--pipeline",
+    let mut cmd = b.progress_cmd(
         "exec",
-        "--progress",
         "plain",
-        "--workers",
-        "2",
-    ])
-    .arg("--input")
-    .arg(b.raw())
-    .arg("--output")
-    .arg(b.out())
-    .args(["--pattern", "{name}.txt", "--exec"])
-    .arg(format!("sh '{}'", script.display()));
+        &["--workers", "2", "--pattern", "{name}.txt", "--exec"],
+    );
+    cmd.arg(format!("sh '{}'", script.display()));
     let mut run = Captured::spawn(cmd);
     wait_until(LIMIT, "a's failure on stderr", || {
         run.stderr_text().lines().any(|l| {

@@ -36,12 +36,22 @@ fn status_json(b: &Batch) -> serde_json::Value {
     serde_json::from_slice(&status(b, true).stdout).expect("status --json")
 }
 
-/// Three gated tasks; the gate's path.
+/// Gated tasks `names`; the gate's path.
 fn gated(b: &Batch, names: &[&str]) -> PathBuf {
     for t in names {
         b.task(t, "");
     }
     b.dir.path().join("gate")
+}
+
+/// A run of three gated tasks, one at a time, once its first task runs; and the gate.
+fn first_task_running(b: &Batch) -> (Captured, PathBuf) {
+    let gate = gated(b, &["t1", "t2", "t3"]);
+    let run = Captured::spawn(gated_cmd(b, &gate, &["--workers", "1"]));
+    wait_until(LIMIT, "the first task to start", || {
+        journal_count(b, "attempt_start") == 1
+    });
+    (run, gate)
 }
 
 fn signal(pid: u32, sig: Signal) {
@@ -51,11 +61,7 @@ fn signal(pid: u32, sig: Signal) {
 #[test]
 fn running_then_finished() {
     let b = Batch::new();
-    let gate = gated(&b, &["t1", "t2", "t3"]);
-    let run = Captured::spawn(gated_cmd(&b, &gate, &["--workers", "1"]));
-    wait_until(LIMIT, "the first task to start", || {
-        journal_count(&b, "attempt_start") == 1
-    });
+    let (run, gate) = first_task_running(&b);
     let s = status_text(&b);
     let first = s.lines().next().unwrap_or_default();
     assert_eq!(
@@ -85,11 +91,7 @@ fn running_then_finished() {
 #[test]
 fn interrupted_counts_stopped_and_never_started_tasks() {
     let b = Batch::new();
-    let gate = gated(&b, &["t1", "t2", "t3"]);
-    let run = Captured::spawn(gated_cmd(&b, &gate, &["--workers", "1"]));
-    wait_until(LIMIT, "the first task to start", || {
-        journal_count(&b, "attempt_start") == 1
-    });
+    let (run, _gate) = first_task_running(&b);
     signal(run.pid(), Signal::SIGINT);
     // The tasks never started are journaled cancelled at once.
     wait_until(LIMIT, "two cancelled records", || {
@@ -120,11 +122,7 @@ fn interrupted_counts_stopped_and_never_started_tasks() {
 #[test]
 fn a_killed_supervisor_reads_as_died_not_running() {
     let b = Batch::new();
-    let gate = gated(&b, &["t1", "t2", "t3"]);
-    let mut run = Captured::spawn(gated_cmd(&b, &gate, &["--workers", "1"]));
-    wait_until(LIMIT, "the first task to start", || {
-        journal_count(&b, "attempt_start") == 1
-    });
+    let (mut run, gate) = first_task_running(&b);
     signal(run.pid(), Signal::SIGKILL);
     wait_exit(&mut run.child, LIMIT);
     let s = status_text(&b);

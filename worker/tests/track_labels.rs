@@ -62,7 +62,7 @@ fn assert_tracked_as(frames: usize, dtype: Dtype) {
         format: CheckpointFormat::Npy,
         config: &config,
     };
-    Track(&fov).run(&mut |_, _| {}).expect("track stage");
+    Track::new(&fov).run(&mut |_, _| {}).expect("track stage");
     let mut labels = StackSource::open(dir.path(), "track_labels", CheckpointFormat::Npy)
         .expect("labels written");
     let mut last = vec![0u32; 64 * 64];

@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::cli::LogsArgs;
 use crate::error::{EXIT_OK, Error};
 use crate::layout;
+use crate::report::problems::cause_line;
 use crate::resume::{self, Earlier};
 
 /// Bytes read from the end of a log for `--failed` (enough for the lines shown).
@@ -100,8 +101,9 @@ fn failed(out: &Path, history: &HashMap<String, Earlier>, lines: usize) -> Resul
             "== {task}: attempt {} [{}] ==\n",
             e.last_ended, last.verdict
         );
-        if let Some(line) = last.message.lines().next() {
-            text += &format!("{line}\n");
+        let cause = cause_line(&last.message);
+        if !cause.is_empty() {
+            text += &format!("cause: {cause}\n");
         }
         match tail(&log, lines) {
             Ok(t) if t.is_empty() => text += &format!("(log {} is empty)\n", log.display()),

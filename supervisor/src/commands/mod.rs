@@ -1,4 +1,4 @@
-//! One file per subcommand.
+//! One file per subcommand (and `run_state`, the state of a last run for `status`).
 
 pub mod completions;
 pub mod conclude;
@@ -9,4 +9,5 @@ pub mod man;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod run_state;
 pub mod status;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use isobatch_shared::atomic;
 
 use crate::cli::ReportArgs;
-use crate::commands::status::RunState;
+use crate::commands::run_state::RunState;
 use crate::error::{EXIT_OK, Error};
 use crate::layout;
 use crate::report::html::{self, ReportError};

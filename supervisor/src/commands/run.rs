@@ -139,6 +139,11 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
             Decision::Skip(outputs) => {
                 rec.verdict = Some(Verdict::Skipped);
                 rec.earlier_outputs = outputs;
+                rec.earlier_result = earlier
+                    .last
+                    .as_ref()
+                    .map(|l| l.result.clone())
+                    .unwrap_or_default();
                 skipped += 1;
             }
             Decision::Run(reason) => rec.rerun_reason = reason,

@@ -4,7 +4,7 @@
 //! table, never taken) tells running from died when the journal has no
 //! `run_end`. Safe while a run is going.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -12,11 +12,11 @@ use isobatch_shared::units::format_duration;
 use isobatch_shared::{Verdict, qc_warnings};
 use serde_json::json;
 
+use super::run_state::{LastRun, RunState, run_state, state_line};
 use crate::cli::StatusArgs;
 use crate::error::{EXIT_OK, Error};
 use crate::journal::{self, Record};
 use crate::layout;
-use crate::lock;
 use crate::report::problems::{self, ProblemGroup, cause_line};
 
 #[derive(Default)]
@@ -56,87 +56,6 @@ pub fn run(args: StatusArgs) -> Result<i32, Error> {
     };
     let _ = writeln!(out, "{text}");
     Ok(EXIT_OK)
-}
-
-/// How the last run of a batch stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunState {
-    /// Its supervisor holds the run lock and is alive.
-    Running,
-    /// It ended on its own (`run_end`, not interrupted).
-    Finished,
-    /// Ctrl-C or SIGTERM ended it (`run_end` says interrupted).
-    Interrupted,
-    /// No `run_end` and nobody holds the lock: it was killed or its machine went down.
-    Died,
-    /// No `run_end`, and it ran on another host, where this one cannot look.
-    Elsewhere,
-    /// The journal has no run yet.
-    NoRun,
-}
-
-impl RunState {
-    /// The word `status` prints and `status --json` carries.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunState::Running => "running",
-            RunState::Finished => "finished",
-            RunState::Interrupted => "interrupted",
-            RunState::Died => "died",
-            RunState::Elsewhere => "unknown",
-            RunState::NoRun => "no run",
-        }
-    }
-}
-
-/// What the last run (since its `run_start`) did, from the journal.
-#[derive(Default)]
-struct LastRun {
-    start: f64,
-    pid: u32,
-    host: String,
-    tasks: usize,
-    ended: Option<bool>,
-    /// Tasks this run started (any attempt).
-    started: BTreeSet<String>,
-    /// Tasks this run finished with `done` or a failure, for its pace.
-    finished: BTreeSet<String>,
-    /// Tasks stopped while running (an attempt ended `cancelled`).
-    stopped: usize,
-    /// Tasks journaled `cancelled` without an attempt in this run.
-    never_started: usize,
-}
-
-/// The state of the last run: from its `run_end`, else from the run lock.
-fn run_state(run: Option<&LastRun>, output: &Path) -> (RunState, Option<u32>) {
-    let Some(run) = run else {
-        return (RunState::NoRun, None);
-    };
-    state_of(run.ended, &run.host, output)
-}
-
-/// The state of `output`'s last run, which started on `host` and journaled
-/// `ended` (its `run_end`'s `interrupted`, if it has one), and the pid holding
-/// the run lock when it is running.
-pub fn state_of(ended: Option<bool>, host: &str, output: &Path) -> (RunState, Option<u32>) {
-    match ended {
-        Some(true) => (RunState::Interrupted, None),
-        Some(false) => (RunState::Finished, None),
-        None => match lock::holder(output) {
-            Some(pid) => (RunState::Running, Some(pid)),
-            None => {
-                let here = nix::unistd::gethostname()
-                    .map(|h| h.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let host = lock::recorded_host(output).unwrap_or_else(|| host.to_string());
-                if host.is_empty() || host == here {
-                    (RunState::Died, None)
-                } else {
-                    (RunState::Elsewhere, None)
-                }
-            }
-        },
-    }
 }
 
 /// The status as JSON (also the source of the text form).
@@ -302,37 +221,6 @@ pub fn summarize(
     })
 }
 
-/// The first line: the state, and what it means for the tasks of the last run.
-fn state_line(v: &serde_json::Value) -> String {
-    let out = v["output"].as_str().unwrap_or("");
-    let run = &v["run"];
-    let n = |k: &str| run[k].as_u64().unwrap_or(0);
-    match v["state"].as_str().unwrap_or("") {
-        "running" => format!("{out}: running (pid {})", v["pid"]),
-        "interrupted" => format!(
-            "{out}: interrupted — {} task(s) stopped while running and {} never started, \
-             all journaled cancelled; run the same command again to do them",
-            n("cancelled_running"),
-            n("never_started")
-        ),
-        "died" => format!(
-            "{out}: died — the run (pid {}) ended without a run_end record and holds no lock \
-             (killed, or its machine went down); {} task(s) were running, {} never started; \
-             run the same command again to do them",
-            run["pid"],
-            run["was_running"].as_array().map_or(0, Vec::len),
-            n("not_started") + n("never_started")
-        ),
-        "unknown" => format!(
-            "{out}: unknown — the last run (pid {} on {}) has not ended and ran on another \
-             host, where this one cannot check whether it is alive",
-            run["pid"],
-            run["host"].as_str().unwrap_or("?")
-        ),
-        state => format!("{out}: {state}"),
-    }
-}
-
 fn render(v: &serde_json::Value) -> String {
     let mut s = format!("{}\n", state_line(v));
     if let Some(counts) = v["counts"].as_object().filter(|c| !c.is_empty()) {
@@ -427,6 +315,7 @@ mod tests {
                 param_hash: String::new(),
                 stages: Vec::new(),
                 inputs: Vec::new(),
+                result: serde_json::Map::new(),
             },
         ]
     }
@@ -434,7 +323,7 @@ mod tests {
     #[test]
     fn eta_is_paced_by_this_run_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let _held = lock::acquire(&dir.path().join("lock"), dir.path()).unwrap();
+        let _held = crate::lock::acquire(&dir.path().join("lock"), dir.path()).unwrap();
         let mut records = vec![start(0.0, 2)];
         records.extend(attempt(5.0, "a1", Verdict::Done));
         records.extend(attempt(6.0, "a2", Verdict::Done));

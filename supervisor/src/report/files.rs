@@ -1,43 +1,84 @@
 //! `summary.csv` and `results.json`, each written atomically, and the removal
 //! of report temp files a killed run left behind.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use isobatch_shared::{Verdict, atomic};
 use serde_json::json;
 
+use super::problems::cause_line;
 use crate::config::RunConfig;
 use crate::layout;
 use crate::runner::batch::{BatchResult, TaskRecord};
+use crate::runner::task_result;
 
 fn verdict_of(t: &TaskRecord) -> Verdict {
     t.verdict.unwrap_or(Verdict::Cancelled)
 }
 
-/// `summary.csv`: task,status,verdict,attempts,duration_s,peak_rss_bytes,message.
+/// The columns every `summary.csv` has, in order; the tasks' own result
+/// fields follow them.
+pub const SUMMARY_COLUMNS: [&str; 8] = [
+    "task",
+    "status",
+    "verdict",
+    "attempts",
+    "duration_s",
+    "peak_rss_bytes",
+    "cause",
+    "message",
+];
+
+/// The result columns of `summary.csv`: every result field of any task, sorted
+/// (the same columns for every row, whatever order tasks end in), as
+/// (field, column name). A field named like a fixed column gets `result_` in front.
+fn result_columns(result: &BatchResult) -> Vec<(String, String)> {
+    let keys: BTreeSet<&String> = result
+        .tasks
+        .iter()
+        .flat_map(|t| t.result().keys())
+        .collect();
+    keys.into_iter()
+        .map(|k| {
+            let column = if SUMMARY_COLUMNS.contains(&k.as_str()) {
+                format!("result_{k}")
+            } else {
+                k.clone()
+            };
+            (k.clone(), column)
+        })
+        .collect()
+}
+
+/// `summary.csv`: [`SUMMARY_COLUMNS`], then one column per task result field
+/// (empty where a task has none).
 pub fn write_summary_csv(result: &BatchResult, output: &Path) -> std::io::Result<()> {
+    let extra = result_columns(result);
     atomic::write_with(&layout::summary_csv(output), |w| {
         let mut csv = csv::Writer::from_writer(w);
-        csv.write_record([
-            "task",
-            "status",
-            "verdict",
-            "attempts",
-            "duration_s",
-            "peak_rss_bytes",
-            "message",
-        ])?;
+        let header = SUMMARY_COLUMNS
+            .iter()
+            .map(|c| c.to_string())
+            .chain(extra.iter().map(|(_, c)| c.clone()));
+        csv.write_record(header)?;
         for t in &result.tasks {
             let v = verdict_of(t);
-            csv.write_record([
-                t.task.id.as_str(),
-                v.status(),
-                v.as_str(),
-                &t.attempts.len().to_string(),
-                &format!("{:.3}", t.duration().as_secs_f64()),
-                &t.peak_rss().to_string(),
-                t.message(),
-            ])?;
+            let fixed = [
+                t.task.id.clone(),
+                v.status().to_string(),
+                v.as_str().to_string(),
+                t.attempts.len().to_string(),
+                format!("{:.3}", t.duration().as_secs_f64()),
+                t.peak_rss().to_string(),
+                cause_line(t.message()),
+                t.message().to_string(),
+            ];
+            let fields = t.result();
+            let own = extra
+                .iter()
+                .map(|(k, _)| fields.get(k).map(task_result::cell).unwrap_or_default());
+            csv.write_record(fixed.into_iter().chain(own))?;
         }
         csv.flush()
     })
@@ -69,7 +110,9 @@ pub fn results_doc(result: &BatchResult, cfg: &RunConfig, output: &Path) -> serd
                 "duration_s": t.duration().as_secs_f64(),
                 "peak_rss_bytes": t.peak_rss(),
                 "estimated_rss_bytes": t.estimated_rss,
+                "cause": cause_line(t.message()),
                 "message": t.message(),
+                "result": t.result(),
                 "inputs": t.task.inputs,
                 "outputs": t.outputs().iter().map(|p| relative(output, p)).collect::<Vec<_>>(),
                 "warnings": super::summary::task_warnings(t),

@@ -68,9 +68,9 @@ impl Progress {
         let bar = use_bar.then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} {prefix} · eta {eta} {wide_msg}",
-            ) {
+            if let Ok(style) =
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {prefix} {wide_msg}")
+            {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar
@@ -81,7 +81,7 @@ impl Progress {
             ..Tally::default()
         };
         if let Some(bar) = &bar {
-            bar.set_prefix(tally.counts());
+            bar.set_prefix(tally.bar_text(std::time::Duration::ZERO));
         }
         let has_bar = bar.is_some();
         let log = RunLog::start(log)?;
@@ -146,10 +146,9 @@ impl Progress {
     /// An attempt ended: one line in the run log (the terminal shows tasks, see
     /// [`Progress::task_ended`]).
     pub fn finished(&self, task: &str, a: &Attempt) {
-        let tally = self.update(Tally::attempt_ended);
-        if self.has_bar {
-            self.terminal.bar(BarOp::Prefix(tally.counts()));
-        }
+        // The bar shows it with the task's verdict or its next attempt, never
+        // in between (a task neither running nor ended).
+        self.update(Tally::attempt_ended);
         let cause = cause_line(&a.message);
         self.log(&format!(
             "{task} attempt {}: {} in {}, peak {}{}{cause}",
@@ -165,7 +164,7 @@ impl Progress {
     pub fn attempt_started(&self, first: bool) {
         let prefix = self.update(|t| t.start(first));
         if self.has_bar {
-            self.terminal.bar(BarOp::Prefix(prefix.counts()));
+            self.terminal.bar(self.bar_tally(&prefix));
         }
     }
 
@@ -175,8 +174,7 @@ impl Progress {
     pub fn task_ended(&self, task: &str, verdict: Verdict, attempts: &[Attempt]) {
         let tally = self.update(|t| t.end(verdict, !attempts.is_empty()));
         if self.has_bar {
-            self.terminal.bar(BarOp::Prefix(tally.counts()));
-            self.terminal.bar(BarOp::Inc);
+            self.terminal.bar(self.bar_tally(&tally));
         }
         let Some(last) = attempts.last() else {
             return;
@@ -207,6 +205,14 @@ impl Progress {
             self.terminal
                 .text(Stream::Err, format!("isobatch: {task}: {verdict}{cause}\n"));
         }
+    }
+
+    /// The bar's position and text for `tally`.
+    fn bar_tally(&self, tally: &Tally) -> BarOp {
+        BarOp::Tally(
+            tally.finished() as u64,
+            tally.bar_text(self.started.elapsed()),
+        )
     }
 
     /// Applies `change` to the tally; returns the tally after it.

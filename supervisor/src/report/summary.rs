@@ -48,11 +48,14 @@ fn verdict_of(t: &TaskRecord) -> Verdict {
     t.verdict.unwrap_or(Verdict::Cancelled)
 }
 
-/// The QC warnings of a task's last attempt (e.g. a frame whose cell count collapsed).
+/// The warnings of a task's last attempt: its QC warnings (e.g. a frame whose
+/// cell count collapsed), then what was wrong with its `result.json`.
 pub fn task_warnings(t: &TaskRecord) -> Vec<String> {
-    t.attempts
-        .last()
-        .map_or_else(Vec::new, |a| qc_warnings(&a.stages))
+    t.attempts.last().map_or_else(Vec::new, |a| {
+        let mut w = qc_warnings(&a.stages);
+        w.extend(a.result_problem.clone());
+        w
+    })
 }
 
 /// The Warnings section: every QC warning of a task that ended `done`, so a

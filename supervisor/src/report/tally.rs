@@ -102,18 +102,19 @@ impl Tally {
         parts.join(" · ")
     }
 
-    /// `[F/T done D · … · eta E]`, the head of a plain progress line.
-    pub fn line_head(&self, elapsed: Duration) -> String {
+    /// `F/T done D · … · eta E` (the estimate once there is one): the text
+    /// beside the bar.
+    pub fn bar_text(&self, elapsed: Duration) -> String {
         let eta = self
             .eta(elapsed)
             .map(|e| format!(" · eta {}", format_duration(round_secs(e))))
             .unwrap_or_default();
-        format!(
-            "[{}/{} {}{eta}]",
-            self.finished(),
-            self.total,
-            self.counts()
-        )
+        format!("{}/{} {}{eta}", self.finished(), self.total, self.counts())
+    }
+
+    /// `[F/T done D · … · eta E]`, the head of a plain progress line.
+    pub fn line_head(&self, elapsed: Duration) -> String {
+        format!("[{}]", self.bar_text(elapsed))
     }
 }
 

@@ -37,10 +37,9 @@ pub enum Stream {
 
 /// What the progress bar should do.
 pub enum BarOp {
-    /// One more task ended.
-    Inc,
-    /// The task counts beside the bar.
-    Prefix(String),
+    /// Tasks ended so far, and the counts beside the bar (which say it too,
+    /// so the text never disagrees with itself between two draws).
+    Tally(u64, String),
     /// The text beside the bar.
     Message(String),
     /// Clear the bar for good.
@@ -118,8 +117,10 @@ impl Terminal {
             Msg::Bar(op) => {
                 if let Some(b) = &bar {
                     match op {
-                        BarOp::Inc => b.inc(1),
-                        BarOp::Prefix(p) => b.set_prefix(p),
+                        BarOp::Tally(pos, text) => {
+                            b.set_prefix(text);
+                            b.set_position(pos);
+                        }
                         BarOp::Message(m) => b.set_message(m),
                         BarOp::Finish => b.finish_and_clear(),
                     }

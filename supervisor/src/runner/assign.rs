@@ -30,8 +30,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Removes temporary files a killed attempt left in the task folder, so
-/// nothing partial survives into the retry.
+/// nothing partial survives into the retry, and an earlier attempt's
+/// `result.json` (with `--reuse-task-dir`), which is not this attempt's result.
 pub fn clean_leftovers(task_dir: &Path) {
+    let _ = fs::remove_file(task_dir.join(super::task_result::RESULT_FILE));
     let Ok(entries) = fs::read_dir(task_dir) else {
         return;
     };

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use isobatch_shared::{FileIdentity, StageReport, Verdict};
 
+use super::task_result::ResultFields;
 use crate::discovery::Task;
 
 /// One attempt of one task.
@@ -34,6 +35,10 @@ pub struct Attempt {
     pub stages: Vec<StageReport>,
     /// Every input and tracked file as the attempt found it (empty when it never reported).
     pub inputs: Vec<FileIdentity>,
+    /// The task's own results from its published `result.json` (done attempts only).
+    pub result: ResultFields,
+    /// What was wrong with that file, if anything (a warning, not a failure).
+    pub result_problem: Option<String>,
 }
 
 impl Attempt {
@@ -53,6 +58,8 @@ impl Attempt {
             outputs: Vec::new(),
             stages: Vec::new(),
             inputs: Vec::new(),
+            result: ResultFields::new(),
+            result_problem: None,
         }
     }
 }
@@ -70,6 +77,8 @@ pub struct TaskRecord {
     pub verdict: Option<Verdict>,
     /// Outputs recorded by an earlier run (for skipped tasks).
     pub earlier_outputs: Vec<PathBuf>,
+    /// Results recorded by an earlier run (for skipped tasks).
+    pub earlier_result: ResultFields,
     /// Why a task got a verdict without an attempt (cancelled before start, missing).
     pub cancel_reason: Option<String>,
     /// Pre-flight's RAM estimate, bytes (None: unknown or not run).
@@ -87,6 +96,7 @@ impl TaskRecord {
             earlier_attempts,
             verdict: None,
             earlier_outputs: Vec::new(),
+            earlier_result: ResultFields::new(),
             cancel_reason: None,
             estimated_rss: None,
             rerun_reason: None,
@@ -114,6 +124,14 @@ impl TaskRecord {
     /// Total wall time over this run's attempts.
     pub fn duration(&self) -> Duration {
         self.attempts.iter().map(|a| a.duration).sum()
+    }
+
+    /// Results of the final attempt, or the earlier run's for a skipped task.
+    pub fn result(&self) -> &ResultFields {
+        match self.attempts.last() {
+            Some(a) => &a.result,
+            None => &self.earlier_result,
+        }
     }
 
     /// Outputs of the final attempt, or the earlier run's for a skipped task.

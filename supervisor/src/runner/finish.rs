@@ -16,6 +16,7 @@ use super::dispatcher::{Dispatcher, Phase};
 use super::events::WorkerId;
 use super::oom::OomCounters;
 use super::schedule::{TaskIdx, backoff, should_retry};
+use super::task_result;
 use super::worker::{Worker, WorkerState};
 use crate::journal::{self, OutputRecord, Record};
 use crate::unix::tree;
@@ -29,10 +30,19 @@ pub fn output_records(output: &Path, outputs: &[PathBuf]) -> Vec<OutputRecord> {
         .collect()
 }
 
-/// Publishes or keeps the attempt's folder ([`attempt_dir::settle`]), then
-/// journals the attempt's end and shows it; every mode reports attempts this way.
+/// Publishes or keeps the attempt's folder ([`attempt_dir::settle`]), reads a
+/// done attempt's own results from it ([`task_result::read`]), then journals
+/// the attempt's end and shows it; every mode reports attempts this way.
 pub fn report_attempt(ctx: &Context<'_>, task: &str, attempt: &mut Attempt) {
     attempt_dir::settle(ctx.cfg, task, attempt);
+    if attempt.verdict == Verdict::Done {
+        let (fields, problem) = task_result::read(&ctx.cfg.output.join(task));
+        attempt.result = fields;
+        if let Some(problem) = problem {
+            ctx.progress.note(&format!("{task}: {problem}"));
+            attempt.result_problem = Some(problem.to_string());
+        }
+    }
     ctx.journal.append(&Record::AttemptEnd {
         time: journal::now(),
         task: task.to_string(),
@@ -45,6 +55,7 @@ pub fn report_attempt(ctx: &Context<'_>, task: &str, attempt: &mut Attempt) {
         param_hash: ctx.param_hash.clone(),
         stages: attempt.stages.clone(),
         inputs: attempt.inputs.clone(),
+        result: attempt.result.clone(),
     });
     ctx.progress.finished(task, attempt);
 }

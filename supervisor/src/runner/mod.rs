@@ -21,6 +21,7 @@ pub mod schedule;
 pub mod serial;
 pub mod spawn;
 pub mod stuck;
+pub mod task_result;
 pub mod terminate;
 pub mod timeout;
 pub mod worker;

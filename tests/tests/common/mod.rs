@@ -121,13 +121,17 @@ impl Batch {
     }
     /// `isobatch run --pipeline PIPELINE --input raw --output out --progress none` plus `extra`.
     pub fn pipeline_cmd(&self, pipeline: &str, extra: &[&str]) -> Command {
+        self.progress_cmd(pipeline, "none", extra)
+    }
+    /// `isobatch run --pipeline PIPELINE --input raw --output out --progress PROGRESS` plus `extra`.
+    pub fn progress_cmd(&self, pipeline: &str, progress: &str, extra: &[&str]) -> Command {
         let mut cmd = isobatch();
         cmd.args([
             "run",
             "--pipeline",
             pipeline,
             "--progress",
-            "none",
+            progress,
             "--input",
         ])
         .arg(self.raw())

@@ -18,6 +18,7 @@ pub mod lineage;
 pub mod morph;
 pub mod params;
 pub mod qc;
+pub mod result;
 pub mod runs;
 pub mod segment;
 pub mod split;
@@ -151,7 +152,7 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
         Box::new(stages::Copy(&fov)),
         Box::new(stages::Segment::new(&fov)),
         Box::new(stages::Background(&fov)),
-        Box::new(stages::Track(&fov)),
+        Box::new(stages::Track::new(&fov)),
         Box::new(stages::Extract(&fov)),
     ];
     let mut out = Reporter {
@@ -159,7 +160,17 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
         log: &mut log,
     };
     match run_stages(&spec.task_dir, &mut list, &spec.stages, &mut out) {
-        Ok((stages, outputs)) => TaskResult::done(outputs, stages),
+        Ok((stages, mut outputs)) => match result::write(&spec.task_dir, fov.shape.frames, &stages)
+        {
+            Ok(written) => {
+                outputs.push(written);
+                TaskResult::done(outputs, stages)
+            }
+            Err(e) => TaskResult {
+                stages,
+                ..TaskResult::failed(&TaskError::Stage(e))
+            },
+        },
         Err(failed) => TaskResult {
             stages: failed.reports,
             ..TaskResult::failed(&TaskError::Stage(failed.error))

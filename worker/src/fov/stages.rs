@@ -362,8 +362,16 @@ impl Background<'_> {
     }
 }
 
-/// Stage 4: masks to labels with one id per cell for its whole life.
-pub struct Track<'a>(pub &'a Fov<'a>);
+/// Stage 4: masks to labels with one id per cell for its whole life; its QC
+/// records how many cells it traced (decision `cells_traced`).
+pub struct Track<'a>(pub &'a Fov<'a>, Option<usize>);
+
+impl<'a> Track<'a> {
+    /// The track stage of `fov`.
+    pub fn new(fov: &'a Fov<'a>) -> Self {
+        Track(fov, None)
+    }
+}
 
 impl Stage for Track<'_> {
     fn name(&self) -> &'static str {
@@ -403,9 +411,19 @@ impl Stage for Track<'_> {
                     })?
             }
         };
+        self.1 = Some(rows.len());
         lineage::write(&self.0.dir, &self.0.task, &rows)
     }
+    fn qc(&self) -> Option<StageQc> {
+        self.1.map(|cells| StageQc {
+            decisions: vec![(CELLS_TRACED.into(), cells.to_string())],
+            ..StageQc::default()
+        })
+    }
 }
+
+/// The track stage's QC decision: how many cell ids it issued (one lineage row each).
+pub const CELLS_TRACED: &str = "cells_traced";
 
 impl Track<'_> {
     /// Tracks every frame into `sink` and commits it; returns the lineage.

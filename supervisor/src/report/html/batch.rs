@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use isobatch_shared::{StageReport, Verdict};
 
-use crate::commands::status::{RunState, state_of};
+use crate::commands::run_state::{RunState, state_of};
 use crate::journal::{self, Record};
 use crate::layout;
 use crate::report::memory::WorkerTrend;

@@ -9,7 +9,7 @@ use isobatch_shared::units::format_duration;
 
 use super::batch::{Batch, Run};
 use super::esc;
-use crate::commands::status::RunState;
+use crate::commands::run_state::RunState;
 
 /// A time of the journal as `2026-12-07T17:04:34Z`.
 pub fn utc(t: f64) -> String {
