@@ -267,6 +267,10 @@ pub struct RunArgs {
     /// Progress display [default: auto].
     #[arg(long, value_enum)]
     pub progress: Option<ProgressArg>,
+    /// Write OUTPUT/report.html at the end (as `isobatch report OUTPUT` does).
+    #[arg(long, conflicts_with = "dry_run")]
+    #[serde(default)]
+    pub report: bool,
     /// Print the final summary as JSON on stdout.
     #[arg(long)]
     #[serde(default)]

@@ -40,6 +40,11 @@ pub fn memory_csv(output: &Path) -> PathBuf {
     state_dir(output).join("memory.csv")
 }
 
+/// `OUTPUT/report.html`, written by `isobatch report` and `run --report`.
+pub fn report_html(output: &Path) -> PathBuf {
+    output.join("report.html")
+}
+
 /// The per-task summary table.
 pub fn summary_csv(output: &Path) -> PathBuf {
     output.join("summary.csv")

@@ -25,7 +25,7 @@ use std::io::Write;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::error::{EXIT_USAGE, Error};
+use crate::error::EXIT_USAGE;
 
 fn main() {
     // Workers re-executing this binary skip the CLI parser: it costs every fresh worker time.
@@ -51,7 +51,7 @@ fn main() {
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::man::run(args),
         Command::SlurmElement(args) => slurm::element::run(args),
-        Command::Report(_) => Err(Error::NotAvailable("isobatch report".into())),
+        Command::Report(args) => commands::report::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

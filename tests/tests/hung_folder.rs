@@ -253,10 +253,7 @@ fn ctrl_c_keeps_working_while_the_journal_hangs_and_nothing_is_shown_ended_befor
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     for task in ["a", "b"] {
         assert_eq!(ended(&b, task).as_deref(), Some("cancelled"), "{stderr}");
-        assert!(
-            stderr.contains(&format!("] {task}: cancelled")),
-            "{stderr}"
-        );
+        assert!(stderr.contains(&format!("] {task}: cancelled")), "{stderr}");
         assert_eq!(b.verdict(task), "cancelled");
     }
     assert_eq!(journal_count(&b, "run_start"), 1);

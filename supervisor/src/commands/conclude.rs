@@ -62,6 +62,15 @@ pub fn conclude(
             memory::write_csv(&result, &mode, &cfg.output),
         ));
     }
+    if cfg.report {
+        match super::report::write(&cfg.output) {
+            Ok((path, notes)) => {
+                notes.iter().for_each(|n| progress.note(n));
+                progress.note(&format!("report: {}", path.display()));
+            }
+            Err(e) => problems.push(format!("cannot write the report: {e}")),
+        }
+    }
     for (path, written) in writes {
         if let Err(e) = written {
             problems.push(format!("cannot write {}: {e}", path.display()));

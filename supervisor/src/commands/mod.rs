@@ -7,6 +7,7 @@ pub mod logs;
 pub mod logs_follow;
 pub mod man;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod run_state;
 pub mod status;

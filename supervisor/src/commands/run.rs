@@ -267,6 +267,10 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         param_hash: param_hash.clone(),
         mode: format!("{:?}", cfg.mode).to_lowercase(),
         workers: shape.workers,
+        version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        command_line: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
     });
     let cgroup = (cfg.mode != Mode::Serial)
         .then(|| open_scope(&journal, &progress))

@@ -61,7 +61,14 @@ pub(super) fn run_state(run: Option<&LastRun>, output: &Path) -> (RunState, Opti
     let Some(run) = run else {
         return (RunState::NoRun, None);
     };
-    match run.ended {
+    state_of(run.ended, &run.host, output)
+}
+
+/// The state of `output`'s last run, which started on `host` and journaled
+/// `ended` (its `run_end`'s `interrupted`, if it has one), and the pid holding
+/// the run lock when it is running (also what `isobatch report` says).
+pub fn state_of(ended: Option<bool>, host: &str, output: &Path) -> (RunState, Option<u32>) {
+    match ended {
         Some(true) => (RunState::Interrupted, None),
         Some(false) => (RunState::Finished, None),
         None => match lock::holder(output) {
@@ -70,7 +77,7 @@ pub(super) fn run_state(run: Option<&LastRun>, output: &Path) -> (RunState, Opti
                 let here = nix::unistd::gethostname()
                     .map(|h| h.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let host = lock::recorded_host(output).unwrap_or_else(|| run.host.clone());
+                let host = lock::recorded_host(output).unwrap_or_else(|| host.to_string());
                 if host.is_empty() || host == here {
                     (RunState::Died, None)
                 } else {

@@ -290,6 +290,8 @@ mod tests {
             param_hash: String::new(),
             mode: "pool".into(),
             workers: 1,
+            version: None,
+            command_line: Vec::new(),
         }
     }
 

@@ -112,6 +112,8 @@ pub struct RunConfig {
     pub json: bool,
     /// Where tasks run.
     pub executor: Executor,
+    /// `--report`: write report.html at the end.
+    pub report: bool,
 }
 
 /// Where tasks run (`--executor`).
@@ -198,6 +200,7 @@ fn merge(cli: RunArgs, file: RunArgs) -> RunArgs {
         slurm_arg: list(cli.slurm_arg, file.slurm_arg),
         progress: cli.progress.or(file.progress),
         json: cli.json || file.json,
+        report: cli.report || file.report,
     }
 }
 
@@ -277,6 +280,12 @@ impl RunConfig {
                 args: a.slurm_arg.clone(),
             },
         };
+        if a.report && a.dry_run {
+            return Err(usage(
+                "--report writes report.html when the run ends, and --dry-run runs nothing: \
+                 drop one (`isobatch report OUTPUT` reports on an earlier run)",
+            ));
+        }
         match (pipeline, &a.exec) {
             (Pipeline::Exec, None) => {
                 return Err(usage(
@@ -436,6 +445,7 @@ impl RunConfig {
             progress: a.progress.unwrap_or(ProgressArg::Auto),
             json: a.json,
             executor,
+            report: a.report,
         })
     }
 }

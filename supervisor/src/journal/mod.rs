@@ -36,6 +36,12 @@ pub enum Record {
         mode: String,
         /// Concurrency.
         workers: usize,
+        /// The isobatch version that ran (absent in journals written before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+        /// The command line, one argument an element (likewise).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        command_line: Vec<String>,
     },
     /// An attempt was handed to a worker.
     AttemptStart {

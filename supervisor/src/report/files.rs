@@ -163,6 +163,7 @@ pub fn remove_leftovers(output: &Path) -> Vec<PathBuf> {
         layout::memory_csv(output),
         layout::columns_md(output),
         layout::columns_json(output),
+        layout::report_html(output),
     ];
     let mut removed = Vec::new();
     for report in reports {

@@ -59,6 +59,11 @@ pub fn trends(result: &BatchResult) -> BTreeMap<u32, WorkerTrend> {
             }
         }
     }
+    trends_of(rows)
+}
+
+/// RSS trends per worker pid from `(worker pid, attempt start, RSS after)` rows in any order.
+pub fn trends_of(mut rows: Vec<(u32, f64, u64)>) -> BTreeMap<u32, WorkerTrend> {
     rows.sort_by(|a, b| a.1.total_cmp(&b.1));
     let mut out: BTreeMap<u32, WorkerTrend> = BTreeMap::new();
     for (pid, _, rss) in rows {
