@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,6 @@ class Batch:
         """The output folder (absolute)."""
         self.exit_code: int | None = exit_code
         """The exit code of the run that returned this batch (None from :func:`open`)."""
-        self.report_error: str | None = None
-        """Why :attr:`report_path` is None, when it is."""
 
     def __repr__(self) -> str:
         counts = self._counts()
@@ -135,20 +132,13 @@ class Batch:
         return frame
 
     @property
-    def report_path(self) -> Path | None:
-        """OUTPUT/report.html, written now by ``isobatch report``.
-
-        None when this isobatch cannot write reports yet; :attr:`report_error` then says why.
+    def report_path(self) -> Path:
+        """OUTPUT/report.html, written now by ``isobatch report`` (so it shows the batch as
+        it is, live runs included); raises :class:`IsobatchError` when nothing can be shown.
         """
         done = _process.capture(executable(), ["report", str(self.output)])
-        message = "\n".join(done.stderr).strip()
-        if done.exit_code == 2 and "not available yet" in message:
-            self.report_error = message
-            warnings.warn(message, stacklevel=2)
-            return None
         if done.exit_code != 0:
-            raise IsobatchError(done.exit_code, message)
-        self.report_error = None
+            raise IsobatchError(done.exit_code, "\n".join(done.stderr).strip())
         return self.output / "report.html"
 
     def status(self) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -99,12 +98,7 @@ def test_refusals_raise_with_exit_code_and_message(demo, tmp_path):
     assert not_batch.value.exit_code == 2
 
 
-def test_report_path_is_written_or_says_why(demo_batch):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        path = demo_batch.report_path
-    if path is None:
-        assert "not available yet" in demo_batch.report_error
-        assert any("not available yet" in str(w.message) for w in caught)
-    else:
-        assert path.is_absolute() and path.is_file() and path.name == "report.html"
+def test_report_path_is_written(demo_batch):
+    path = demo_batch.report_path
+    assert path.is_absolute() and path.is_file() and path.name == "report.html"
+    assert "<svg" in path.read_text()
