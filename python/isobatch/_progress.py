@@ -1,7 +1,7 @@
 """What the user sees while a batch runs: a tqdm bar in a notebook, the CLI's lines elsewhere.
 
-The CLI runs with ``--progress plain``: one line per finished task, ``[i/N] TASK attempt A:
-VERDICT ...``, after the plan. A bar advances on those lines and prints the ones worth reading
+The CLI runs with ``--progress plain``: one line per finished task, ``[i/N done D · … ] TASK:
+VERDICT (...)``, after the plan. A bar advances on those lines and prints the ones worth reading
 (failures, warnings, the plan); plain mode passes every line through.
 """
 
@@ -12,7 +12,7 @@ import re
 import sys
 from typing import TextIO
 
-_FINISHED = re.compile(r"^\[(?P<i>\d+)/(?P<n>\d+)\] (?P<task>\S+) attempt \d+: (?P<verdict>\S+)")
+_FINISHED = re.compile(r"^\[(?P<i>\d+)/(?P<n>\d+)[^\]]*\] (?P<task>\S+): (?P<verdict>\S+)")
 _TO_RUN = re.compile(r"^\s*tasks:.*?(?P<n>\d+) to run")
 _QUIET = {"done", "skipped"}
 

@@ -19,7 +19,7 @@ use crate::image::Dtype;
 /// `isobatch-worker` binary, 6.4 MiB when the supervisor binary re-executes itself (more
 /// in a debug build, and growing with the supervisor binary: the Slurm executor added
 /// about 0.5 MiB there).
-const BASE: u64 = 7168 << 10;
+pub const BASE: u64 = 7168 << 10;
 /// Bytes of working memory per pixel of one frame, in the hungriest stage.
 /// Measured peaks at 20 frames (release build): 6.2 / 8.1 MiB at 256² and 33.6 / 35.3 MiB
 /// at 1024² (sibling worker / self-exec), i.e. ~29 B/px; with [`BASE`] the estimate is
