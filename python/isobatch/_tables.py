@@ -32,7 +32,7 @@ STATUSES = ["done", "skipped", "missing", "failed", "cancelled"]
 """The coarse status a summary row carries beside its verdict."""
 
 # Columns by name. Anything else is numeric when every value is, else text.
-_TEXT = {"task", "fov", "message", "mode_detail", "inputs", "outputs", "log"}
+_TEXT = {"task", "fov", "cause", "message", "mode_detail", "inputs", "outputs", "log"}
 _INT = {
     "cell",
     "parent",
@@ -42,6 +42,8 @@ _INT = {
     "attempt",
     "attempts",
     "worker_pid",
+    "area_px",
+    "measured_px",
     "peak_rss_bytes",
     "rss_before_bytes",
     "rss_after_bytes",
