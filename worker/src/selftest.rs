@@ -261,7 +261,10 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
 fn spawn_sleep(secs: Duration, escape: bool, log_path: &Path) -> io::Result<u32> {
     let log = open_log(log_path)?;
     let mut cmd = Command::new("sleep");
-    cmd.arg(secs.as_secs_f64().to_string())
+    // Microseconds, trailing zeros trimmed: `sleep=43.684311` runs `sleep 43.684311`,
+    // never the f64 round-trip `43.684310999999996` (tests find processes by this argument).
+    let arg = format!("{:.6}", secs.as_secs_f64());
+    cmd.arg(arg.trim_end_matches('0').trim_end_matches('.'))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
