@@ -72,11 +72,15 @@ def demo(tmp_path_factory) -> Path:
     return root
 
 
+DEMO_PARAMS = {"frame_interval": "10m"}
+"""The demo's frame interval (its TIFFs carry none), so traces get a ``time_min`` column."""
+
+
 @pytest.fixture(scope="session")
 def demo_batch(demo: Path, tmp_path_factory) -> isobatch.Batch:
     """The demo, run once from Python."""
     out = tmp_path_factory.mktemp("demo-out") / "processed"
-    return isobatch.run(demo / "raw", out, workers=2, progress="plain")
+    return isobatch.run(demo / "raw", out, workers=2, params=DEMO_PARAMS, progress="plain")
 
 
 GATED = """

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import DEMO_PARAMS
 
 import isobatch
 
@@ -41,7 +42,7 @@ def test_types_on_load(demo_batch):
     traces = demo_batch.traces
     assert pd.api.types.is_string_dtype(traces["fov"])
     time_columns = [c for c in traces.columns if c == "time" or c.startswith("time_")]
-    assert time_columns, traces.columns
+    assert time_columns == ["time_min"], traces.columns
     for column in time_columns:
         assert traces[column].dtype == "float64"
         assert column in traces.attrs["units"]
@@ -68,7 +69,7 @@ def test_reopen_and_rerun_skips(demo_batch, demo):
     again = isobatch.open(demo_batch.output)
     pd.testing.assert_frame_equal(again.traces, demo_batch.traces)
     assert again.status()["state"] == "finished"
-    rerun = isobatch.run(demo / "raw", demo_batch.output, progress="none")
+    rerun = isobatch.run(demo / "raw", demo_batch.output, params=DEMO_PARAMS, progress="none")
     assert list(rerun.summary["verdict"]) == ["skipped"] * 3
     assert rerun.problems.empty
 
