@@ -31,12 +31,16 @@ work.mkdir(parents=True, exist_ok=True)
 
 # %% 1. The demo: write it, run it, look at the tables.
 subprocess.run([str(isobatch.executable()), "demo", str(work / "demo"), "--fovs", "4"], check=True)
-batch = isobatch.run(work / "demo" / "raw", work / "demo" / "processed")
+# The demo's TIFFs carry no frame interval: say it, and traces get a time_min column.
+batch = isobatch.run(
+    work / "demo" / "raw", work / "demo" / "processed", params={"frame_interval": "10m"}
+)
 print(batch)
 print(batch.summary[["task", "verdict", "duration_s"]])
 
 traces = batch.traces
-time = next(c for c in traces.columns if c == "time" or c.startswith("time_"))
+# time_<unit> when the frame interval is known, else the frame index.
+time = next((c for c in traces.columns if c.startswith("time_")), "frame")
 intensity = next(c for c in traces.columns if c.startswith("intensity_mean_"))
 print(f"{len(traces)} rows; {time} is in {traces.attrs['units'].get(time, 'frames')}")
 
