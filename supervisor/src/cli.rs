@@ -176,7 +176,8 @@ pub struct RunArgs {
     /// Isolation mode [default: subprocess].
     #[arg(long, value_enum)]
     pub mode: Option<Mode>,
-    /// Concurrent workers: a number or 'auto' [default: auto].
+    /// Concurrent workers: a number or 'auto', what cores and RAM admit [default: auto].
+    /// With --executor slurm: array elements at once; auto, what the partition's nodes hold.
     #[arg(long, value_name = "N|auto")]
     pub workers: Option<String>,
     /// Dispatch strategy [default: individual].

@@ -11,41 +11,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::slurm::*;
 use common::*;
 
 const LIMIT: Duration = Duration::from_secs(180);
-
-/// Panics unless a Slurm cluster answers (they are run on purpose, so absence is a failure).
-fn require_slurm() {
-    let up = Command::new("sinfo")
-        .args(["-h", "-o", "%T"])
-        .output()
-        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
-    assert!(
-        up,
-        "no Slurm cluster answers `sinfo`: start one with scripts/slurm-up (the Slurm tests \
-         fail rather than skip without it)"
-    );
-}
-
-fn slurm(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().expect(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The job ids the journal recorded, in order.
-fn arrays(b: &Batch) -> Vec<String> {
-    b.journal()
-        .iter()
-        .filter(|e| e["event"] == "slurm_array")
-        .map(|e| e["job_id"].as_str().expect("job_id").to_string())
-        .collect()
-}
 
 /// The submission folder of the first array.
 fn submission(b: &Batch) -> std::path::PathBuf {

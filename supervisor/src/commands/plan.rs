@@ -8,14 +8,15 @@ use isobatch_shared::units::{format_bytes, format_duration};
 use crate::config::RunConfig;
 use crate::discovery::Discovery;
 use crate::runner::batch::TaskRecord;
+use crate::slurm::plan::Plan as SlurmPlan;
 
 /// How many "computed again" lines the plan shows before it counts the rest.
 const SHOWN_RERUNS: usize = 20;
 
 /// Concurrency and chunking chosen for this batch.
 #[derive(Debug, Clone, Copy)]
-pub struct Shape {
-    /// Workers at once.
+pub struct Shape<'a> {
+    /// Workers at once (on Slurm, array elements at once).
     pub workers: usize,
     /// Tasks per chunk.
     pub chunk: usize,
@@ -31,6 +32,8 @@ pub struct Shape {
     pub available: Option<u64>,
     /// Free space for the outputs.
     pub disk_free: Option<u64>,
+    /// What a Slurm run asks of the cluster (None: local).
+    pub slurm: Option<&'a SlurmPlan>,
 }
 
 /// Writes the plan; with `list_tasks`, every task and its inputs. Tasks whose
@@ -40,7 +43,7 @@ pub fn write(
     cfg: &RunConfig,
     d: &Discovery,
     tasks: &[TaskRecord],
-    shape: Shape,
+    shape: Shape<'_>,
     layouts: &[String],
     list_tasks: bool,
 ) -> io::Result<()> {
@@ -65,11 +68,18 @@ pub fn write(
             format!(", {} missing (--lenient)", d.missing.len())
         }
     )?;
-    writeln!(
-        out,
-        "  mode:      {:?}, {} worker(s), strategy {:?}, chunk {}",
-        cfg.mode, shape.workers, cfg.strategy, shape.chunk
-    )?;
+    match shape.slurm {
+        Some(slurm) => {
+            for line in slurm.describe(cfg, shape.to_run) {
+                writeln!(out, "  {line}")?;
+            }
+        }
+        None => writeln!(
+            out,
+            "  mode:      {:?}, {} worker(s), strategy {:?}, chunk {}",
+            cfg.mode, shape.workers, cfg.strategy, shape.chunk
+        )?,
+    }
     writeln!(
         out,
         "  limits:    timeout {}, kill grace {}, retries {}, max task memory {}",
@@ -86,11 +96,15 @@ pub fn write(
         )?;
     }
     let opt = |v: Option<u64>| v.map_or("unknown".to_string(), format_bytes);
+    // On Slurm this machine's free memory says nothing: the partition's nodes run the tasks.
+    let available = match shape.slurm {
+        Some(_) => String::new(),
+        None => format!(", {} available", opt(shape.available)),
+    };
     writeln!(
         out,
-        "  memory:    about {} per task, {} available; disk: about {} of outputs, {} free",
+        "  memory:    about {} per task{available}; disk: about {} of outputs, {} free",
         opt(shape.task_ram),
-        opt(shape.available),
         format_bytes(shape.disk),
         opt(shape.disk_free)
     )?;

@@ -169,15 +169,16 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         preflight::check(&cfg, &estimate, memory, disk_free).map_err(Error::Preflight)?;
     let slurm_plan = match cfg.executor {
         Executor::Local => None,
-        Executor::Slurm { .. } => Some(slurm::executor::Plan::prepare(&cfg, estimate.max_task())?),
+        Executor::Slurm { .. } => Some(slurm::plan::Plan::prepare(&cfg, estimate.max_task())?),
     };
     for (rec, est) in tasks.iter_mut().zip(&estimate.per_task) {
         rec.estimated_rss = *est;
     }
-    let workers = match (cfg.mode, cfg.workers) {
-        (Mode::Serial, _) => 1,
-        (_, Workers::Fixed(n)) => n,
-        (_, Workers::Auto) => auto_workers(estimate.max_task(), memory),
+    let workers = match (&slurm_plan, cfg.mode, cfg.workers) {
+        (Some(plan), _, _) => plan.throttle(),
+        (None, Mode::Serial, _) => 1,
+        (None, _, Workers::Fixed(n)) => n,
+        (None, _, Workers::Auto) => auto_workers(estimate.max_task(), memory),
     };
     let shape = Shape {
         workers: workers.min(to_run.max(1)),
@@ -188,6 +189,7 @@ pub fn run(args: RunArgs) -> Result<i32, Error> {
         disk: estimate.disk,
         available: memory.map(|m| m.available),
         disk_free,
+        slurm: slurm_plan.as_ref(),
     };
     if cfg.dry_run {
         // A closed stdout (`| head`) only shortens what is shown.

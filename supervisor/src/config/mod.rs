@@ -276,6 +276,12 @@ impl RunConfig {
                      cannot: drop --mode serial (each array element isolates its tasks)",
                 ));
             }
+            ExecutorArg::Slurm if a.strategy.is_some_and(|s| s != Strategy::Individual) => {
+                return Err(usage(
+                    "--strategy groups tasks for this machine's workers; on Slurm each array \
+                     element runs --batch-size tasks (default 1): use --batch-size K instead",
+                ));
+            }
             ExecutorArg::Slurm => Executor::Slurm {
                 args: a.slurm_arg.clone(),
             },
@@ -550,6 +556,13 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("--executor slurm"), "{err}");
+        let err = RunConfig::resolve(RunArgs {
+            executor: Some(ExecutorArg::Slurm),
+            strategy: Some(Strategy::Batched),
+            ..args(PipelineArg::Selftest)
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("--batch-size"), "{err}");
         assert!(RunConfig::resolve(args(PipelineArg::Exec)).is_err());
         let bad = RunArgs {
             timeout: Some("soon".into()),

@@ -6,12 +6,11 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use super::plan::Plan;
 use super::states;
-use super::submit::{self, Resources};
+use super::submit;
 use super::tasklist::{self, Listed, TaskList};
-use super::tools::ClusterConfig;
-use super::{SlurmError, follow, preflight, record};
-use crate::config::{Executor, RunConfig, Workers};
+use super::{follow, record};
 use crate::journal::{self, Record};
 use crate::runner::Context;
 use crate::runner::batch::TaskRecord;
@@ -26,36 +25,6 @@ const POLL: Duration = Duration::from_secs(1);
 const RECORD_GRACE: Duration = Duration::from_secs(5);
 /// Polls after which an element squeue and sacct do not list is taken as gone.
 const MISSING_POLLS: u32 = 10;
-
-/// What pre-flight learnt about the cluster, for submission.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub(super) cluster: ClusterConfig,
-    pub(super) resources: Resources,
-    args: Vec<String>,
-    chunk: usize,
-}
-
-impl Plan {
-    /// Checks `--slurm-arg`, reads the cluster's settings and the partition's
-    /// limits, and refuses what the partition cannot give (exit 2, nothing submitted).
-    pub fn prepare(cfg: &RunConfig, max_estimate: Option<u64>) -> Result<Plan, SlurmError> {
-        let Executor::Slurm { args } = &cfg.executor else {
-            return Err(SlurmError::Element("not a Slurm run".into()));
-        };
-        submit::check_args(args)?;
-        let chunk = cfg.batch_size.unwrap_or(1);
-        let resources = submit::resources(cfg, chunk, max_estimate);
-        let limits = preflight::limits(preflight::partition(args).as_deref())?;
-        preflight::check(resources, &limits)?;
-        Ok(Plan {
-            cluster: ClusterConfig::read()?,
-            resources,
-            args: args.clone(),
-            chunk,
-        })
-    }
-}
 
 /// One array element this run follows.
 pub(super) struct Element {
@@ -187,10 +156,7 @@ impl<'a> SlurmRun<'a> {
                 .collect(),
         };
         let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("isobatch"));
-        let throttle = match self.ctx.cfg.workers {
-            Workers::Fixed(n) => Some(n),
-            Workers::Auto => None,
-        };
+        let throttle = self.plan.throttle.elements();
         let submitted = list.write(&dir).and_then(|()| {
             for (offset, len) in submit::arrays(chunks.len(), self.plan.cluster.max_array_size) {
                 let args = submit::sbatch_args(

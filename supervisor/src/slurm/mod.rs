@@ -6,18 +6,22 @@
 //! Slurm state of an element that left none to a verdict (`states`). Each
 //! element runs `isobatch slurm-element`, which runs its tasks through the same
 //! local dispatcher as a local batch (`element`). `preflight` checks the
-//! partition's limits before anything is submitted; `executor` ties it together.
+//! partition's limits before anything is submitted, `throttle` sizes the array
+//! throttle, `plan` holds (and describes) what will be asked of the cluster;
+//! `executor` ties it together.
 
 pub mod attach;
 pub mod element;
 pub mod executor;
 pub mod follow;
 pub mod merge;
+pub mod plan;
 pub mod preflight;
 pub mod record;
 pub mod states;
 pub mod submit;
 pub mod tasklist;
+pub mod throttle;
 pub mod tools;
 
 use std::path::PathBuf;

@@ -17,16 +17,24 @@ pub struct Limits {
 
 /// The partition `--slurm-arg` names (`--partition X`, `--partition=X`, `-p X`, `-pX`), if any.
 pub fn partition(args: &[String]) -> Option<String> {
+    option_value(args, "--partition", "-p")
+}
+
+/// The value of sbatch option `long`/`short` in `args` (`--long X`, `--long=X`,
+/// `-s X`, `-sX`), if given.
+pub fn option_value(args: &[String], long: &str, short: &str) -> Option<String> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        if let Some(p) = a.strip_prefix("--partition=") {
-            return Some(p.to_string());
+        if let Some(v) = a.strip_prefix(long).and_then(|r| r.strip_prefix('=')) {
+            return Some(v.to_string());
         }
-        if a == "--partition" || a == "-p" {
+        if a == long || a == short {
             return it.next().cloned();
         }
-        if let Some(p) = a.strip_prefix("-p") {
-            return Some(p.to_string());
+        if !a.starts_with("--")
+            && let Some(v) = a.strip_prefix(short)
+        {
+            return Some(v.to_string());
         }
     }
     None

@@ -1,6 +1,6 @@
 //! Submitting: what each array asks of Slurm (`--time` from `--timeout`,
 //! `--mem` from `--max-task-memory` or the memory estimate, the throttle from
-//! `--workers`), arrays split at the cluster's `MaxArraySize`, one `sbatch` each.
+//! `--workers` or the partition's size), arrays split at the cluster's `MaxArraySize`, one `sbatch` each.
 
 use std::path::Path;
 use std::time::Duration;
@@ -117,14 +117,14 @@ fn sh_quote(s: &str) -> String {
 pub fn sbatch_args(
     dir: &Path,
     (offset, len): (usize, usize),
-    throttle: Option<usize>,
+    throttle: usize,
     res: Resources,
     user: &[String],
     program: &Path,
 ) -> Vec<String> {
     let mut array = format!("--array=0-{}", len - 1);
-    if let Some(w) = throttle.filter(|&w| w < len) {
-        array.push_str(&format!("%{w}"));
+    if throttle < len {
+        array.push_str(&format!("%{throttle}"));
     }
     let mut args = vec![
         "--parsable".to_string(),
@@ -199,7 +199,7 @@ mod tests {
         let a = sbatch_args(
             Path::new("/o/.isobatch/slurm/s1"),
             (1000, 5),
-            Some(2),
+            2,
             res,
             &["--partition=main".into()],
             Path::new("/bin/isobatch"),

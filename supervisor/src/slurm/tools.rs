@@ -67,6 +67,8 @@ pub struct ClusterConfig {
     pub max_array_size: usize,
     /// Accounting is on, so `sacct` knows finished jobs.
     pub accounting: bool,
+    /// `DefMemPerCPU`, MiB: what an element without `--mem` gets per CPU.
+    pub def_mem_per_cpu: Option<u64>,
 }
 
 impl ClusterConfig {
@@ -84,9 +86,12 @@ impl ClusterConfig {
             .unwrap_or(1001);
         let accounting = config_value(text, "AccountingStorageType")
             .is_some_and(|v| !v.is_empty() && v != "accounting_storage/none" && v != "(null)");
+        let def_mem_per_cpu =
+            config_value(text, "DefMemPerCPU").and_then(|v| v.parse().ok().filter(|&m| m > 0));
         ClusterConfig {
             max_array_size,
             accounting,
+            def_mem_per_cpu,
         }
     }
 }
@@ -97,21 +102,24 @@ mod tests {
 
     #[test]
     fn reads_the_settings_isobatch_needs() {
-        let text =
-            "MaxArraySize            = 1001\nAccountingStorageType   = accounting_storage/none\n";
+        let text = "MaxArraySize            = 1001\nAccountingStorageType   = \
+                    accounting_storage/none\nDefMemPerCPU            = 1024\n";
         assert_eq!(
             ClusterConfig::parse(text),
             ClusterConfig {
                 max_array_size: 1001,
-                accounting: false
+                accounting: false,
+                def_mem_per_cpu: Some(1024),
             }
         );
-        let text = "MaxArraySize = 40\nAccountingStorageType = accounting_storage/slurmdbd\n";
+        let text = "MaxArraySize = 40\nAccountingStorageType = accounting_storage/slurmdbd\n\
+                    DefMemPerNode = UNLIMITED\n";
         assert_eq!(
             ClusterConfig::parse(text),
             ClusterConfig {
                 max_array_size: 40,
-                accounting: true
+                accounting: true,
+                def_mem_per_cpu: None,
             }
         );
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fuse;
+pub mod slurm;
 
 use std::fs;
 use std::path::{Path, PathBuf};
