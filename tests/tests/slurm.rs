@@ -326,3 +326,90 @@ fn ctrl_c_once_cancels_pending_elements_twice_cancels_running_ones() {
         assert_eq!(attempt_ends(&b, "c"), 0, "c never started");
     }
 }
+
+/// `isobatch status --json` of the batch.
+fn status_json(b: &Batch) -> serde_json::Value {
+    let out = isobatch()
+        .args(["status", "--json"])
+        .arg(b.out())
+        .output()
+        .expect("isobatch status");
+    ok(&out);
+    serde_json::from_slice(&out.stdout).expect("status --json")
+}
+
+/// The one node of the test cluster, as squeue names it.
+fn node_name() -> String {
+    slurm("sinfo", &["-h", "-o", "%N"]).trim().to_string()
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn a_task_shows_running_while_its_element_runs() {
+    require_slurm();
+    let b = Batch::new();
+    b.task("a", "x\n").task("b", "x\n");
+    let gate = b.dir.path().join("gate");
+    let args = ["--executor", "slurm", "--workers", "1", "--progress", "plain"];
+    let run = Captured::spawn(gated_cmd(&b, &gate, &args));
+    wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
+    let job = arrays(&b).remove(0);
+    // a runs on the cluster (it waits on the gate); b waits behind the throttle.
+    let mut status = serde_json::Value::Null;
+    wait_until(LIMIT, "status shows a running", || {
+        status = status_json(&b);
+        status["running"].as_array().is_some_and(|r| !r.is_empty())
+    });
+    assert_eq!(status["state"], "running", "{status:#}");
+    let running = status["running"].as_array().expect("running");
+    assert_eq!(running.len(), 1, "{status:#}");
+    assert_eq!(running[0]["task"], "a");
+    assert_eq!(running[0]["attempt"], 1);
+    assert_eq!(running[0]["slurm_job"], format!("{job}_0"));
+    assert_eq!(running[0]["node"], node_name());
+    assert_eq!(status["run"]["started"], 1, "{status:#}");
+    assert_eq!(status["run"]["not_started"], 1, "{status:#}");
+    let text = isobatch()
+        .arg("status")
+        .arg(b.out())
+        .output()
+        .expect("isobatch status");
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(
+        text.contains(&format!("Slurm job {job}_0 on {}", node_name())),
+        "{text}"
+    );
+    assert!(!run.stderr_text().contains("a: done"), "{}", run.stderr_text());
+    fs::write(&gate, "").expect("open the gate");
+    let out = run.finish(LIMIT);
+    ok(&out);
+    assert_eq!(
+        b.verdicts(),
+        vec![("a".into(), "done".into()), ("b".into(), "done".into())]
+    );
+    // One line per task as it ends, counted like a local run.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[1/2 done 1 · failed 0 · running 0 · left 1") && err.contains("] a: done"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[2/2 done 2 · failed 0 · running 0 · left 0") && err.contains("] b: done"),
+        "{err}"
+    );
+    // Each attempt journaled once, taken in live or at the element's end alike.
+    for t in ["a", "b"] {
+        let starts: Vec<serde_json::Value> = b
+            .journal()
+            .into_iter()
+            .filter(|e| e["event"] == "attempt_start" && e["task"] == t)
+            .collect();
+        assert_eq!(starts.len(), 1, "{t}: {starts:?}");
+        assert!(starts[0]["slurm_job"].as_str().is_some(), "{starts:?}");
+        assert_eq!(attempt_ends(&b, t), 1, "{t}");
+    }
+    assert!(run_log(&b).contains("a attempt 1: done"));
+    let after = status_json(&b);
+    assert_eq!(after["state"], "finished");
+    assert!(after["running"].as_array().is_some_and(Vec::is_empty));
+}

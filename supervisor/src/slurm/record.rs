@@ -26,6 +26,16 @@ pub fn read(path: &Path) -> Vec<Record> {
         .collect()
 }
 
+/// The task a record line concerns.
+pub fn task(r: &Record) -> Option<&str> {
+    match r {
+        Record::AttemptStart { task, .. }
+        | Record::AttemptEnd { task, .. }
+        | Record::Cancelled { task, .. } => Some(task),
+        _ => None,
+    }
+}
+
 /// The attempt an `attempt_end` line describes, with its outputs made absolute
 /// under `output` and the pid from its `attempt_start` in `records`.
 pub fn attempt(output: &Path, end: &Record, records: &[Record]) -> Option<Attempt> {
@@ -77,7 +87,7 @@ pub fn attempt(output: &Path, end: &Record, records: &[Record]) -> Option<Attemp
 /// Whether an attempt's verdict may come from Slurm stopping the element: the
 /// element cancels its task on SIGTERM, but Slurm also signals the task's
 /// processes itself, which then die `failed:killed` or `failed:crashed`.
-fn stopped_from_outside(verdict: Verdict) -> bool {
+pub fn stopped_from_outside(verdict: Verdict) -> bool {
     matches!(
         verdict,
         Verdict::Cancelled | Verdict::FailedKilled | Verdict::FailedCrashed
