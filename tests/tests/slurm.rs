@@ -9,14 +9,32 @@ mod common;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use common::*;
 
 const LIMIT: Duration = Duration::from_secs(180);
 
+/// The cluster: shared by the tests, taken alone by the one that takes its node down.
+static CLUSTER: RwLock<()> = RwLock::new(());
+
+/// Panics unless a Slurm cluster answers; shares it with the other tests.
+fn require_slurm() -> RwLockReadGuard<'static, ()> {
+    let shared = CLUSTER.read().unwrap_or_else(PoisonError::into_inner);
+    cluster_answers();
+    shared
+}
+
+/// Like [`require_slurm`], but no other test of this file uses the cluster meanwhile.
+fn require_slurm_alone() -> RwLockWriteGuard<'static, ()> {
+    let alone = CLUSTER.write().unwrap_or_else(PoisonError::into_inner);
+    cluster_answers();
+    alone
+}
+
 /// Panics unless a Slurm cluster answers (they are run on purpose, so absence is a failure).
-fn require_slurm() {
+fn cluster_answers() {
     let up = Command::new("sinfo")
         .args(["-h", "-o", "%T"])
         .output()
@@ -106,7 +124,7 @@ fn attempt_ends(b: &Batch, task: &str) -> usize {
 #[test]
 #[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
 fn fov_batch_on_slurm_gives_the_local_traces_byte_for_byte() {
-    require_slurm();
+    let _shared = require_slurm();
     let b = Batch::new();
     demo(&b, &["--fovs", "3", "--frames", "6", "--size", "96"]);
     let local = b.dir.path().join("local");
@@ -141,7 +159,7 @@ fn fov_batch_on_slurm_gives_the_local_traces_byte_for_byte() {
 #[test]
 #[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
 fn hanging_failing_and_oversized_tasks_get_their_verdicts() {
-    require_slurm();
+    let _shared = require_slurm();
     let b = Batch::new();
     b.task("fine", "sleep=0.01\n")
         .task("hangs", "sleep=600\n")
@@ -193,13 +211,18 @@ fn supervisor_killed_before_journaling_its_array_is_found_by_job_name() {
 /// the array's journal line away, as if it died between sbatch and the journal),
 /// reruns: every task done exactly once, nothing submitted again.
 fn killed_supervisor_then_rerun(forget: bool) {
-    require_slurm();
+    let _shared = require_slurm();
     let (b, gate) = four_gated_tasks();
     let mut first = spawn(gated_cmd(&b, &gate, &THROTTLED));
     wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
     let dir = submission(&b);
     wait_until(LIMIT, "two elements running", || {
         element_started(&dir, 0) && element_started(&dir, 1)
+    });
+    // The supervisor journaled both starts as they came: the rerun must not count
+    // them as attempts of its own and submit the tasks again.
+    wait_until(LIMIT, "both starts journaled", || {
+        journal_count(&b, "attempt_start") == 2
     });
     first.kill().expect("SIGKILL the supervisor");
     first.wait().expect("reap it");
@@ -219,6 +242,17 @@ fn killed_supervisor_then_rerun(forget: bool) {
     wait_until(LIMIT, "the rerun attached", || {
         run_log(&b).contains("attached to the Slurm job")
     });
+    wait_until(LIMIT, "status shows the attached tasks running", || {
+        let s = status_json(&b);
+        let mut running: Vec<&str> = s["running"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["task"].as_str())
+            .collect();
+        running.sort_unstable();
+        s["state"] == "running" && running == ["a", "b"]
+    });
     fs::write(&gate, "").expect("open the gate");
     let out = rerun.wait_with_output().expect("rerun");
     ok(&out);
@@ -232,7 +266,7 @@ fn killed_supervisor_then_rerun(forget: bool) {
 #[test]
 #[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
 fn scancel_of_one_element_cancels_that_task_only() {
-    require_slurm();
+    let _shared = require_slurm();
     let b = Batch::new();
     b.task("a", "x\n").task("b", "x\n");
     let gate = b.dir.path().join("gate");
@@ -268,7 +302,7 @@ fn scancel_of_one_element_cancels_that_task_only() {
 #[test]
 #[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
 fn what_the_partition_cannot_give_is_refused_before_submission() {
-    require_slurm();
+    let _shared = require_slurm();
     let b = Batch::new();
     b.task("a", "sleep=0.01\n");
     let out = b.run(&["--executor", "slurm", "--max-task-memory", "100T"]);
@@ -288,7 +322,7 @@ fn what_the_partition_cannot_give_is_refused_before_submission() {
 #[test]
 #[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
 fn ctrl_c_once_cancels_pending_elements_twice_cancels_running_ones() {
-    require_slurm();
+    let _shared = require_slurm();
     for twice in [false, true] {
         let (b, gate) = four_gated_tasks();
         let run = spawn(gated_cmd(&b, &gate, &THROTTLED));
@@ -346,11 +380,18 @@ fn node_name() -> String {
 #[test]
 #[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
 fn a_task_shows_running_while_its_element_runs() {
-    require_slurm();
+    let _shared = require_slurm();
     let b = Batch::new();
     b.task("a", "x\n").task("b", "x\n");
     let gate = b.dir.path().join("gate");
-    let args = ["--executor", "slurm", "--workers", "1", "--progress", "plain"];
+    let args = [
+        "--executor",
+        "slurm",
+        "--workers",
+        "1",
+        "--progress",
+        "plain",
+    ];
     let run = Captured::spawn(gated_cmd(&b, &gate, &args));
     wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
     let job = arrays(&b).remove(0);
@@ -379,7 +420,11 @@ fn a_task_shows_running_while_its_element_runs() {
         text.contains(&format!("Slurm job {job}_0 on {}", node_name())),
         "{text}"
     );
-    assert!(!run.stderr_text().contains("a: done"), "{}", run.stderr_text());
+    assert!(
+        !run.stderr_text().contains("a: done"),
+        "{}",
+        run.stderr_text()
+    );
     fs::write(&gate, "").expect("open the gate");
     let out = run.finish(LIMIT);
     ok(&out);
@@ -412,4 +457,186 @@ fn a_task_shows_running_while_its_element_runs() {
     let after = status_json(&b);
     assert_eq!(after["state"], "finished");
     assert!(after["running"].as_array().is_some_and(Vec::is_empty));
+}
+
+/// The value of `key` in `scontrol show config`.
+fn config(key: &str) -> String {
+    slurm("scontrol", &["show", "config"])
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// The journaled ends of `task`: (attempt, verdict, message).
+fn ends(b: &Batch, task: &str) -> Vec<(u64, String, String)> {
+    b.journal()
+        .iter()
+        .filter(|e| e["event"] == "attempt_end" && e["task"] == task)
+        .map(|e| {
+            (
+                e["attempt"].as_u64().unwrap_or(0),
+                e["verdict"].as_str().unwrap_or("").to_string(),
+                e["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn slurms_time_limit_gives_failed_timeout() {
+    let _shared = require_slurm();
+    let partitions = slurm("sinfo", &["-h", "-o", "%P|%l"]);
+    assert!(
+        partitions.lines().any(|l| l.trim() == "short|1:00"),
+        "needs partition `short` with a 1-minute time limit (scripts/slurm-up makes it): \
+         {partitions}"
+    );
+    let b = Batch::new();
+    b.task("hangs", "sleep=600\n").task("quick", "sleep=0.01\n");
+    // --timeout maps to --time, which `short` cannot give: refused before submission.
+    let out = b.run(&[
+        "--executor",
+        "slurm",
+        "--timeout",
+        "30s",
+        "--slurm-arg",
+        "--partition=short",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("short"),
+        "{out:?}"
+    );
+    assert!(arrays(&b).is_empty());
+    // Without --timeout only Slurm's limit (the partition's 1 minute) stops the element.
+    let cmd = b.run_cmd(&["--executor", "slurm", "--slurm-arg", "--partition=short"]);
+    let out = run_within(cmd, LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        b.verdicts(),
+        vec![
+            ("hangs".into(), "failed:timeout".into()),
+            ("quick".into(), "done".into()),
+        ]
+    );
+    let hung = ends(&b, "hangs");
+    assert_eq!(hung.len(), 1, "{hung:?}");
+    assert!(hung[0].2.contains("time limit (TIMEOUT)"), "{hung:?}");
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn slurms_memory_kill_gives_failed_memory_limit() {
+    let _shared = require_slurm();
+    assert!(
+        config("JobAcctGatherParams").contains("OverMemoryKill")
+            || config("TaskPlugin").contains("cgroup"),
+        "needs a cluster that enforces --mem (scripts/slurm-up sets OverMemoryKill)"
+    );
+    let b = Batch::new();
+    // Slurm samples every 30 s (JobAcctGatherFrequency): big outlives one sample.
+    b.task("big", "alloc=600M\nsleep=75\n")
+        .task("small", "sleep=0.01\n");
+    // A declared need far below the real one gives --mem = 100M + 25 % + 128 MiB; with
+    // no --max-task-memory the element's own cap is off, so Slurm's --mem is what holds.
+    let cmd = b.run_cmd(&["--executor", "slurm", "--task-memory", "100M"]);
+    let out = run_within(cmd, LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        b.verdicts(),
+        vec![
+            ("big".into(), "failed:memory-limit".into()),
+            ("small".into(), "done".into()),
+        ]
+    );
+    let big = ends(&b, "big");
+    assert_eq!(big.len(), 1, "{big:?}");
+    assert!(big[0].2.contains("over its memory limit"), "{big:?}");
+}
+
+/// Takes a node down for Slurm (its jobs end NODE_FAIL); resumes it when dropped.
+struct NodeDown(String);
+
+impl NodeDown {
+    fn take(node: &str) -> NodeDown {
+        slurm(
+            "scontrol",
+            &[
+                "update",
+                &format!("nodename={node}"),
+                "state=down",
+                "reason=isobatch test: node failure",
+            ],
+        );
+        NodeDown(node.to_string())
+    }
+}
+
+impl Drop for NodeDown {
+    fn drop(&mut self) {
+        let _ = Command::new("scontrol")
+            .args(["update", &format!("nodename={}", self.0), "state=resume"])
+            .status();
+    }
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn a_node_failure_runs_the_task_again_without_using_up_retries() {
+    let _alone = require_slurm_alone();
+    let b = Batch::new();
+    b.task("a", "x\n");
+    let gate = b.dir.path().join("gate");
+    let args = [
+        "--executor",
+        "slurm",
+        "--retries",
+        "0",
+        "--progress",
+        "none",
+    ];
+    let run = spawn(gated_cmd(&b, &gate, &args));
+    wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
+    let job = arrays(&b).remove(0);
+    let first = submission(&b);
+    wait_until(LIMIT, "a running", || {
+        journal_count(&b, "attempt_start") == 1
+    });
+    // Taking the node down ends every job on it: wait until only ours runs there.
+    wait_until(LIMIT, "no other job on the cluster", || {
+        slurm("squeue", &["-h", "-o", "%F"])
+            .lines()
+            .all(|l| l.trim() == job)
+    });
+    let node = node_name();
+    let down = NodeDown::take(&node);
+    wait_until(LIMIT, "the element ended NODE_FAIL", || {
+        slurm(
+            "squeue",
+            &["-h", "-r", "-t", "all", "-j", &job, "-o", "%K %T"],
+        )
+        .lines()
+        .any(|l| l.trim() == "0 NODE_FAIL")
+    });
+    let first_dir = first.to_string_lossy().into_owned();
+    wait_until(LIMIT, "the failed element's processes gone", || {
+        processes_with_arg(&first_dir).is_empty()
+    });
+    wait_until(LIMIT, "the task submitted again", || arrays(&b).len() == 2);
+    drop(down);
+    fs::write(&gate, "").expect("open the gate");
+    let out = run.wait_with_output().expect("run");
+    ok(&out);
+    assert_eq!(b.verdict("a"), "done");
+    let a = ends(&b, "a");
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!((a[0].0, a[0].1.as_str()), (1, "failed:killed"), "{a:?}");
+    assert!(a[0].2.contains("NODE_FAIL"), "{a:?}");
+    assert!(a[0].2.contains("without using up --retries"), "{a:?}");
+    assert_eq!((a[1].0, a[1].1.as_str()), (2, "done"), "{a:?}");
+    assert_eq!(b.row("a")["attempts"], "2");
 }

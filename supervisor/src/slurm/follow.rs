@@ -102,8 +102,14 @@ mod tests {
         );
         assert_eq!(s.len(), 3);
         let one = &s[&("12".to_string(), 1)];
-        assert_eq!((one.state.as_str(), one.node.as_deref()), ("RUNNING", Some("n07")));
+        assert_eq!(
+            (one.state.as_str(), one.node.as_deref()),
+            ("RUNNING", Some("n07"))
+        );
         let four = &s[&("13".to_string(), 4)];
-        assert_eq!((four.state.as_str(), four.node.as_deref()), ("CANCELLED by 0", None));
+        assert_eq!(
+            (four.state.as_str(), four.node.as_deref()),
+            ("CANCELLED by 0", None)
+        );
     }
 }

@@ -23,6 +23,8 @@ struct Seen {
     open: Option<u32>,
     /// The verdict of its last ended attempt (Slurm's state applied).
     last: Option<Verdict>,
+    /// That attempt was lost to a node failure or preemption: the task runs again.
+    lost: bool,
     /// Why the element cancelled it before it started.
     cancelled: Option<String>,
 }
@@ -40,6 +42,9 @@ impl SlurmRun<'_> {
         complete: bool,
         resubmit: &mut Vec<TaskIdx>,
     ) {
+        let log = tasklist::slurm_log(&e.dir, &e.job, e.array_index);
+        let state = state.map(|s| states::with_log_evidence(s, &log));
+        let state = state.as_deref();
         for r in recs.iter().skip(e.merged) {
             let Some(t) = self.task_of(e, record::task(r)) else {
                 continue;
@@ -53,9 +58,15 @@ impl SlurmRun<'_> {
                 _ => {}
             }
         }
-        let log = tasklist::slurm_log(&e.dir, &e.job, e.array_index);
         for &t in &e.tasks {
             let seen = seen(&self.tasks[t].task.id, recs, state);
+            if seen.lost && seen.open.is_none() {
+                let why = state.and_then(states::lost).unwrap_or_default();
+                let id = &self.tasks[t].task.id;
+                self.note(&format!("{id}: {why}; submitting it again"));
+                resubmit.push(t);
+                continue;
+            }
             if let Some(v) = seen.last.filter(|_| seen.open.is_none()) {
                 self.conclude(t, v);
                 continue;
@@ -82,11 +93,12 @@ impl SlurmRun<'_> {
                 (Outcome::Resubmit(why), open) => {
                     let id = self.tasks[t].task.id.clone();
                     if let Some(attempt) = open {
-                        let lost = format!(
-                            "{why} while it ran: not the task's fault, so it runs again \
-                             without using up --retries"
+                        self.end_open(
+                            t,
+                            attempt,
+                            Verdict::FailedKilled,
+                            states::lost_message(&why),
                         );
-                        self.end_open(t, attempt, Verdict::FailedKilled, lost);
                     }
                     self.note(&format!("{id}: {why}; submitting it again"));
                     resubmit.push(t);
@@ -207,14 +219,18 @@ fn seen(id: &str, recs: &[Record], state: Option<&str>) -> Seen {
             Record::AttemptStart { task, attempt, .. } if task == id => {
                 seen.open = Some(*attempt);
                 seen.last = None;
+                seen.lost = false;
             }
-            Record::AttemptEnd { task, .. } if task == id => {
+            Record::AttemptEnd { task, verdict, .. } if task == id => {
                 let last = record::is_last_end(recs, r);
                 if let Record::AttemptEnd { verdict, .. } =
                     record::with_slurm_verdict(r, state, last)
                 {
                     seen.last = Some(verdict);
                 }
+                seen.lost = last
+                    && record::stopped_from_outside(*verdict)
+                    && state.and_then(states::lost).is_some();
                 seen.open = None;
             }
             Record::Cancelled { task, reason, .. } if task == id => {

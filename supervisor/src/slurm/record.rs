@@ -106,7 +106,8 @@ pub fn has_cancellation(records: &[Record]) -> bool {
 
 /// `record` with the verdict Slurm's `state` implies for an attempt stopped
 /// from outside: `failed:timeout` or `failed:memory-limit` at the element's
-/// limits, `cancelled` after scancel. Only the element's `last` attempt can
+/// limits, `failed:killed` when its node failed or it was preempted (the task
+/// then runs again), `cancelled` after scancel. Only the element's `last` attempt can
 /// have been running when Slurm stopped it; earlier ones keep their verdicts.
 pub fn with_slurm_verdict(record: &Record, state: Option<&str>, last: bool) -> Record {
     let mut r = record.clone();
@@ -120,6 +121,9 @@ pub fn with_slurm_verdict(record: &Record, state: Option<&str>, last: bool) -> R
         if let Some((v, why)) = super::states::limit(state) {
             *verdict = v;
             *message = why;
+        } else if let Some(why) = super::states::lost(state) {
+            *verdict = Verdict::FailedKilled;
+            *message = super::states::lost_message(&why);
         } else if super::states::is_cancelled(state) {
             *verdict = Verdict::Cancelled;
             *message =
@@ -184,6 +188,15 @@ mod tests {
                 verdict: Verdict::Cancelled,
                 ..
             }
+        ));
+        let r = with_slurm_verdict(&end(Verdict::Cancelled), Some("NODE_FAIL"), true);
+        assert!(matches!(
+            r,
+            Record::AttemptEnd {
+                verdict: Verdict::FailedKilled,
+                ref message,
+                ..
+            } if message.contains("NODE_FAIL")
         ));
         let r = with_slurm_verdict(&end(Verdict::FailedKilled), Some("COMPLETED"), true);
         assert_eq!(r, end(Verdict::FailedKilled));
