@@ -640,3 +640,53 @@ fn a_node_failure_runs_the_task_again_without_using_up_retries() {
     assert_eq!((a[1].0, a[1].1.as_str()), (2, "done"), "{a:?}");
     assert_eq!(b.row("a")["attempts"], "2");
 }
+
+#[test]
+#[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
+fn a_chunk_reports_each_task_as_it_ends() {
+    let _shared = require_slurm();
+    let b = Batch::new();
+    b.task("a", "x\n").task("b", "x\n");
+    let gate = b.dir.path().join("gate");
+    // One element runs both: a ends at once, b waits on the gate.
+    let script = format!(
+        "[ {{name}} = a ] || while [ ! -e '{}' ]; do sleep 0.01; done",
+        gate.display()
+    );
+    let mut cmd = isobatch();
+    cmd.args(["run", "--pipeline", "exec", "--progress", "none", "--input"])
+        .arg(b.raw())
+        .arg("--output")
+        .arg(b.out())
+        .args(["--pattern", "{name}.txt", "--exec"])
+        .arg(format!("sh -c \"{script}\""))
+        .args(["--executor", "slurm", "--batch-size", "2"]);
+    let run = spawn(cmd);
+    wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
+    let mut status = serde_json::Value::Null;
+    wait_until(
+        LIMIT,
+        "a done and b running, the element still running",
+        || {
+            status = status_json(&b);
+            status["counts"]["done"] == 1
+                && status["running"]
+                    .as_array()
+                    .is_some_and(|r| r.len() == 1 && r[0]["task"] == "b")
+        },
+    );
+    let job = arrays(&b).remove(0);
+    assert_eq!(status["running"][0]["slurm_job"], format!("{job}_0"));
+    assert_eq!(attempt_ends(&b, "a"), 1);
+    fs::write(&gate, "").expect("open the gate");
+    ok(&run.wait_with_output().expect("run"));
+    assert_eq!(
+        b.verdicts(),
+        vec![("a".into(), "done".into()), ("b".into(), "done".into())]
+    );
+    for t in ["a", "b"] {
+        assert_eq!(attempt_ends(&b, t), 1, "{t}");
+    }
+    assert_eq!(journal_count(&b, "attempt_start"), 2);
+    assert_eq!(arrays(&b).len(), 1);
+}
