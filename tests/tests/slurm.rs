@@ -104,10 +104,10 @@ const THROTTLED: [&str; 6] = [
     "none",
 ];
 
-/// Tasks a–d for [`gated_cmd`], and the gate file that lets them finish.
-fn four_gated_tasks() -> (Batch, std::path::PathBuf) {
+/// `tasks` for [`gated_cmd`], and the gate file that lets them finish.
+fn gated_tasks(tasks: &[&str]) -> (Batch, std::path::PathBuf) {
     let b = Batch::new();
-    for t in ["a", "b", "c", "d"] {
+    for t in tasks {
         b.task(t, "x\n");
     }
     let gate = b.dir.path().join("gate");
@@ -212,7 +212,7 @@ fn supervisor_killed_before_journaling_its_array_is_found_by_job_name() {
 /// reruns: every task done exactly once, nothing submitted again.
 fn killed_supervisor_then_rerun(forget: bool) {
     let _shared = require_slurm();
-    let (b, gate) = four_gated_tasks();
+    let (b, gate) = gated_tasks(&["a", "b", "c", "d"]);
     let mut first = spawn(gated_cmd(&b, &gate, &THROTTLED));
     wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
     let dir = submission(&b);
@@ -267,9 +267,7 @@ fn killed_supervisor_then_rerun(forget: bool) {
 #[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
 fn scancel_of_one_element_cancels_that_task_only() {
     let _shared = require_slurm();
-    let b = Batch::new();
-    b.task("a", "x\n").task("b", "x\n");
-    let gate = b.dir.path().join("gate");
+    let (b, gate) = gated_tasks(&["a", "b"]);
     let args = ["--executor", "slurm", "--progress", "none"];
     let run = spawn(gated_cmd(&b, &gate, &args));
     wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
@@ -324,7 +322,7 @@ fn what_the_partition_cannot_give_is_refused_before_submission() {
 fn ctrl_c_once_cancels_pending_elements_twice_cancels_running_ones() {
     let _shared = require_slurm();
     for twice in [false, true] {
-        let (b, gate) = four_gated_tasks();
+        let (b, gate) = gated_tasks(&["a", "b", "c", "d"]);
         let run = spawn(gated_cmd(&b, &gate, &THROTTLED));
         wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
         let dir = submission(&b);
@@ -381,9 +379,7 @@ fn node_name() -> String {
 #[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
 fn a_task_shows_running_while_its_element_runs() {
     let _shared = require_slurm();
-    let b = Batch::new();
-    b.task("a", "x\n").task("b", "x\n");
-    let gate = b.dir.path().join("gate");
+    let (b, gate) = gated_tasks(&["a", "b"]);
     let args = [
         "--executor",
         "slurm",
@@ -514,18 +510,33 @@ fn slurms_time_limit_gives_failed_timeout() {
     assert!(arrays(&b).is_empty());
     // Without --timeout only Slurm's limit (the partition's 1 minute) stops the element.
     let cmd = b.run_cmd(&["--executor", "slurm", "--slurm-arg", "--partition=short"]);
+    one_failed_one_done(
+        &b,
+        cmd,
+        ("hangs", "failed:timeout", "time limit (TIMEOUT)"),
+        "quick",
+    );
+}
+
+/// Runs `cmd`: exit 1, task `failed` ends with `verdict` in one attempt whose
+/// message says `says`, task `done` ends done.
+fn one_failed_one_done(
+    b: &Batch,
+    cmd: Command,
+    (failed, verdict, says): (&str, &str, &str),
+    done: &str,
+) {
     let out = run_within(cmd, LIMIT);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert_eq!(
-        b.verdicts(),
-        vec![
-            ("hangs".into(), "failed:timeout".into()),
-            ("quick".into(), "done".into()),
-        ]
-    );
-    let hung = ends(&b, "hangs");
-    assert_eq!(hung.len(), 1, "{hung:?}");
-    assert!(hung[0].2.contains("time limit (TIMEOUT)"), "{hung:?}");
+    let mut want = vec![
+        (failed.to_string(), verdict.to_string()),
+        (done.to_string(), "done".to_string()),
+    ];
+    want.sort();
+    assert_eq!(b.verdicts(), want);
+    let ended = ends(b, failed);
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert!(ended[0].2.contains(says), "{ended:?}");
 }
 
 #[test]
@@ -544,18 +555,8 @@ fn slurms_memory_kill_gives_failed_memory_limit() {
     // A declared need far below the real one gives --mem = 100M + 25 % + 128 MiB; with
     // no --max-task-memory the element's own cap is off, so Slurm's --mem is what holds.
     let cmd = b.run_cmd(&["--executor", "slurm", "--task-memory", "100M"]);
-    let out = run_within(cmd, LIMIT);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert_eq!(
-        b.verdicts(),
-        vec![
-            ("big".into(), "failed:memory-limit".into()),
-            ("small".into(), "done".into()),
-        ]
-    );
-    let big = ends(&b, "big");
-    assert_eq!(big.len(), 1, "{big:?}");
-    assert!(big[0].2.contains("over its memory limit"), "{big:?}");
+    let big = ("big", "failed:memory-limit", "over its memory limit");
+    one_failed_one_done(&b, cmd, big, "small");
 }
 
 /// Takes a node down for Slurm (its jobs end NODE_FAIL); resumes it when dropped.
@@ -588,9 +589,7 @@ impl Drop for NodeDown {
 #[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
 fn a_node_failure_runs_the_task_again_without_using_up_retries() {
     let _alone = require_slurm_alone();
-    let b = Batch::new();
-    b.task("a", "x\n");
-    let gate = b.dir.path().join("gate");
+    let (b, gate) = gated_tasks(&["a"]);
     let args = [
         "--executor",
         "slurm",
@@ -645,23 +644,21 @@ fn a_node_failure_runs_the_task_again_without_using_up_retries() {
 #[ignore = "needs a Slurm cluster: scripts/slurm-up, then cargo test --test slurm -- --ignored"]
 fn a_chunk_reports_each_task_as_it_ends() {
     let _shared = require_slurm();
-    let b = Batch::new();
-    b.task("a", "x\n").task("b", "x\n");
-    let gate = b.dir.path().join("gate");
+    let (b, gate) = gated_tasks(&["a", "b"]);
     // One element runs both: a ends at once, b waits on the gate.
     let script = format!(
         "[ {{name}} = a ] || while [ ! -e '{}' ]; do sleep 0.01; done",
         gate.display()
     );
-    let mut cmd = isobatch();
-    cmd.args(["run", "--pipeline", "exec", "--progress", "none", "--input"])
-        .arg(b.raw())
-        .arg("--output")
-        .arg(b.out())
-        .args(["--pattern", "{name}.txt", "--exec"])
-        .arg(format!("sh -c \"{script}\""))
-        .args(["--executor", "slurm", "--batch-size", "2"]);
-    let run = spawn(cmd);
+    let args = [
+        "--executor",
+        "slurm",
+        "--batch-size",
+        "2",
+        "--progress",
+        "none",
+    ];
+    let run = spawn(exec_cmd(&b, &script, &args));
     wait_until(LIMIT, "a submitted array", || !arrays(&b).is_empty());
     let mut status = serde_json::Value::Null;
     wait_until(
