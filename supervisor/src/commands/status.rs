@@ -25,6 +25,8 @@ struct TaskState {
     message: String,
     running_since: Option<f64>,
     attempt: u32,
+    /// With `--executor slurm`: the array element and node of the running attempt.
+    slurm: Option<(String, Option<String>)>,
     /// Why the latest run computes an earlier `done` result again.
     rerun: Option<String>,
     /// QC warnings of the latest complete attempt.
@@ -97,11 +99,14 @@ pub fn summarize(
                 task,
                 attempt,
                 time,
+                slurm_job,
+                node,
                 ..
             } => {
                 let t = tasks.entry(task.clone()).or_default();
                 t.running_since = Some(*time);
                 t.attempt = *attempt;
+                t.slurm = slurm_job.clone().map(|j| (j, node.clone()));
                 if let Some(run) = last.as_mut() {
                     run.started.insert(task.clone());
                     run.finished.remove(task);
@@ -154,7 +159,14 @@ pub fn summarize(
     let in_flight: Vec<_> = tasks
         .iter()
         .filter(|(_, t)| last.as_ref().is_some_and(|r| r.ended.is_none()) && t.running_since.is_some())
-        .map(|(id, t)| json!({"task": id, "attempt": t.attempt, "elapsed_s": now - t.running_since.unwrap_or(now)}))
+        .map(|(id, t)| {
+            let mut r = json!({"task": id, "attempt": t.attempt, "elapsed_s": now - t.running_since.unwrap_or(now)});
+            if let Some((job, node)) = &t.slurm {
+                r["slurm_job"] = json!(job);
+                r["node"] = json!(node);
+            }
+            r
+        })
         .collect();
     let (running, was_running) = if state == RunState::Running {
         (in_flight, Vec::new())
@@ -229,8 +241,13 @@ fn render(v: &serde_json::Value) -> String {
     }
     for r in v["running"].as_array().into_iter().flatten() {
         let secs = r["elapsed_s"].as_f64().unwrap_or(0.0).max(0.0);
+        let place = match (r["slurm_job"].as_str(), r["node"].as_str()) {
+            (Some(job), Some(node)) => format!(", Slurm job {job} on {node}"),
+            (Some(job), None) => format!(", Slurm job {job}"),
+            _ => String::new(),
+        };
         s += &format!(
-            "running: {} (attempt {}, {})\n",
+            "running: {} (attempt {}, {}{place})\n",
             r["task"].as_str().unwrap_or(""),
             r["attempt"],
             format_duration(std::time::Duration::from_secs_f64(secs))
@@ -302,6 +319,8 @@ mod tests {
                 task: task.into(),
                 attempt: 1,
                 worker_pid: None,
+                slurm_job: None,
+                node: None,
             },
             Record::AttemptEnd {
                 time,

@@ -51,8 +51,14 @@ pub enum Record {
         task: String,
         /// Attempt number.
         attempt: u32,
-        /// Worker pid (absent in serial mode).
+        /// Worker pid (absent in serial mode; with `--executor slurm`, a pid on `node`).
         worker_pid: Option<u32>,
+        /// With `--executor slurm`: the array element running it, `JOBID_INDEX`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        slurm_job: Option<String>,
+        /// With `--executor slurm`: the node it runs on, as squeue names it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
     },
     /// An attempt ended.
     AttemptEnd {

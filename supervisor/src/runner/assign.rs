@@ -381,6 +381,8 @@ impl Dispatcher<'_> {
             task,
             attempt,
             worker_pid: Some(w.pid),
+            slurm_job: None,
+            node: None,
         });
     }
 

@@ -49,6 +49,8 @@ pub fn run(
                 task: spec.task.clone(),
                 attempt,
                 worker_pid: None,
+                slurm_job: None,
+                node: None,
             });
             let started = Instant::now();
             let rss_before = procfs::self_rss();

@@ -4,11 +4,29 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use isobatch_shared::Verdict;
+
 use super::executor::{Element, SlurmRun};
 use super::tasklist::{self, TaskList};
 use super::{follow, submit, tools};
 use crate::journal::{self, Record};
-use crate::runner::schedule::TaskIdx;
+use crate::runner::schedule::{TaskIdx, should_retry};
+
+/// Every `(task, (attempt, verdict))` the journal has an end for.
+fn ended_attempts(records: &[Record]) -> Vec<(String, (u32, Verdict))> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::AttemptEnd {
+                task,
+                attempt,
+                verdict,
+                ..
+            } => Some((task.clone(), (*attempt, *verdict))),
+            _ => None,
+        })
+        .collect()
+}
 
 impl SlurmRun<'_> {
     /// Follows the arrays of a killed run with the same parameters; returns the tasks they own.
@@ -41,30 +59,41 @@ impl SlurmRun<'_> {
             _ => None,
         });
         arrays.extend(self.unrecorded(after.unwrap_or(0.0), &arrays));
-        let mut owned = Vec::new();
+        let ended = ended_attempts(earlier);
+        let mut lists = Vec::new();
         for (job_id, list, offset, count) in &arrays {
             let dir = self.ctx.cfg.output.join(list);
-            let list = match TaskList::read(&dir) {
-                Ok(l) => l,
-                Err(e) => {
-                    self.note(&format!("cannot attach to Slurm job {job_id}: {e}"));
-                    continue;
+            match TaskList::read(&dir) {
+                Ok(l) if l.param_hash != self.ctx.param_hash => {
+                    let _ = follow::scancel(std::slice::from_ref(job_id), false);
+                    self.note(&format!(
+                        "cancelled Slurm job {job_id} of an earlier run: it ran other parameters"
+                    ));
                 }
-            };
-            if list.param_hash != self.ctx.param_hash {
-                let _ = follow::scancel(std::slice::from_ref(job_id), false);
-                self.note(&format!(
-                    "cancelled Slurm job {job_id} of an earlier run: it ran other parameters"
-                ));
-                continue;
+                Ok(l) => lists.push((job_id, dir, *offset, *count, l)),
+                Err(e) => self.note(&format!("cannot attach to Slurm job {job_id}: {e}")),
             }
+        }
+        // A task resubmitted (node failure) is listed more than once: the latest listing owns it.
+        let mut latest: HashMap<&str, u32> = HashMap::new();
+        for (.., l) in &lists {
+            for listed in l.elements.iter().flatten() {
+                let a = latest.entry(listed.task.id.as_str()).or_default();
+                *a = (*a).max(listed.attempt);
+            }
+        }
+        let mut owned = Vec::new();
+        let mut elements = Vec::new();
+        for (job_id, dir, offset, count, list) in &lists {
             for index in *offset..*offset + *count {
                 let tasks: Vec<TaskIdx> = list.elements.get(index).map_or_else(Vec::new, |l| {
                     l.iter()
+                        .filter(|l| latest.get(l.task.id.as_str()) == Some(&l.attempt))
                         .filter_map(|l| {
                             let &t = by_id.get(&l.task.id)?;
-                            let rec = &self.tasks[t];
-                            (rec.verdict.is_none() && rec.next_attempt() == l.attempt).then_some(t)
+                            let still = self.tasks[t].verdict.is_none()
+                                && self.element_may_run(&l.task.id, l.attempt, &ended);
+                            still.then_some(t)
                         })
                         .collect()
                 });
@@ -72,20 +101,24 @@ impl SlurmRun<'_> {
                     continue;
                 }
                 owned.extend(&tasks);
-                self.elements.push(Element {
-                    job: job_id.clone(),
-                    array_index: index - offset,
-                    dir: dir.clone(),
+                let mut e = Element::new(
+                    ((*job_id).clone(), index - offset),
+                    dir.clone(),
                     index,
                     tasks,
-                    ended: None,
-                    missing: 0,
-                });
+                );
+                e.known = ended
+                    .iter()
+                    .filter(|(task, _)| e.tasks.iter().any(|&t| self.tasks[t].task.id == **task))
+                    .map(|(task, a)| (task.clone(), a.0))
+                    .collect();
+                elements.push(e);
             }
             if !self.jobs.contains(job_id) {
-                self.jobs.push(job_id.clone());
+                self.jobs.push((*job_id).clone());
             }
         }
+        self.elements.extend(elements);
         if !owned.is_empty() {
             self.note(&format!(
                 "attached to the Slurm job(s) of the killed run for {} task(s)",
@@ -93,6 +126,24 @@ impl SlurmRun<'_> {
             ));
         }
         owned
+    }
+
+    /// Whether the element that ran `task` from attempt `first` on may still
+    /// run or report it: the killed run journaled no end from it, or the last
+    /// one it journaled leaves the element a retry. A task the element has
+    /// finished for good is the rerun's to run again (a failed task), never
+    /// the element's and the rerun's at once.
+    fn element_may_run(&self, task: &str, first: u32, ended: &[(String, (u32, Verdict))]) -> bool {
+        let mine: Vec<&(u32, Verdict)> = ended
+            .iter()
+            .filter(|(t, (a, _))| t == task && *a >= first)
+            .map(|(_, e)| e)
+            .collect();
+        let Some(&&(_, last)) = mine.iter().max_by_key(|(a, _)| *a) else {
+            return true;
+        };
+        let tries = u32::try_from(mine.len()).unwrap_or(u32::MAX);
+        should_retry(last, tries, self.ctx.cfg.retries)
     }
 
     /// Arrays a killed run submitted but did not live to journal (killed

@@ -2,6 +2,7 @@
 //! left, submit the rest, follow every element until its tasks have verdicts,
 //! and merge what the elements journaled into the one journal.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -37,6 +38,39 @@ pub(super) struct Element {
     /// When Slurm first said it ended, and how.
     pub(super) ended: Option<(Instant, String)>,
     pub(super) missing: u32,
+    /// The node it runs on, once squeue says.
+    pub(super) node: Option<String>,
+    /// Lines of its record already merged into the journal (taken in while it ran).
+    pub(super) merged: usize,
+    /// The size of its record when last read.
+    pub(super) seen_len: u64,
+    /// `(task, attempt)` the journal already has an end for: an element of a
+    /// killed run whose attempts that run merged. Not journaled again.
+    pub(super) known: HashSet<(String, u32)>,
+}
+
+impl Element {
+    /// Element `index` of submission `dir`, array index `array_index` of `job`, running `tasks`.
+    pub(super) fn new(
+        (job, array_index): (String, usize),
+        dir: PathBuf,
+        index: usize,
+        tasks: Vec<TaskIdx>,
+    ) -> Element {
+        Element {
+            job,
+            array_index,
+            dir,
+            index,
+            tasks,
+            ended: None,
+            missing: 0,
+            node: None,
+            merged: 0,
+            seen_len: 0,
+            known: HashSet::new(),
+        }
+    }
 }
 
 /// The Slurm run's state.
@@ -182,15 +216,12 @@ impl<'a> SlurmRun<'a> {
                     dir.display()
                 ));
                 for i in 0..len {
-                    self.elements.push(Element {
-                        job: job.clone(),
-                        array_index: i,
-                        dir: dir.clone(),
-                        index: offset + i,
-                        tasks: chunks[offset + i].clone(),
-                        ended: None,
-                        missing: 0,
-                    });
+                    self.elements.push(Element::new(
+                        (job.clone(), i),
+                        dir.clone(),
+                        offset + i,
+                        chunks[offset + i].clone(),
+                    ));
                 }
                 self.jobs.push(job);
             }
@@ -227,9 +258,13 @@ impl<'a> SlurmRun<'a> {
         let mut resubmit = Vec::new();
         let mut keep = Vec::new();
         for mut e in std::mem::take(&mut self.elements) {
-            match states.get(&(e.job.clone(), e.array_index)) {
-                Some(s) if states::is_terminal(s) => {
-                    e.ended.get_or_insert((now, s.clone()));
+            let listed = states.get(&(e.job.clone(), e.array_index));
+            if let Some(node) = listed.and_then(|s| s.node.clone()) {
+                e.node = Some(node);
+            }
+            match listed {
+                Some(s) if states::is_terminal(&s.state) => {
+                    e.ended.get_or_insert((now, s.state.clone()));
                 }
                 Some(_) => e.missing = 0,
                 None => {
@@ -250,6 +285,8 @@ impl<'a> SlurmRun<'a> {
                     self.merge(&e, &recs, ended.as_deref(), true, &mut resubmit);
                     continue;
                 }
+            } else {
+                self.absorb(&mut e);
             }
             match &e.ended {
                 Some((at, state)) if now.duration_since(*at) >= RECORD_GRACE => {

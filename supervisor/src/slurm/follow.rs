@@ -6,8 +6,17 @@ use std::collections::HashMap;
 
 use super::{SlurmError, tools};
 
-/// `(array job id, array index)` → state, e.g. `RUNNING`, `CANCELLED by 0`.
-pub type States = HashMap<(String, usize), String>;
+/// `(array job id, array index)` → what Slurm says of that element.
+pub type States = HashMap<(String, usize), ElementState>;
+
+/// One array element as squeue or sacct list it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElementState {
+    /// Its state, e.g. `RUNNING`, `CANCELLED by 0`.
+    pub state: String,
+    /// The node it runs (or ran) on; None while pending, or from sacct.
+    pub node: Option<String>,
+}
 
 /// The states of every element of `jobs` that squeue (and, with `accounting`, sacct) knows.
 pub fn states(jobs: &[String], accounting: bool) -> Result<States, SlurmError> {
@@ -18,7 +27,7 @@ pub fn states(jobs: &[String], accounting: bool) -> Result<States, SlurmError> {
     let list = jobs.join(",");
     let squeue = tools::output(
         "squeue",
-        &tools::args(&["-h", "-r", "-t", "all", "-o", "%F|%K|%T", "-j", &list]),
+        &tools::args(&["-h", "-r", "-t", "all", "-o", "%F|%K|%T|%N", "-j", &list]),
     );
     match squeue {
         Ok(text) => parse_into(&text, &mut states),
@@ -38,21 +47,31 @@ pub fn states(jobs: &[String], accounting: bool) -> Result<States, SlurmError> {
             {
                 states
                     .entry((job.to_string(), index))
-                    .or_insert_with(|| state.trim().to_string());
+                    .or_insert_with(|| ElementState {
+                        state: state.trim().to_string(),
+                        node: None,
+                    });
             }
         }
     }
     Ok(states)
 }
 
-/// Reads `squeue -o '%F|%K|%T'` lines.
+/// Reads `squeue -o '%F|%K|%T|%N'` lines.
 fn parse_into(text: &str, states: &mut States) {
     for line in text.lines() {
         let mut f = line.trim().split('|');
         if let (Some(job), Some(index), Some(state)) = (f.next(), f.next(), f.next())
             && let Ok(index) = index.parse()
         {
-            states.insert((job.to_string(), index), state.to_string());
+            let node = f.next().map(str::trim).filter(|n| !n.is_empty());
+            states.insert(
+                (job.to_string(), index),
+                ElementState {
+                    state: state.to_string(),
+                    node: node.map(str::to_string),
+                },
+            );
         }
     }
 }
@@ -78,11 +97,19 @@ mod tests {
     fn reads_squeue_lines() {
         let mut s = States::new();
         parse_into(
-            "12|0|COMPLETED\n12|1|RUNNING\n12|N/A|PENDING\n13|4|CANCELLED by 0\n",
+            "12|0|COMPLETED|vm\n12|1|RUNNING|n07\n12|N/A|PENDING|\n13|4|CANCELLED by 0|\n",
             &mut s,
         );
         assert_eq!(s.len(), 3);
-        assert_eq!(s[&("12".to_string(), 1)], "RUNNING");
-        assert_eq!(s[&("13".to_string(), 4)], "CANCELLED by 0");
+        let one = &s[&("12".to_string(), 1)];
+        assert_eq!(
+            (one.state.as_str(), one.node.as_deref()),
+            ("RUNNING", Some("n07"))
+        );
+        let four = &s[&("13".to_string(), 4)];
+        assert_eq!(
+            (four.state.as_str(), four.node.as_deref()),
+            ("CANCELLED by 0", None)
+        );
     }
 }

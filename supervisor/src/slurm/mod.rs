@@ -3,7 +3,8 @@
 //! The supervisor writes the task list into the output folder (`tasklist`),
 //! submits one `sbatch --array` per array (`submit`), and follows the arrays
 //! (`follow`) until each element's result record is in (`record`), mapping the
-//! Slurm state of an element that left none to a verdict (`states`). Each
+//! Slurm state of an element that left none to a verdict (`states`), and
+//! journaling attempts as running elements record them (`live`). Each
 //! element runs `isobatch slurm-element`, which runs its tasks through the same
 //! local dispatcher as a local batch (`element`). `preflight` checks the
 //! partition's limits before anything is submitted, `throttle` sizes the array
@@ -14,6 +15,7 @@ pub mod attach;
 pub mod element;
 pub mod executor;
 pub mod follow;
+pub mod live;
 pub mod merge;
 pub mod plan;
 pub mod preflight;

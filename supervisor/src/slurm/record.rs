@@ -26,6 +26,16 @@ pub fn read(path: &Path) -> Vec<Record> {
         .collect()
 }
 
+/// The task a record line concerns.
+pub fn task(r: &Record) -> Option<&str> {
+    match r {
+        Record::AttemptStart { task, .. }
+        | Record::AttemptEnd { task, .. }
+        | Record::Cancelled { task, .. } => Some(task),
+        _ => None,
+    }
+}
+
 /// The attempt an `attempt_end` line describes, with its outputs made absolute
 /// under `output` and the pid from its `attempt_start` in `records`.
 pub fn attempt(output: &Path, end: &Record, records: &[Record]) -> Option<Attempt> {
@@ -77,7 +87,7 @@ pub fn attempt(output: &Path, end: &Record, records: &[Record]) -> Option<Attemp
 /// Whether an attempt's verdict may come from Slurm stopping the element: the
 /// element cancels its task on SIGTERM, but Slurm also signals the task's
 /// processes itself, which then die `failed:killed` or `failed:crashed`.
-fn stopped_from_outside(verdict: Verdict) -> bool {
+pub fn stopped_from_outside(verdict: Verdict) -> bool {
     matches!(
         verdict,
         Verdict::Cancelled | Verdict::FailedKilled | Verdict::FailedCrashed
@@ -96,7 +106,8 @@ pub fn has_cancellation(records: &[Record]) -> bool {
 
 /// `record` with the verdict Slurm's `state` implies for an attempt stopped
 /// from outside: `failed:timeout` or `failed:memory-limit` at the element's
-/// limits, `cancelled` after scancel. Only the element's `last` attempt can
+/// limits, `failed:killed` when its node failed or it was preempted (the task
+/// then runs again), `cancelled` after scancel. Only the element's `last` attempt can
 /// have been running when Slurm stopped it; earlier ones keep their verdicts.
 pub fn with_slurm_verdict(record: &Record, state: Option<&str>, last: bool) -> Record {
     let mut r = record.clone();
@@ -110,6 +121,9 @@ pub fn with_slurm_verdict(record: &Record, state: Option<&str>, last: bool) -> R
         if let Some((v, why)) = super::states::limit(state) {
             *verdict = v;
             *message = why;
+        } else if let Some(why) = super::states::lost(state) {
+            *verdict = Verdict::FailedKilled;
+            *message = super::states::lost_message(&why);
         } else if super::states::is_cancelled(state) {
             *verdict = Verdict::Cancelled;
             *message =
@@ -174,6 +188,15 @@ mod tests {
                 verdict: Verdict::Cancelled,
                 ..
             }
+        ));
+        let r = with_slurm_verdict(&end(Verdict::Cancelled), Some("NODE_FAIL"), true);
+        assert!(matches!(
+            r,
+            Record::AttemptEnd {
+                verdict: Verdict::FailedKilled,
+                ref message,
+                ..
+            } if message.contains("NODE_FAIL")
         ));
         let r = with_slurm_verdict(&end(Verdict::FailedKilled), Some("COMPLETED"), true);
         assert_eq!(r, end(Verdict::FailedKilled));

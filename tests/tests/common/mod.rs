@@ -466,6 +466,12 @@ pub fn signal_disposition(pid: u32, sig: i32) -> (bool, bool) {
 /// until the file `gate` exists, then succeeds: tests decide when tasks end.
 pub fn gated_cmd(b: &Batch, gate: &Path, extra: &[&str]) -> Command {
     let script = format!("while [ ! -e '{}' ]; do sleep 0.01; done", gate.display());
+    exec_cmd(b, &script, extra)
+}
+
+/// `isobatch run --pipeline exec` over `raw/{name}.txt` into `out`, each task
+/// running `sh -c "SCRIPT"`, plus `extra`.
+pub fn exec_cmd(b: &Batch, script: &str, extra: &[&str]) -> Command {
     let mut cmd = isobatch();
     cmd.args(["run", "--pipeline", "exec", "--input"])
         .arg(b.raw())

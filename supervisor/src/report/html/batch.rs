@@ -235,6 +235,7 @@ fn apply(b: &mut Batch, r: &Record) {
             task,
             attempt,
             worker_pid,
+            ..
         } => {
             b.attempts.push(Attempt {
                 task: task.clone(),
