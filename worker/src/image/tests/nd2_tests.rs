@@ -88,7 +88,14 @@ fn against_the_crate(path: &Path, order: impl Iterator<Item = (usize, usize)>) {
 #[test]
 fn planes_equal_the_crates_bit_for_bit_in_every_loop_order_and_access_order() {
     let dir = TestDir::new("nd2-crate");
-    for (loops, channels) in [("TPZ", 3), ("PTZ", 2), ("ZPT", 1), ("TZP", 2)] {
+    for (loops, channels) in [
+        ("TPZ", 3),
+        ("PTZ", 2),
+        ("ZPT", 1),
+        ("TZP", 2),
+        ("TPZ", 4),
+        ("PZT", 5),
+    ] {
         let mut spec = Nd2Spec::new(9, 4, channels, 3, 4);
         spec.z = 2;
         spec.loops = loops;
