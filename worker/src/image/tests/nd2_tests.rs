@@ -80,6 +80,8 @@ fn against_the_crate(path: &Path, order: impl Iterator<Item = (usize, usize)>) {
             .flat_map(|v| v.to_le_bytes())
             .collect();
         assert_eq!(out, want, "{}: p{p} t{t} c{c} z{z}", path.display());
+        f.read_plane(p, i, &mut out).unwrap();
+        assert_eq!(out, want, "{}: p{p} t{t} c{c} z{z} again", path.display());
         planes += 1;
     }
     assert_eq!(planes, f.positions().len() * sizes.planes().unwrap());
