@@ -71,7 +71,8 @@ impl Nd2Spec {
 
 const MAGIC: u32 = 0x0ABE_CEDA;
 
-fn entry(out: &mut Vec<u8>, kind: u8, name: &str) {
+/// An entry's header: type code and UTF-16 name.
+pub fn entry(out: &mut Vec<u8>, kind: u8, name: &str) {
     out.push(kind);
     out.push(name.encode_utf16().count() as u8 + 1);
     for u in name.encode_utf16().chain([0]) {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::TestDir;
-use super::nd2_writer::{Nd2Spec, level, nd2_bytes, scalar, text_entry};
+use super::nd2_writer::{Nd2Spec, entry, level, nd2_bytes, scalar, text_entry};
 use crate::image::source::{self, Order, PlaneFile, Sizes};
 use crate::image::tiff_in::Limits;
 use crate::image::{Dtype, ImageError};
@@ -170,10 +170,7 @@ fn picture(count: u32, planes: &[Vec<u8>]) -> Vec<u8> {
             "sPicturePlanes",
             &[
                 scalar(|o| {
-                    o.extend_from_slice(&[3, 8]);
-                    for u in "uiCount".encode_utf16().chain([0]) {
-                        o.extend_from_slice(&u.to_le_bytes());
-                    }
+                    entry(o, 3, "uiCount");
                     o.extend_from_slice(&count.to_le_bytes());
                 }),
                 scalar(|o| level(o, "sPlaneNew", &named)),
@@ -253,10 +250,7 @@ fn hostile_or_wrong_metadata_is_refused_or_ignored_never_guessed() {
                 &[
                     name("a"),
                     scalar(|o| {
-                        o.extend_from_slice(&[6, 13]);
-                        for u in "sDescription".encode_utf16().chain([0]) {
-                            o.extend_from_slice(&u.to_le_bytes());
-                        }
+                        entry(o, 6, "sDescription");
                         o.extend_from_slice(&1.0f64.to_le_bytes());
                     }),
                 ],
@@ -273,10 +267,7 @@ fn hostile_or_wrong_metadata_is_refused_or_ignored_never_guessed() {
             "SLxPictureMetadata",
             &[
                 scalar(|o| {
-                    o.extend_from_slice(&[1, 12]);
-                    for u in "bCalibrated".encode_utf16().chain([0]) {
-                        o.extend_from_slice(&u.to_le_bytes());
-                    }
+                    entry(o, 1, "bCalibrated");
                     o.push(1);
                 }),
                 scalar(|o| text_entry(o, "dCalibration", "0.65")),
