@@ -1,6 +1,7 @@
 //! Microscopy formats end to end: the same pixels as an ImageJ hyperstack and as
 //! OME-TIFF stored channel-major, time-major, or as two positions of one file, or
-//! as two positions of an ND2 file, give identical traces; a `--param`
+//! as two positions of an ND2 file, give identical traces (an ND2 file's channel
+//! names and frame interval reaching the traces' columns); a `--param`
 //! contradicting the metadata and a plain TIFF whose page order nobody stated are
 //! refused before anything runs (exit 2); hostile ND2 and CZI files fail as invalid
 //! input; CZI scenes are positions whose channels are named by the file.
@@ -301,8 +302,8 @@ fn nd2_positions_give_the_imagej_traces_bit_for_bit_and_hostile_files_fail_clean
             "{task}: {msg}"
         );
     }
-    // Channels have no names in ND2 (the reader does not read them): asking by
-    // name is refused before anything runs, naming the channels it has.
+    // This file names no channels (no ImageMetadataSeqLV|0!): asking by name is
+    // refused before anything runs, naming the channels it has.
     let out = run(
         &b,
         &["--select", "plate*", "--param", "fl=GFP", "--dry-run"],
@@ -313,6 +314,50 @@ fn nd2_positions_give_the_imagej_traces_bit_for_bit_and_hostile_files_fail_clean
         msg.contains("no channel is named \"GFP\"") && msg.contains("2, none named; give an index"),
         "{msg}"
     );
+}
+
+#[test]
+fn nd2_metadata_names_channels_and_times_frames_as_the_imagej_run_told_so() {
+    let reference = Batch::new();
+    demo(&reference);
+    let out = run(&reference, &["--param", "frame_interval=10m"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (f1, w, h) = pages(&reference.raw().join("fov01.tif"));
+    let frames = (f1.len() / 2) as u32;
+    let b = Batch::new();
+    fs::create_dir_all(b.raw()).expect("mkdir");
+    let mut spec = Nd2Spec::new(w, h, 2, 1, frames);
+    spec.names = Some(vec!["Phase".into(), "GFP".into()]);
+    spec.period_ms = Some(600_000.0);
+    spec.stamp_ms = Some(600_250.0);
+    spec.calibration_um = Some(0.65);
+    let pixel =
+        |_, t: u32, c: u32, _, y: u32, x: u32| f1[(t * 2 + c) as usize][(y * w + x) as usize];
+    fs::write(b.raw().join("named.nd2"), nd2_bytes(&spec, pixel)).expect("write");
+
+    let out = run(
+        &b,
+        &["--dry-run", "--param", "pc=phase", "--param", "fl=gfp"],
+    );
+    let plan = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{plan}");
+    assert!(plan.contains("ND2 metadata"), "{plan}");
+    for (param, words) in [
+        ("fl=mCherry", ["mCherry", "GFP"]),
+        ("channels=3", ["channels=3", "2 channel(s)"]),
+    ] {
+        let out = run(&b, &["--dry-run", "--param", param]);
+        let msg = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{param}: {msg}");
+        assert!(words.iter().all(|w| msg.contains(w)), "{param}: {msg}");
+    }
+    let out = run(&b, &["--param", "pc=Phase"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (ref_header, want) = traces(&reference, "fov01");
+    assert!(ref_header.contains("time_min"), "{ref_header}");
+    let (header, rows) = traces(&b, "named");
+    assert_eq!(header, ref_header.replace("_c1", "_GFP"));
+    assert_eq!(rows, want, "traces differ from the ImageJ hyperstack's");
 }
 
 #[test]

@@ -3,8 +3,12 @@
 //! chunk, `ImageAttributesLV!` and `ImageMetadataLV!` in CLX-lite, one
 //! `ImageDataSeq|N!` chunk per frame (8-byte timestamp, then rows of
 //! channel-interleaved u16 samples), and the chunk map at the end.
-//! Experiment loops: T (outer), XY positions, Z (inner), channels in-pixel.
-//! Not covered: compressed frames, v2 files, real Nikon metadata beyond these fields.
+//! Experiment loops nest in `Nd2Spec::loops` order (T, XY positions, Z by
+//! default), channels in-pixel. Optional metadata as Nikon writes it: channel
+//! names and calibration in `ImageMetadataSeqLV|0!` (`SLxPictureMetadata`),
+//! `ImageCalibrationLV|0!`, the time loop's `dPeriod`, per-frame timestamps.
+//! Not covered: compressed frames, v2 files, NETimeLoops, real Nikon metadata
+//! beyond these fields.
 
 #![allow(dead_code)]
 
@@ -24,6 +28,20 @@ pub struct Nd2Spec {
     pub components: Option<u32>,
     /// `uiSequenceCount`, when it should differ from T × P × Z.
     pub sequences: Option<u32>,
+    /// Experiment loops, outermost first: `T`, `P`, `Z` (Z is left out when 1).
+    pub loops: &'static str,
+    /// Channel names (`sDescription` of each picture plane).
+    pub names: Option<Vec<String>>,
+    /// The time loop's `dPeriod` in ms.
+    pub period_ms: Option<f64>,
+    /// `dCalibration` (µm per pixel) of the picture metadata, `bCalibrated` set.
+    pub calibration_um: Option<f64>,
+    /// `dCalibration` of `ImageCalibrationLV|0!`, which is written only then.
+    pub calibration_chunk: Option<f64>,
+    /// Frame `t`'s timestamp is `t × stamp_ms` (else 0, not recorded).
+    pub stamp_ms: Option<f64>,
+    /// Chunks written as given (name, data), e.g. hostile metadata.
+    pub raw_chunks: Vec<(String, Vec<u8>)>,
 }
 
 impl Nd2Spec {
@@ -40,13 +58,21 @@ impl Nd2Spec {
             compression: Some(2),
             components: None,
             sequences: None,
+            loops: "TPZ",
+            names: None,
+            period_ms: None,
+            calibration_um: None,
+            calibration_chunk: None,
+            stamp_ms: None,
+            raw_chunks: Vec::new(),
         }
     }
 }
 
 const MAGIC: u32 = 0x0ABE_CEDA;
 
-fn entry(out: &mut Vec<u8>, kind: u8, name: &str) {
+/// An entry's header: type code and UTF-16 name.
+pub fn entry(out: &mut Vec<u8>, kind: u8, name: &str) {
     out.push(kind);
     out.push(name.encode_utf16().count() as u8 + 1);
     for u in name.encode_utf16().chain([0]) {
@@ -59,7 +85,21 @@ fn u32_entry(out: &mut Vec<u8>, name: &str, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-fn level(out: &mut Vec<u8>, name: &str, items: &[Vec<u8>]) {
+fn f64_entry(out: &mut Vec<u8>, name: &str, v: f64) {
+    entry(out, 6, name);
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// A UTF-16 string entry (type 8).
+pub fn text_entry(out: &mut Vec<u8>, name: &str, v: &str) {
+    entry(out, 8, name);
+    for u in v.encode_utf16().chain([0]) {
+        out.extend_from_slice(&u.to_le_bytes());
+    }
+}
+
+/// A CLX-lite level named `name` holding `items` (each one encoded entry).
+pub fn level(out: &mut Vec<u8>, name: &str, items: &[Vec<u8>]) {
     entry(out, 11, name);
     out.extend_from_slice(&(items.len() as u32).to_le_bytes());
     let body: Vec<u8> = items.concat();
@@ -68,30 +108,29 @@ fn level(out: &mut Vec<u8>, name: &str, items: &[Vec<u8>]) {
     out.extend(std::iter::repeat_n(0u8, items.len() * 8));
 }
 
-fn scalar(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+/// One encoded entry.
+pub fn scalar(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let mut v = Vec::new();
     f(&mut v);
     v
 }
 
-fn loop_level(name: &str, loops: &[(u32, u32)]) -> Vec<u8> {
+fn loop_level(name: &str, loops: &[(u32, u32)], period: Option<f64>) -> Vec<u8> {
     let (kind, count) = loops[0];
+    let mut pars = vec![scalar(|o| u32_entry(o, "uiCount", count))];
+    if let (1, Some(p)) = (kind, period) {
+        pars.push(scalar(|o| f64_entry(o, "dPeriod", p)));
+    }
     let mut items = vec![
         scalar(|o| u32_entry(o, "uiLoopType", kind)),
-        scalar(|o| {
-            level(
-                o,
-                "uLoopPars",
-                &[scalar(|o| u32_entry(o, "uiCount", count))],
-            )
-        }),
+        scalar(|o| level(o, "uLoopPars", &pars)),
     ];
     if loops.len() > 1 {
         items.push(scalar(|o| {
             level(
                 o,
                 "ppNextLevelEx",
-                &[loop_level("i0000000000", &loops[1..])],
+                &[loop_level("i0000000000", &loops[1..], period)],
             )
         }));
     }
@@ -106,6 +145,44 @@ fn chunk(out: &mut Vec<u8>, map: &mut Vec<(Vec<u8>, u64, u64)>, name: &[u8], dat
     out.extend_from_slice(name);
     out.extend_from_slice(data);
     map.push((name.to_vec(), at, out.len() as u64 - at));
+}
+
+/// `SLxPictureMetadata`: calibration and one picture plane per name.
+fn picture(spec: &Nd2Spec) -> Vec<u8> {
+    let mut items = Vec::new();
+    if let Some(um) = spec.calibration_um {
+        items.push(scalar(|o| {
+            entry(o, 1, "bCalibrated");
+            o.push(1);
+        }));
+        items.push(scalar(|o| f64_entry(o, "dCalibration", um)));
+    }
+    if let Some(names) = &spec.names {
+        let planes: Vec<Vec<u8>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                scalar(|o| {
+                    level(
+                        o,
+                        &format!("a{i}"),
+                        &[scalar(|o| text_entry(o, "sDescription", n))],
+                    )
+                })
+            })
+            .collect();
+        items.push(scalar(|o| {
+            level(
+                o,
+                "sPicturePlanes",
+                &[
+                    scalar(|o| u32_entry(o, "uiCount", names.len() as u32)),
+                    scalar(|o| level(o, "sPlaneNew", &planes)),
+                ],
+            )
+        }));
+    }
+    scalar(|o| level(o, "SLxPictureMetadata", &items))
 }
 
 /// The bytes of an ND2 file holding `spec`'s planes.
@@ -143,37 +220,66 @@ pub fn nd2_bytes(spec: &Nd2Spec, pixel: impl Fn(u32, u32, u32, u32, u32, u32) ->
     }
     let attrs = scalar(|o| level(o, "SLxImageAttributes", &attrs));
     chunk(&mut out, &mut map, b"ImageAttributesLV!", &attrs);
-    let mut loops = vec![(1, spec.frames), (2, spec.positions)];
-    if spec.z > 1 {
-        loops.push((4, spec.z));
-    }
+    let loops: Vec<(u32, u32)> = spec
+        .loops
+        .chars()
+        .filter_map(|a| match a {
+            'T' => Some((1, spec.frames)),
+            'P' => Some((2, spec.positions)),
+            'Z' if spec.z > 1 => Some((4, spec.z)),
+            _ => None,
+        })
+        .collect();
     chunk(
         &mut out,
         &mut map,
         b"ImageMetadataLV!",
-        &loop_level("SLxExperiment", &loops),
+        &loop_level("SLxExperiment", &loops, spec.period_ms),
     );
-    let mut seq = 0;
-    for t in 0..spec.frames {
-        for p in 0..spec.positions {
-            for z in 0..spec.z {
-                let mut data = vec![0u8; 8];
-                for y in 0..spec.height {
-                    for x in 0..spec.width {
-                        for c in 0..comp {
-                            data.extend_from_slice(&pixel(p, t, c, z, y, x).to_le_bytes());
-                        }
-                    }
+    if spec.names.is_some() || spec.calibration_um.is_some() {
+        chunk(&mut out, &mut map, b"ImageMetadataSeqLV|0!", &picture(spec));
+    }
+    if let Some(um) = spec.calibration_chunk {
+        let cal = scalar(|o| {
+            level(
+                o,
+                "SLxCalibration",
+                &[scalar(|o| f64_entry(o, "dCalibration", um))],
+            )
+        });
+        chunk(&mut out, &mut map, b"ImageCalibrationLV|0!", &cal);
+    }
+    for (name, data) in &spec.raw_chunks {
+        chunk(&mut out, &mut map, name.as_bytes(), data);
+    }
+    // Frame chunks numbered with the innermost loop fastest.
+    let frames = spec.frames * spec.positions * spec.z;
+    for seq in 0..frames {
+        let (mut rest, mut tpz) = (seq, [0u32; 3]);
+        for &(kind, count) in loops.iter().rev() {
+            tpz[match kind {
+                1 => 0,
+                2 => 1,
+                _ => 2,
+            }] = rest % count;
+            rest /= count;
+        }
+        let [t, p, z] = tpz;
+        let stamp = spec.stamp_ms.map_or(0.0, |s| f64::from(t) * s);
+        let mut data = stamp.to_le_bytes().to_vec();
+        for y in 0..spec.height {
+            for x in 0..spec.width {
+                for c in 0..comp {
+                    data.extend_from_slice(&pixel(p, t, c, z, y, x).to_le_bytes());
                 }
-                chunk(
-                    &mut out,
-                    &mut map,
-                    format!("ImageDataSeq|{seq}!").as_bytes(),
-                    &data,
-                );
-                seq += 1;
             }
         }
+        chunk(
+            &mut out,
+            &mut map,
+            format!("ImageDataSeq|{seq}!").as_bytes(),
+            &data,
+        );
     }
     let map_at = out.len() as u64;
     let mut body = Vec::new();

@@ -16,7 +16,9 @@ mod czi_guard;
 mod czi_plan;
 mod czi_zstd;
 pub mod nd2;
+mod nd2_clx;
 mod nd2_guard;
+mod nd2_meta;
 pub mod ome;
 pub mod tiff;
 

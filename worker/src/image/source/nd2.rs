@@ -1,112 +1,221 @@
-//! Nikon ND2 (v3) through the `nd2` crate: one position per XY point, planes by
-//! (t, c, z) read one frame at a time.
+//! Nikon ND2 (v3): one position per XY point, planes by (t, c, z).
 //!
-//! What the crate cannot do faithfully is refused, never converted: samples
-//! other than unsigned 16-bit (it reads every file as 16-bit), compressed frames
-//! (it misreads the numeric `eCompression` field as "uncompressed"), several
-//! components per channel (RGB), frames the experiment loops do not account
-//! for. It reads neither channel names nor the frame interval, so channels are
-//! addressed by index and time is the frame index unless `--param
-//! frame_interval` says it. [`super::nd2_guard`] bounds every size first.
+//! The `nd2` crate checks the version and turns the experiment loops into
+//! sizes; [`super::nd2_guard`] bounds every size first and finds each frame
+//! chunk, and [`super::nd2_meta`] reads what the crate does not (loop order,
+//! channel names, frame interval, pixel size). Pixels are read here, not by
+//! `Nd2File::read_frame_2d`, which re-reads the whole multi-channel frame for
+//! every plane and de-interleaves it with checked arithmetic into fresh
+//! vectors (~50× the TIFF read, docs/benchmarks.md): an uncompressed frame
+//! chunk is an 8-byte timestamp then rows of channel-interleaved samples, so
+//! one bounded `pread` per frame (kept for the next channel's plane) and one
+//! pass per plane give the very samples the crate returns (checked against it
+//! in `image::tests::nd2_tests`).
+//!
+//! What cannot be read faithfully is refused, never converted: samples other
+//! than unsigned 16-bit, compressed frames (the crate misreads the numeric
+//! `eCompression` as "uncompressed"), several components per channel (RGB),
+//! frames the experiment loops do not account for, loops over one axis twice.
+//! A frame interval is kept only when the stated period agrees (within 10 %)
+//! with the frames' own timestamps where they are recorded; otherwise time is
+//! the frame index unless `--param frame_interval` says it.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use nd2::Nd2File;
 
-use super::nd2_guard::{self, Scalar};
+use super::nd2_clx::Value;
+use super::nd2_guard::{self, Layout};
+use super::nd2_meta::{self, Experiment, LoopAxis};
 use super::{Order, PlaneFile, Series, Sizes};
 use crate::image::tiff_in::Limits;
 use crate::image::{Dtype, ImageError};
 
 /// `eCompression` of an uncompressed file (0 lossless, 1 lossy).
 const UNCOMPRESSED: f64 = 2.0;
+/// How far the frames' mean timestamp step may stray from the stated period.
+const PERIOD_TOLERANCE: f64 = 0.1;
 
 /// An opened ND2 file.
 pub struct Nd2Source {
     path: PathBuf,
-    file: Nd2File,
+    raw: File,
     series: Vec<Series>,
     sizes: Sizes,
+    /// The loops that number frame chunks, outermost first, with their sizes.
+    loops: Vec<(LoopAxis, usize)>,
+    /// Where each frame chunk's data (timestamp, then samples) starts.
+    frames: Vec<u64>,
+    row_bytes: usize,
+    /// The frame last read, all channels interleaved, and its number.
+    cache: Vec<u8>,
+    cached: Option<usize>,
 }
 
 impl Nd2Source {
     /// Opens `path`; the error names the file and what the reader cannot do.
     pub fn open(path: &Path, limits: &Limits) -> Result<Self, ImageError> {
-        let attrs = nd2_guard::check(path, limits)?;
+        let layout = nd2_guard::check(path, limits)?;
         let bad = |r: String| ImageError::invalid(path, format!("ND2: {r}"));
-        let num = |k: &str| match attrs.get(k) {
-            Some(Scalar::Num(v)) => Some(*v),
-            _ => None,
-        };
-        match attrs.get("eCompression") {
-            Some(Scalar::Num(v)) if *v == UNCOMPRESSED => {}
-            Some(Scalar::Num(v)) => {
-                return Err(bad(format!(
-                    "compressed frames (eCompression={v}) are not read: the nd2 crate would \
-                     decode them as raw pixels"
-                )));
-            }
-            Some(Scalar::Text(t)) => {
-                return Err(bad(format!(
-                    "eCompression={t:?}: only uncompressed ND2 frames are read"
-                )));
-            }
-            None => {
-                return Err(bad(
-                    "the file does not state its compression (eCompression); refused rather \
-                     than guessed"
-                        .into(),
-                ));
-            }
-        }
-        let bits = num("uiBpcInMemory").unwrap_or(0.0);
-        if bits != 16.0 || num("uiCompBPC") == Some(3.0) {
-            return Err(bad(format!(
-                "{}{bits}-bit samples: the nd2 crate reads every file as unsigned 16-bit, \
-                 so only those are read",
-                if num("uiCompBPC") == Some(3.0) {
-                    "float "
-                } else {
-                    ""
-                }
-            )));
-        }
-        let comp = num("uiComp").unwrap_or(0.0);
-        let channels = num("uiChannelCount").unwrap_or(comp);
-        if comp != channels {
-            return Err(bad(format!(
-                "{comp} components in {channels} channel(s) (RGB?): only one component per \
-                 channel is read"
-            )));
-        }
+        check_samples(&layout).map_err(bad)?;
         let mut file = Nd2File::open(path).map_err(|e| bad(e.to_string()))?;
         if file.version().0 != 3 {
             let (a, b) = file.version();
             return Err(bad(format!("version {a}.{b}: only ND2 v3 is read")));
         }
         let dims = file.sizes().map_err(|e| bad(e.to_string()))?;
-        let sizes = read_sizes(&dims, num("uiSequenceCount"), limits).map_err(bad)?;
+        let sizes = read_sizes(&dims, layout.num("uiSequenceCount"), limits).map_err(bad)?;
         let get = |k: &str| dims.get(k).copied().unwrap_or(0);
+        let (width, height) = (get("X"), get("Y"));
+        if layout.row_bytes < width * sizes.c * 2 {
+            return Err(bad(format!(
+                "rows of {} bytes cannot hold {width} pixels of {} channel(s)",
+                layout.row_bytes, sizes.c
+            )));
+        }
+        let experiment = match &layout.experiment {
+            Some(root) => Experiment::read(root).map_err(bad)?,
+            None => Experiment::default(),
+        };
+        let loops = frame_loops(&experiment, &dims).map_err(bad)?;
+        let picture = layout.picture.as_ref();
+        let mut source = Nd2Source {
+            path: path.to_path_buf(),
+            raw: File::open(path).map_err(|e| ImageError::io(path, e))?,
+            series: Vec::new(),
+            sizes,
+            loops,
+            frames: layout.frames,
+            row_bytes: layout.row_bytes,
+            cache: Vec::new(),
+            cached: None,
+        };
+        let interval = match experiment.interval() {
+            Some(stated) if source.timestamps_agree(&experiment)? => Some(stated),
+            _ => None,
+        };
         let series = Series {
             source: "ND2 metadata",
-            width: get("X"),
-            height: get("Y"),
+            width,
+            height,
             dtype: Dtype::U16,
             planes: sizes.planes().unwrap_or(0),
             sizes: Some(sizes),
             order: Some(Order::CZT),
-            channel_names: vec![None; sizes.c],
-            interval: None,
-            pixel_size: None,
+            channel_names: picture
+                .and_then(|p| nd2_meta::channel_names(p, sizes.c))
+                .unwrap_or_else(|| vec![None; sizes.c]),
+            interval,
+            pixel_size: picture.and_then(|p| nd2_meta::pixel_size(p, layout.calibration.as_ref())),
         };
-        Ok(Nd2Source {
-            path: path.to_path_buf(),
-            file,
-            series: vec![series; get("P")],
-            sizes,
+        source.series = vec![series; get("P")];
+        Ok(source)
+    }
+
+    /// The frame chunk holding (position, t, z): the loops' coordinates with the
+    /// innermost varying fastest, as the crate numbers them.
+    fn frame(&self, position: usize, t: usize, z: usize) -> Option<usize> {
+        self.loops.iter().try_fold(0usize, |seq, &(axis, n)| {
+            let at = match axis {
+                'P' => position,
+                'T' => t,
+                _ => z,
+            };
+            seq.checked_mul(n)?.checked_add(at)
         })
     }
+
+    /// Whether the frames' recorded timestamps (ms, the first 8 bytes of each
+    /// frame chunk) of position 0 agree with the stated period: true when they
+    /// are not recorded (all zero) or T is 1.
+    fn timestamps_agree(&self, experiment: &Experiment) -> Result<bool, ImageError> {
+        let (Some(&period), true) = (experiment.periods.first(), self.sizes.t > 1) else {
+            return Ok(true);
+        };
+        let mut stamps = Vec::new();
+        for t in [0, self.sizes.t - 1] {
+            let at = self.frame(0, t, 0).and_then(|i| self.frames.get(i));
+            let mut b = [0u8; 8];
+            if let Some(&at) = at {
+                self.raw.read_exact_at(&mut b, at).map_err(|e| {
+                    ImageError::invalid(&self.path, format!("ND2: frame timestamp: {e}"))
+                })?;
+            }
+            stamps.push(f64::from_le_bytes(b));
+        }
+        if stamps.iter().all(|s| *s == 0.0) {
+            return Ok(true);
+        }
+        let step = (stamps[1] - stamps[0]) / (self.sizes.t - 1) as f64;
+        Ok(step.is_finite() && (step - period).abs() <= period * PERIOD_TOLERANCE)
+    }
+}
+
+/// Refuses what the reader cannot read faithfully: compressed frames, samples
+/// other than unsigned 16-bit, several components per channel.
+fn check_samples(layout: &Layout) -> Result<(), String> {
+    match layout.attrs.get("eCompression") {
+        Some(Value::Num(v)) if *v == UNCOMPRESSED => {}
+        Some(Value::Num(v)) => {
+            return Err(format!(
+                "compressed frames (eCompression={v}) are not read: the nd2 crate would \
+                 decode them as raw pixels"
+            ));
+        }
+        Some(Value::Text(t)) => {
+            return Err(format!(
+                "eCompression={t:?}: only uncompressed ND2 frames are read"
+            ));
+        }
+        Some(_) | None => {
+            return Err(
+                "the file does not state its compression (eCompression); refused rather \
+                 than guessed"
+                    .into(),
+            );
+        }
+    }
+    let bits = layout.num("uiBpcInMemory").unwrap_or(0.0);
+    let float = layout.num("uiCompBPC") == Some(3.0);
+    if bits != 16.0 || float {
+        return Err(format!(
+            "{}{bits}-bit samples: the nd2 crate reads every file as unsigned 16-bit, \
+             so only those are read",
+            if float { "float " } else { "" }
+        ));
+    }
+    let comp = layout.num("uiComp").unwrap_or(0.0);
+    let channels = layout.num("uiChannelCount").unwrap_or(comp);
+    if comp != channels {
+        return Err(format!(
+            "{comp} components in {channels} channel(s) (RGB?): only one component per \
+             channel is read"
+        ));
+    }
+    Ok(())
+}
+
+/// The loops that number frame chunks, with the crate's sizes: every axis the
+/// crate sizes above 1 must be a loop of the experiment read here, so both
+/// number frames alike.
+fn frame_loops(
+    experiment: &Experiment,
+    dims: &BTreeMap<String, usize>,
+) -> Result<Vec<(LoopAxis, usize)>, String> {
+    let size = |a: LoopAxis| dims.get(a.to_string().as_str()).copied().unwrap_or(1);
+    for axis in ['P', 'T', 'Z'] {
+        if size(axis) > 1 && !experiment.axes.contains(&axis) {
+            return Err(format!(
+                "{axis}={} but no experiment loop over {axis} states where its frames lie; \
+                 refused rather than guessed",
+                size(axis)
+            ));
+        }
+    }
+    Ok(experiment.axes.iter().map(|&a| (a, size(a))).collect())
 }
 
 /// Sizes of one position, checked against the stored frames and the limits.
@@ -159,31 +268,92 @@ impl PlaneFile for Nd2Source {
                 format!("plane {index} of position {position} does not exist"),
             ));
         };
-        if !out.len().is_multiple_of(2) {
+        let (w, h) = (self.series[0].width, self.series[0].height);
+        if out.len() != w * h * 2 {
             return Err(ImageError::usage(
                 &self.path,
-                format!("an odd buffer of {} bytes for 16-bit samples", out.len()),
+                format!("a buffer of {} bytes for a {w}x{h} 16-bit plane", out.len()),
             ));
         }
-        let plane = self.file.read_frame_2d(position, t, c, z).map_err(|e| {
-            ImageError::invalid(
-                &self.path,
-                format!("ND2: position {position}, frame t={t} c={c} z={z}: {e}"),
-            )
-        })?;
-        if plane.len() * 2 != out.len() {
+        let here = format!("ND2: position {position}, frame t={t} c={c} z={z}");
+        let Some(at) = self
+            .frame(position, t, z)
+            .and_then(|i| self.frames.get(i).map(|at| (i, at + 8)))
+        else {
             return Err(ImageError::invalid(
                 &self.path,
-                format!(
-                    "ND2: position {position}, frame t={t} c={c} z={z}: {} samples, expected {}",
-                    plane.len(),
-                    out.len() / 2
-                ),
+                format!("{here}: no frame chunk holds it"),
             ));
+        };
+        let (seq, at) = at;
+        if self.sizes.c == 1 && self.row_bytes == w * 2 {
+            return self
+                .raw
+                .read_exact_at(out, at)
+                .map_err(|e| ImageError::invalid(&self.path, format!("{here}: {e}")));
         }
-        for (o, v) in out.chunks_exact_mut(2).zip(plane) {
-            o.copy_from_slice(&v.to_le_bytes());
+        if self.cached != Some(seq) {
+            self.cached = None;
+            self.cache.resize(self.row_bytes * h, 0);
+            self.raw
+                .read_exact_at(&mut self.cache, at)
+                .map_err(|e| ImageError::invalid(&self.path, format!("{here}: {e}")))?;
+            self.cached = Some(seq);
+        }
+        let rows = out
+            .chunks_exact_mut(w * 2)
+            .zip(self.cache.chunks_exact(self.row_bytes));
+        for (dst, src) in rows {
+            pick(dst, src, self.sizes.c, c);
         }
         Ok(())
+    }
+}
+
+/// Copies channel `c` of `channels` out of a row of interleaved 2-byte samples.
+/// Up to 4 channels the pixel size and the sample's place in it are constants,
+/// so the loop runs without bounds checks and vectorises.
+fn pick(dst: &mut [u8], src: &[u8], channels: usize, c: usize) {
+    match (channels, c) {
+        (2, _) => pick_two(dst, src, c),
+        (3, 0) => pick_const::<6, 0>(dst, src),
+        (3, 1) => pick_const::<6, 2>(dst, src),
+        (3, 2) => pick_const::<6, 4>(dst, src),
+        (4, 0) => pick_const::<8, 0>(dst, src),
+        (4, 1) => pick_const::<8, 2>(dst, src),
+        (4, 2) => pick_const::<8, 4>(dst, src),
+        (4, 3) => pick_const::<8, 6>(dst, src),
+        _ => {
+            let pixels = src.chunks_exact(channels * 2);
+            for (o, px) in dst.chunks_exact_mut(2).zip(pixels) {
+                o.copy_from_slice(&px[c * 2..c * 2 + 2]);
+            }
+        }
+    }
+}
+
+/// Two channels: each 8-byte word holds two pixels; shift the channel's samples
+/// to the bottom of each 32-bit half, mask, and close the gap (SWAR), 4 bytes
+/// out per word.
+fn pick_two(dst: &mut [u8], src: &[u8], c: usize) {
+    let shift = if c == 0 { 0 } else { 16 };
+    let (words, _) = src.as_chunks::<8>();
+    let (outs, _) = dst.as_chunks_mut::<4>();
+    for (o, w) in outs.iter_mut().zip(words) {
+        let x = (u64::from_le_bytes(*w) >> shift) & 0x0000_FFFF_0000_FFFF;
+        *o = ((x | (x >> 16)) as u32).to_le_bytes();
+    }
+    if dst.len() % 4 == 2 {
+        let n = dst.len();
+        let px = &src[(n / 2 - 1) * 4..][..4];
+        dst[n - 2..].copy_from_slice(&px[c * 2..c * 2 + 2]);
+    }
+}
+
+fn pick_const<const PIXEL: usize, const AT: usize>(dst: &mut [u8], src: &[u8]) {
+    let (pixels, _) = src.as_chunks::<PIXEL>();
+    let (samples, _) = dst.as_chunks_mut::<2>();
+    for (o, px) in samples.iter_mut().zip(pixels) {
+        *o = [px[AT], px[AT + 1]];
     }
 }

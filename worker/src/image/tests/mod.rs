@@ -2,15 +2,14 @@
 //! folders, deterministic pixel patterns, and a builder for hand-made TIFFs.
 
 mod checkpoint_tests;
-mod czi_bench;
 mod czi_tests;
 mod interop;
-mod nd2_bench;
 mod nd2_tests;
 #[path = "../../../../tests/tests/common/nd2_writer.rs"]
 mod nd2_writer;
 mod npy_tests;
 mod ome_tests;
+mod read_bench;
 mod rss;
 mod tiff_hostile;
 mod tiff_roundtrip;

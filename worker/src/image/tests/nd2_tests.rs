@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::TestDir;
-use super::nd2_writer::{Nd2Spec, nd2_bytes};
+use super::nd2_writer::{Nd2Spec, entry, level, nd2_bytes, scalar, text_entry};
 use crate::image::source::{self, Order, PlaneFile, Sizes};
 use crate::image::tiff_in::Limits;
 use crate::image::{Dtype, ImageError};
@@ -59,6 +59,228 @@ fn every_plane_of_every_position_reads_back() {
         }
     }
     assert_eq!(source::position_count(&path).unwrap(), 3);
+}
+
+/// Every plane of `path` as the reader gives it and as `Nd2File::read_frame_2d`
+/// gives it, planes visited in `order`.
+fn against_the_crate(path: &Path, order: impl Iterator<Item = (usize, usize)>) {
+    let mut f = open(path).unwrap();
+    let mut crate_file = nd2::Nd2File::open(path).unwrap();
+    let s = f.positions()[0].clone();
+    let sizes = s.sizes.unwrap();
+    let mut out = vec![0u8; s.width * s.height * 2];
+    let mut planes = 0;
+    for (p, i) in order {
+        f.read_plane(p, i, &mut out).unwrap();
+        let (t, c, z) = sizes.czt(i).unwrap();
+        let want: Vec<u8> = crate_file
+            .read_frame_2d(p, t, c, z)
+            .unwrap()
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(out, want, "{}: p{p} t{t} c{c} z{z}", path.display());
+        f.read_plane(p, i, &mut out).unwrap();
+        assert_eq!(out, want, "{}: p{p} t{t} c{c} z{z} again", path.display());
+        planes += 1;
+    }
+    assert_eq!(planes, f.positions().len() * sizes.planes().unwrap());
+}
+
+#[test]
+fn planes_equal_the_crates_bit_for_bit_in_every_loop_order_and_access_order() {
+    let dir = TestDir::new("nd2-crate");
+    for (loops, channels) in [
+        ("TPZ", 3),
+        ("PTZ", 2),
+        ("ZPT", 1),
+        ("TZP", 2),
+        ("TPZ", 4),
+        ("PZT", 5),
+    ] {
+        let mut spec = Nd2Spec::new(9, 4, channels, 3, 4);
+        spec.z = 2;
+        spec.loops = loops;
+        let path = write(&dir, &format!("{loops}.nd2"), &nd2_bytes(&spec, px));
+        let all: Vec<(usize, usize)> = (0..3)
+            .flat_map(|p| (0..4 * channels as usize * 2).map(move |i| (p, i)))
+            .collect();
+        against_the_crate(&path, all.iter().copied());
+        against_the_crate(&path, all.iter().rev().copied());
+    }
+}
+
+#[test]
+fn metadata_states_names_interval_and_pixel_size() {
+    let dir = TestDir::new("nd2-meta");
+    let mut spec = Nd2Spec::new(6, 4, 2, 2, 3);
+    spec.names = Some(vec!["Phase".into(), "GFP".into()]);
+    spec.period_ms = Some(600_000.0);
+    spec.stamp_ms = Some(600_400.0);
+    spec.calibration_um = Some(0.65);
+    spec.calibration_chunk = Some(0.65);
+    let path = write(&dir, "meta.nd2", &nd2_bytes(&spec, px));
+    let f = open(&path).unwrap();
+    let s = &f.positions()[1];
+    assert_eq!(
+        s.channel_names,
+        vec![Some("Phase".into()), Some("GFP".into())]
+    );
+    assert_eq!(s.interval, Some((10.0, "min".into())));
+    assert_eq!(s.pixel_size, Some((0.65, 0.65, "µm".into())));
+    // Timestamps not recorded: the stated period stands.
+    spec.stamp_ms = None;
+    spec.period_ms = Some(90_000.0);
+    let f = open(&write(&dir, "nostamps.nd2", &nd2_bytes(&spec, px))).unwrap();
+    assert_eq!(f.positions()[0].interval, Some((90.0, "s".into())));
+    // Frames taken 15 min apart under a stated 10 min period: no interval, not a guess.
+    spec.period_ms = Some(600_000.0);
+    spec.stamp_ms = Some(900_000.0);
+    // The calibration chunk contradicts the picture metadata: no pixel size.
+    spec.calibration_chunk = Some(0.325);
+    // Names that do not match the channel count are not used.
+    spec.names = Some(vec!["Phase".into()]);
+    let f = open(&write(&dir, "inconsistent.nd2", &nd2_bytes(&spec, px))).unwrap();
+    let s = &f.positions()[0];
+    assert_eq!(s.interval, None);
+    assert_eq!(s.pixel_size, None);
+    assert_eq!(s.channel_names, vec![None, None]);
+    // Nothing stated: as before.
+    let f = open(&write(
+        &dir,
+        "bare.nd2",
+        &nd2_bytes(&Nd2Spec::new(6, 4, 2, 1, 3), px),
+    ))
+    .unwrap();
+    let s = &f.positions()[0];
+    assert_eq!((s.interval.clone(), s.pixel_size.clone()), (None, None));
+    assert_eq!(s.channel_names, vec![None, None]);
+}
+
+/// `SLxPictureMetadata` whose planes' `sDescription` entries are `planes`.
+fn picture(count: u32, planes: &[Vec<u8>]) -> Vec<u8> {
+    let named: Vec<Vec<u8>> = planes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| scalar(|o| level(o, &format!("a{i}"), std::slice::from_ref(p))))
+        .collect();
+    let list = scalar(|o| {
+        level(
+            o,
+            "sPicturePlanes",
+            &[
+                scalar(|o| {
+                    entry(o, 3, "uiCount");
+                    o.extend_from_slice(&count.to_le_bytes());
+                }),
+                scalar(|o| level(o, "sPlaneNew", &named)),
+            ],
+        )
+    });
+    scalar(|o| level(o, "SLxPictureMetadata", &[list]))
+}
+
+#[test]
+fn hostile_or_wrong_metadata_is_refused_or_ignored_never_guessed() {
+    let dir = TestDir::new("nd2-meta-hostile");
+    let with = |chunk: &str, data: Vec<u8>| {
+        let mut s = Nd2Spec::new(5, 3, 2, 1, 2);
+        s.raw_chunks = vec![(chunk.to_string(), data)];
+        nd2_bytes(&s, px)
+    };
+    let name = |n: &str| scalar(|o| text_entry(o, "sDescription", n));
+    // Hazards and malformed metadata are refused, naming the chunk.
+    let mut surrogate = name("Phase");
+    let n = surrogate.len();
+    surrogate[n - 4..n - 2].copy_from_slice(&0xd800u16.to_le_bytes());
+    let bad = picture(2, &[surrogate, name("GFP")]);
+    refused(
+        &dir,
+        "surrogate.nd2",
+        &with("ImageMetadataSeqLV|0!", bad),
+        &["ImageMetadataSeqLV|0!", "UTF-16"],
+    );
+    let mut open_string = name("Phase");
+    open_string.truncate(open_string.len() - 2);
+    let bad = scalar(|o| level(o, "SLxPictureMetadata", &[open_string.clone()]));
+    let mut cut = bad.clone();
+    cut.truncate(bad.len() - 8);
+    refused(
+        &dir,
+        "unterminated.nd2",
+        &with("ImageMetadataSeqLV|0!", cut),
+        &["ImageMetadataSeqLV|0!"],
+    );
+    let mut huge = picture(2, &[name("a"), name("b")]);
+    let at = 2 + 2 * "SLxPictureMetadata".len() + 2;
+    huge[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    refused(
+        &dir,
+        "hugelevel.nd2",
+        &with("ImageMetadataSeqLV|0!", huge),
+        &["ImageMetadataSeqLV|0!", "entries"],
+    );
+    let mut array = vec![9, 2, b'b', 0, 0, 0];
+    array.extend_from_slice(&(1u64 << 50).to_le_bytes());
+    refused(
+        &dir,
+        "hugearray.nd2",
+        &with("ImageCalibrationLV|0!", array),
+        &["ImageCalibrationLV|0!", "byte array claims"],
+    );
+    let mut deep = Vec::new();
+    for _ in 0..100 {
+        deep.extend_from_slice(&[11, 2, b'd', 0, 0, 0]);
+        deep.extend_from_slice(&1u32.to_le_bytes());
+        deep.extend_from_slice(&0u64.to_le_bytes());
+    }
+    refused(
+        &dir,
+        "deep.nd2",
+        &with("ImageMetadataSeqLV|0!", deep),
+        &["nested deeper"],
+    );
+    // A huge stated count or values of the wrong type: the names are not used.
+    for (file, data) in [
+        ("hugecount.nd2", picture(u32::MAX, &[name("a"), name("b")])),
+        (
+            "wrongtype.nd2",
+            picture(
+                2,
+                &[
+                    name("a"),
+                    scalar(|o| {
+                        entry(o, 6, "sDescription");
+                        o.extend_from_slice(&1.0f64.to_le_bytes());
+                    }),
+                ],
+            ),
+        ),
+    ] {
+        let f = open(&write(&dir, file, &with("ImageMetadataSeqLV|0!", data))).unwrap();
+        assert_eq!(f.positions()[0].channel_names, vec![None, None], "{file}");
+    }
+    // A calibration and a period of the wrong type state nothing.
+    let text_cal = scalar(|o| {
+        level(
+            o,
+            "SLxPictureMetadata",
+            &[
+                scalar(|o| {
+                    entry(o, 1, "bCalibrated");
+                    o.push(1);
+                }),
+                scalar(|o| text_entry(o, "dCalibration", "0.65")),
+            ],
+        )
+    });
+    let f = open(&write(
+        &dir,
+        "textcal.nd2",
+        &with("ImageMetadataSeqLV|0!", text_cal),
+    ))
+    .unwrap();
+    assert_eq!(f.positions()[0].pixel_size, None);
 }
 
 /// Asserts that opening (or reading plane 0 of position 0 of) `bytes` is
@@ -171,6 +393,23 @@ fn unsupported_and_hostile_files_are_invalid_input() {
     let len = u64::from_le_bytes(b[len_at..len_at + 8].try_into().unwrap());
     b[len_at..len_at + 8].copy_from_slice(&(len - 2).to_le_bytes());
     refused(&dir, "short.nd2", &b, &["ImageDataSeq|0!", "a frame needs"]);
+    // The last frame cut short, the chunk map moved up to follow it: never read
+    // from the map's bytes.
+    let mut b = good.clone();
+    let n = b.len();
+    let map_at = u64::from_le_bytes(b[n - 8..].try_into().unwrap()) as usize;
+    b.drain(map_at - 10..map_at);
+    let n = b.len();
+    b[n - 8..].copy_from_slice(&(map_at as u64 - 10).to_le_bytes());
+    refused(&dir, "truncated.nd2", &b, &["ImageDataSeq|5!", "truncated"]);
+    // Frame chunks numbered past uiSequenceCount.
+    let mut b = good.clone();
+    let at = b
+        .windows(15)
+        .rposition(|w| w == &b"ImageDataSeq|5!"[..])
+        .unwrap();
+    b[at + 13] = b'9';
+    refused(&dir, "renumbered.nd2", &b, &["uiSequenceCount", "numbered"]);
     // A frame side above the limit.
     let mut s = spec();
     s.width = 100_000;
