@@ -15,6 +15,7 @@ mod dense;
 mod plan;
 mod render;
 pub mod rng;
+pub mod run;
 pub mod score;
 
 use plan::CellPlan;
