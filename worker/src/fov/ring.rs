@@ -9,6 +9,12 @@
 use crate::fov::extract::lane_sum;
 use crate::fov::runs::Run;
 
+/// Claims count up to this (only 1 and ≥ 2 matter).
+const MAX_CLAIM: u8 = 0x7f;
+
+/// The claim of a contested pixel once it has its owner.
+const ASSIGNED: u8 = 0x80;
+
 /// Reusable buffers of the ring: dilated runs per cell, per-pixel claims and owners.
 #[derive(Debug, Clone, Default)]
 pub struct Ring {
@@ -21,7 +27,8 @@ pub struct Ring {
     /// Background pixels owned per cell.
     owned: Vec<u64>,
     tmp: Vec<Run>,
-    /// Per pixel: how many rings hold it; cell pixels stay 0.
+    /// Per pixel: how many rings hold it (up to [`MAX_CLAIM`]), or [`ASSIGNED`];
+    /// cell pixels stay 0.
     claim: Vec<u8>,
     /// Per contested pixel: the cell it goes to (0 elsewhere).
     owner: Vec<u32>,
@@ -98,7 +105,7 @@ impl Ring {
     /// Builds the rings of radius `d` (1..=254) of the cells whose mask runs are
     /// `runs[g0..g1]` for each `(g0, g1)` of `groups`, claims their pixels and
     /// gives every contested one to the nearest cell. `cells` are the cells' labels
-    /// in the order of `groups`, ascending. Call [`Ring::clear`] before the next frame.
+    /// in the order of `groups`. Call [`Ring::clear`] before the next frame.
     pub fn build(
         &mut self,
         labels: &[u32],
@@ -108,6 +115,7 @@ impl Ring {
         groups: &[(usize, usize)],
         cells: &[u32],
     ) {
+        debug_assert_eq!(cells.len(), groups.len());
         if self.half.len() != d + 1 || self.disk.radius != d || self.disk.width != w {
             self.half = (0..=d)
                 .map(|dy| ((d * d - dy * dy) as f64).sqrt() as u32)
@@ -120,7 +128,7 @@ impl Ring {
         for r in &self.runs {
             let p = pixels(r, w);
             for (c, &l) in self.claim[p.clone()].iter_mut().zip(&labels[p]) {
-                *c = c.saturating_add(u8::from(l == 0));
+                *c += u8::from(l == 0 && *c < MAX_CLAIM);
             }
         }
         self.owned.clear();
@@ -137,7 +145,10 @@ impl Ring {
                 self.owned[k] += u64::from(ones);
                 self.contested.push(shared);
                 if shared {
-                    self.assign(labels, h, p, cells);
+                    self.assign(labels, h, p.clone());
+                    let cell = cells[k];
+                    let mine = self.owner[p].iter().filter(|&&o| o == cell).count();
+                    self.owned[k] += mine as u64;
                 }
             }
         }
@@ -182,16 +193,12 @@ impl Ring {
     }
 
     /// Gives each contested pixel of `p` without an owner to the nearest cell.
-    fn assign(&mut self, labels: &[u32], h: usize, p: std::ops::Range<usize>, cells: &[u32]) {
+    fn assign(&mut self, labels: &[u32], h: usize, p: std::ops::Range<usize>) {
         let w = self.disk.width;
         for i in p {
-            if self.claim[i] < 2 || self.owner[i] != 0 {
-                continue;
-            }
-            let l = self.disk.nearest(labels, h, i / w, i % w);
-            if let Ok(j) = cells.binary_search(&l) {
-                self.owner[i] = l;
-                self.owned[j] += 1;
+            if (2..ASSIGNED).contains(&self.claim[i]) {
+                self.owner[i] = self.disk.nearest(labels, h, i / w, i % w);
+                self.claim[i] = ASSIGNED;
             }
         }
     }
