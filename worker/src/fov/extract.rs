@@ -292,6 +292,33 @@ mod tests {
     }
 
     #[test]
+    fn labels_larger_than_the_frame_measure_the_same() {
+        // Two cells 2 px apart share ring pixels; ids above h × w skip the label index.
+        let (h, w) = (8, 12);
+        let measure_with = |ids: [u32; 2]| {
+            let mut labels = vec![0u32; h * w];
+            for y in 2..6 {
+                labels[y * w + 3] = ids[0];
+                labels[y * w + 6] = ids[1];
+            }
+            let fl: Vec<f32> = (0..h * w).map(|i| (i % 7) as f32).collect();
+            let params = ExtractParams { measure_dilate: 2 };
+            let mut s = MeasureScratch::default();
+            measure(0, &labels, h, w, &[&fl], &[], &params, &mut s)
+                .into_iter()
+                .map(|r| (r.measured, r.total[0]))
+                .collect::<Vec<_>>()
+        };
+        let small = measure_with([1, 2]);
+        assert_eq!(small, measure_with([u32::MAX - 1, u32::MAX]));
+        // Within 2 px of either column: 4 rows × 8 + 2 rows × 6 + 2 rows × 2.
+        assert_eq!(
+            small.iter().map(|r| r.0).sum::<u64>(),
+            4 * 8 + 2 * 6 + 2 * 2
+        );
+    }
+
+    #[test]
     fn empty_frames() {
         let rows = measure(
             0,

@@ -24,6 +24,8 @@ pub struct Ring {
     start: Vec<usize>,
     /// Per run of `runs`: whether it holds a contested pixel.
     contested: Vec<bool>,
+    /// Label → index of the cell in `cells` (see [`Ring::index_cells`]).
+    index: Vec<u32>,
     /// Background pixels owned per cell.
     owned: Vec<u64>,
     tmp: Vec<Run>,
@@ -105,7 +107,7 @@ impl Ring {
     /// Builds the rings of radius `d` (1..=254) of the cells whose mask runs are
     /// `runs[g0..g1]` for each `(g0, g1)` of `groups`, claims their pixels and
     /// gives every contested one to the nearest cell. `cells` are the cells' labels
-    /// in the order of `groups`. Call [`Ring::clear`] before the next frame.
+    /// in the order of `groups`, ascending. Call [`Ring::clear`] before the next frame.
     pub fn build(
         &mut self,
         labels: &[u32],
@@ -131,6 +133,7 @@ impl Ring {
                 *c += u8::from(l == 0 && *c < MAX_CLAIM);
             }
         }
+        self.index_cells(cells, h * w);
         self.owned.clear();
         self.owned.resize(groups.len(), 0);
         self.contested.clear();
@@ -145,10 +148,7 @@ impl Ring {
                 self.owned[k] += u64::from(ones);
                 self.contested.push(shared);
                 if shared {
-                    self.assign(labels, h, p.clone());
-                    let cell = cells[k];
-                    let mine = self.owner[p].iter().filter(|&&o| o == cell).count();
-                    self.owned[k] += mine as u64;
+                    self.assign(labels, h, p, cells);
                 }
             }
         }
@@ -180,7 +180,10 @@ impl Ring {
                     });
                 }
             }
-            self.tmp.sort_unstable();
+            // Packed (row, column) keys compare faster than `Run`'s three fields;
+            // the merge below does not depend on the order of equal starts.
+            self.tmp
+                .sort_unstable_by_key(|r| (u64::from(r.y) << 32) | u64::from(r.x0));
             let own = self.runs.len();
             for &r in &self.tmp {
                 match self.runs[own..].last_mut() {
@@ -193,12 +196,34 @@ impl Ring {
     }
 
     /// Gives each contested pixel of `p` without an owner to the nearest cell.
-    fn assign(&mut self, labels: &[u32], h: usize, p: std::ops::Range<usize>) {
+    fn assign(&mut self, labels: &[u32], h: usize, p: std::ops::Range<usize>, cells: &[u32]) {
         let w = self.disk.width;
         for i in p {
             if (2..ASSIGNED).contains(&self.claim[i]) {
-                self.owner[i] = self.disk.nearest(labels, h, i / w, i % w);
+                let l = self.disk.nearest(labels, h, i / w, i % w);
+                self.owner[i] = l;
                 self.claim[i] = ASSIGNED;
+                let k = match self.index.get(l as usize) {
+                    Some(&k) => Some(k as usize),
+                    None => cells.binary_search(&l).ok(),
+                };
+                if let Some(k) = k.filter(|_| l != 0) {
+                    self.owned[k] += 1;
+                }
+            }
+        }
+    }
+
+    /// Maps each label of `cells` (ascending) to its index in `index`, when the
+    /// largest is at most `n` (the frame's pixels; larger labels are looked up
+    /// by binary search, so a corrupt label never sizes an allocation).
+    fn index_cells(&mut self, cells: &[u32], n: usize) {
+        self.index.clear();
+        let Some(&max) = cells.last() else { return };
+        if max as usize <= n {
+            self.index.resize(max as usize + 1, 0);
+            for (k, &l) in cells.iter().enumerate() {
+                self.index[l as usize] = k as u32;
             }
         }
     }
