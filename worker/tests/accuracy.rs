@@ -7,14 +7,10 @@
 //! under one id; a one-frame drop-out bridged (same id before and after); frames of
 //! 64, 100, 512 and 1024 px all work.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use isobatch_worker::fov::background::BackgroundEstimator;
-use isobatch_worker::fov::extract::{MeasureScratch, measure};
-use isobatch_worker::fov::params::{BackgroundParams, ExtractParams, SegmentParams, TrackParams};
-use isobatch_worker::fov::segment::Segmenter;
-use isobatch_worker::fov::track::Tracker;
-use isobatch_worker::image::Pixel;
+use isobatch_worker::fov::params::SegmentParams;
+use isobatch_worker::synth::run::{DivisionIds, Matches, run_scene};
 use isobatch_worker::synth::{Event, Scene, SceneConfig};
 
 /// What one run of the pipeline over a scene scored.
@@ -40,36 +36,6 @@ struct Score {
     parents: Vec<(u32, u32)>,
 }
 
-/// For each true cell of the frame, the tracked id matching it (IoU ≥ 0.5) and the
-/// index of that id's row; a match at IoU > 0.5 is necessarily one-to-one.
-fn matches(
-    truth_labels: &[u32],
-    labels: &[u32],
-    truth_area: &HashMap<u32, u64>,
-    area: &HashMap<u32, u64>,
-) -> HashMap<u32, u32> {
-    let mut pair: HashMap<(u32, u32), u64> = HashMap::new();
-    for (&tl, &kl) in truth_labels.iter().zip(labels) {
-        if tl != 0 && kl != 0 {
-            *pair.entry((tl, kl)).or_default() += 1;
-        }
-    }
-    let mut best: HashMap<u32, (u32, u64)> = HashMap::new();
-    for (&(tl, kl), &common) in &pair {
-        let e = best.entry(tl).or_insert((kl, common));
-        if common > e.1 || (common == e.1 && kl < e.0) {
-            *e = (kl, common);
-        }
-    }
-    best.into_iter()
-        .filter(|&(tl, (kl, common))| {
-            let union = truth_area[&tl] + area.get(&kl).copied().unwrap_or(0) - common;
-            common as f64 / union as f64 >= 0.5
-        })
-        .map(|(tl, (kl, _))| (tl, kl))
-        .collect()
-}
-
 fn run(size: usize, frames: usize, seed: u64, channels: usize) -> Score {
     let scene = Scene::new(&SceneConfig {
         size,
@@ -79,14 +45,6 @@ fn run(size: usize, frames: usize, seed: u64, channels: usize) -> Score {
         ..SceneConfig::default()
     });
     let events = scene.events();
-    let n = size * size;
-    let mut seg = Segmenter::new(size, size, &SegmentParams::default());
-    let mut bge = BackgroundEstimator::new(size, size, &BackgroundParams::default());
-    let mut tracker = Tracker::new(size, size, &TrackParams::default());
-    let mut scratch = MeasureScratch::default();
-    let (mut phase, mut mask, mut labels) = (vec![0f32; n], vec![0u8; n], vec![0u32; n]);
-    let mut fl = vec![vec![0f32; n]; channels];
-    let mut bg = vec![vec![0f32; n]; channels];
     let true_bg: Vec<Vec<f32>> = (0..channels).map(|c| scene.fl_background(c)).collect();
     let (mut inter, mut seg_px, mut truth_px) = (0u64, 0u64, 0u64);
     let (mut matched, mut total) = (0usize, 0usize);
@@ -96,54 +54,26 @@ fn run(size: usize, frames: usize, seed: u64, channels: usize) -> Score {
     let mut score = Score::default();
     let mut late = Vec::new();
     let mut drop = Vec::new();
-    let mut divs = Vec::new();
     for e in &events {
         match *e {
             Event::Appear { cell, frame } => late.push((cell, frame)),
             Event::Dropout { cell, frame } => drop.push((cell, frame)),
-            Event::Divide {
-                parent,
-                daughters,
-                frame,
-            } => divs.push((parent, daughters, frame)),
             _ => {}
         }
     }
     score.late = vec![(Vec::new(), false); late.len()];
     score.dropout = vec![(None, None); drop.len()];
-    score.divisions = vec![(None, [None; 2]); divs.len()];
-    for t in 0..frames {
-        let f = scene.render(t);
-        for (d, s) in phase.iter_mut().zip(&f.phase) {
-            *d = f32::from(*s);
-        }
-        for (dst, src) in fl.iter_mut().zip(&f.fl) {
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = f32::from(*s);
-            }
-        }
-        seg.segment(&phase, &mut mask);
-        for (f, b) in fl.iter().zip(bg.iter_mut()) {
-            bge.estimate(f, &mask, b);
-            // As the background stage stores it for this uint16 input: rounded to u16.
-            for v in b.iter_mut() {
-                *v = f32::from(u16::from_f32(*v));
-            }
-        }
-        tracker.push(&mask, &mut labels);
-        let fls: Vec<&[f32]> = fl.iter().map(|v| v.as_slice()).collect();
-        let bgs: Vec<&[f32]> = bg.iter().map(|v| v.as_slice()).collect();
-        let params = ExtractParams::default();
-        let rows = measure(t, &labels, size, size, &fls, &bgs, &params, &mut scratch);
-
+    let mut divisions = DivisionIds::new(&events);
+    let end = run_scene(&scene, &SegmentParams::default(), |f| {
+        let (t, rows, bg) = (f.t, f.rows, f.bg);
         assert!(rows.windows(2).all(|p| p[0].cell < p[1].cell));
         assert!(
             rows.iter()
                 .all(|r| r.total.iter().chain(&r.mean).all(|v| v.is_finite()))
         );
         assert!(bg.iter().flatten().all(|v| v.is_finite()));
-        for i in 0..n {
-            let (m, tl) = (mask[i] != 0, f.labels[i] != 0);
+        for i in 0..size * size {
+            let (m, tl) = (f.mask[i] != 0, f.truth.labels[i] != 0);
             seg_px += u64::from(m);
             truth_px += u64::from(tl);
             inter += u64::from(m && tl);
@@ -154,23 +84,19 @@ fn run(size: usize, frames: usize, seed: u64, channels: usize) -> Score {
                 }
             }
         }
-        let truth_area: HashMap<u32, u64> = f.truth.iter().map(|r| (r.cell, r.area)).collect();
-        let area: HashMap<u32, u64> = rows.iter().map(|r| (r.cell, r.area)).collect();
-        let row_of: HashMap<u32, usize> =
-            rows.iter().enumerate().map(|(i, r)| (r.cell, i)).collect();
-        let id_of = matches(&f.labels, &labels, &truth_area, &area);
-        total += f.truth.len();
-        for tr in &f.truth {
-            if let Some(row) = id_of.get(&tr.cell).map(|id| &rows[row_of[id]]) {
+        let m = Matches::of(f);
+        total += f.truth.truth.len();
+        for tr in &f.truth.truth {
+            if let Some(&k) = m.observed.get(&tr.cell) {
                 matched += 1;
-                for (m, s) in row.total.iter().zip(&tr.signal) {
-                    errs.push((m - s).abs() / s);
+                for (v, s) in rows[k].total.iter().zip(&tr.signal) {
+                    errs.push((v - s).abs() / s);
                 }
             }
         }
         for (k, &(cell, first)) in late.iter().enumerate() {
             if t >= first {
-                let id = id_of.get(&cell).copied();
+                let id = m.id(f, cell);
                 if t == first {
                     score.late[k].1 = id.is_some_and(|id| !seen_ids.contains(&id));
                 }
@@ -179,23 +105,17 @@ fn run(size: usize, frames: usize, seed: u64, channels: usize) -> Score {
         }
         for (k, &(cell, gap)) in drop.iter().enumerate() {
             if t + 1 == gap {
-                score.dropout[k].0 = id_of.get(&cell).copied();
+                score.dropout[k].0 = m.id(f, cell);
             }
             if t == gap + 1 {
-                score.dropout[k].1 = id_of.get(&cell).copied();
+                score.dropout[k].1 = m.id(f, cell);
             }
         }
-        for (k, &(parent, daughters, frame)) in divs.iter().enumerate() {
-            if t + 1 == frame {
-                score.divisions[k].0 = id_of.get(&parent).copied();
-            }
-            if t == frame {
-                score.divisions[k].1 = daughters.map(|d| id_of.get(&d).copied());
-            }
-        }
+        divisions.see(f, &m);
         seen_ids.extend(rows.iter().map(|r| r.cell));
-    }
-    score.parents = tracker.parents().to_vec();
+    });
+    score.divisions = divisions.ids;
+    score.parents = end.parents;
     score.dice = 2.0 * inter as f64 / (seg_px + truth_px).max(1) as f64;
     score.matched = matched as f64 / total.max(1) as f64;
     score.truth_rows = total;

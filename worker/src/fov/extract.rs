@@ -1,6 +1,7 @@
 //! Per-cell, per-frame measurements from a label frame and fluorescence channels.
 
 use crate::fov::params::ExtractParams;
+use crate::fov::ring::Ring;
 use crate::fov::runs::Run;
 
 /// One cell in one frame.
@@ -28,17 +29,14 @@ pub struct CellRow {
     pub mean: Vec<f64>,
 }
 
-/// `Σ (f − b)` over the pixels (only where `owner == cell`, if given), with
-/// eight independent partial sums so the loop vectorises.
-fn lane_sum(f: &[f32], b: Option<&[f32]>, owner: Option<(&[u32], u32)>) -> f32 {
+/// `Σ (f − b)` over the pixels `i` where `keep(i)`, with eight independent
+/// partial sums so the loop vectorises.
+pub(crate) fn lane_sum(f: &[f32], b: Option<&[f32]>, keep: impl Fn(usize) -> bool) -> f32 {
     let mut lanes = [0f32; 8];
     let n = f.len();
     let value = |i: usize| {
         let v = f[i] - b.map_or(0.0, |b| b[i]);
-        match owner {
-            Some((o, cell)) if o[i] != cell => 0.0,
-            _ => v,
-        }
+        if keep(i) { v } else { 0.0 }
     };
     let full = n / 8 * 8;
     for base in (0..full).step_by(8) {
@@ -56,40 +54,41 @@ fn lane_sum(f: &[f32], b: Option<&[f32]>, owner: Option<(&[u32], u32)>) -> f32 {
 /// Reusable buffers of [`measure`].
 #[derive(Debug, Clone, Default)]
 pub struct MeasureScratch {
+    /// `(label, run)` of every cell pixel run, sorted by label, row, column.
     runs: Vec<(u32, Run)>,
-    ring: Vec<Run>,
-    ring_start: Vec<usize>,
-    tmp: Vec<Run>,
-    claim: Vec<u8>,
-    owner: Vec<u32>,
-    /// `(radius, offsets)`: the disk's offsets `(dy, dx)` nearest first.
-    disk: (usize, Vec<(isize, isize)>),
+    /// Per cell: its runs `runs[g0..g1]`.
+    groups: Vec<(usize, usize)>,
+    /// The cells' labels, ascending.
+    cells: Vec<u32>,
+    ring: Ring,
 }
 
-/// The offsets of a disk of radius `d` (`dy² + dx² ≤ d²`), nearest first, ties
-/// in raster order, so the first cell pixel found is a nearest one.
-fn disk_offsets(d: usize) -> Vec<(isize, isize)> {
-    let r = d as isize;
-    let mut v: Vec<(isize, isize)> = (-r..=r)
-        .flat_map(|dy| (-r..=r).map(move |dx| (dy, dx)))
-        .filter(|&(dy, dx)| dy * dy + dx * dx <= r * r)
-        .collect();
-    v.sort_by_key(|&(dy, dx)| (dy * dy + dx * dx, dy, dx));
-    v
-}
-
-/// The label of a nearest cell pixel within `disk` of `(y, x)` (0 if none).
-fn nearest(labels: &[u32], h: usize, w: usize, y: usize, x: usize, disk: &[(isize, isize)]) -> u32 {
-    for &(dy, dx) in disk {
-        let (yy, xx) = (y as isize + dy, x as isize + dx);
-        if (0..h as isize).contains(&yy) && (0..w as isize).contains(&xx) {
-            let l = labels[yy as usize * w + xx as usize];
+/// The runs of every label of `labels` (`h × w`) into `runs`, sorted by label,
+/// row and column.
+fn label_runs(labels: &[u32], h: usize, w: usize, runs: &mut Vec<(u32, Run)>) {
+    runs.clear();
+    for (y, row) in labels.chunks_exact(w.max(1)).enumerate().take(h) {
+        let mut x = 0;
+        while x < w {
+            // Skip background four labels at a time.
+            while x + 4 <= w && (row[x] | row[x + 1] | row[x + 2] | row[x + 3]) == 0 {
+                x += 4;
+            }
+            if x >= w {
+                break;
+            }
+            let l = row[x];
+            let x0 = x;
+            while x < w && row[x] == l {
+                x += 1;
+            }
             if l != 0 {
-                return l;
+                let (y, x0, x1) = (y as u32, x0 as u32, x as u32);
+                runs.push((l, Run { y, x0, x1 }));
             }
         }
     }
-    0
+    runs.sort_unstable_by_key(|&(l, r)| (l, r.y, r.x0));
 }
 
 /// Measures every cell of `labels` (`h × w`, 0 = background) in frame `frame`.
@@ -98,10 +97,10 @@ fn nearest(labels: &[u32], h: usize, w: usize, y: usize, x: usize, disk: &[(isiz
 /// background pixels within a disk of `measure_dilate` around the cell. A ring
 /// pixel within that distance of several cells goes to the nearest (ties: the
 /// first in the disk's raster order), so on a crowded field the light in a
-/// narrow gap is neither lost nor counted twice. The ring catches the light the
-/// optics spread past the mask edge, which otherwise biases totals low by a few
-/// percent. `measured` counts the mask and ring pixels summed, and the mean is
-/// `total / measured`.
+/// narrow gap is neither lost nor counted twice (see [`Ring`]). The ring catches
+/// the light the optics spread past the mask edge, which otherwise biases totals
+/// low by a few percent. `measured` counts the mask and ring pixels summed, and
+/// the mean is `total / measured`.
 /// Channel `c` uses `bg[c]`; a missing background counts as zero. Rows are sorted
 /// by cell id.
 ///
@@ -121,47 +120,12 @@ pub fn measure(
     let n = h * w;
     let labels = &labels[..n];
     let nch = fl.len();
-    let chan: Vec<(&[f32], Option<&[f32]>)> = (0..nch)
-        .map(|c| (&fl[c][..n], bg.get(c).map(|b| &b[..n])))
-        .collect();
-    // Σ (fl − bg) over pixels a..e of every channel, added to `totals`.
-    let add = |totals: &mut [f64], a: usize, e: usize| {
-        for (t, &(f, b)) in totals.iter_mut().zip(&chan) {
-            *t += f64::from(lane_sum(&f[a..e], b.map(|b| &b[a..e]), None));
-        }
-    };
+    let channel = |c: usize| (&fl[c][..n], bg.get(c).map(|b| &b[..n]));
     let s = scratch;
-    s.runs.clear();
-    for (y, row) in labels.chunks_exact(w.max(1)).enumerate().take(h) {
-        let mut x = 0;
-        while x < w {
-            // Skip background four labels at a time.
-            while x + 4 <= w && (row[x] | row[x + 1] | row[x + 2] | row[x + 3]) == 0 {
-                x += 4;
-            }
-            if x >= w {
-                break;
-            }
-            let l = row[x];
-            let x0 = x;
-            while x < w && row[x] == l {
-                x += 1;
-            }
-            if l != 0 {
-                s.runs.push((
-                    l,
-                    Run {
-                        y: y as u32,
-                        x0: x0 as u32,
-                        x1: x as u32,
-                    },
-                ));
-            }
-        }
-    }
-    s.runs.sort_unstable_by_key(|&(l, r)| (l, r.y, r.x0));
+    label_runs(labels, h, w, &mut s.runs);
+    s.groups.clear();
+    s.cells.clear();
     let mut rows: Vec<CellRow> = Vec::new();
-    let mut groups: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < s.runs.len() {
         let l = s.runs[i].0;
@@ -182,10 +146,15 @@ pub fn measure(
                 bbox[2].max(y + 1),
                 bbox[3].max(x1),
             ];
-            add(&mut total, y * w + x0, y * w + x1);
+            let p = y * w + x0..y * w + x1;
+            for (c, t) in total.iter_mut().enumerate() {
+                let (f, b) = channel(c);
+                *t += f64::from(lane_sum(&f[p.clone()], b.map(|b| &b[p.clone()]), |_| true));
+            }
             i += 1;
         }
-        groups.push((g0, i));
+        s.groups.push((g0, i));
+        s.cells.push(l);
         rows.push(CellRow {
             cell: l,
             frame,
@@ -200,97 +169,16 @@ pub fn measure(
     }
     let d = params.measure_dilate.min(254);
     if d > 0 && nch > 0 {
-        // Dilated run lists per cell.
-        let half: Vec<u32> = (0..=d)
-            .map(|dy| ((d * d - dy * dy) as f64).sqrt() as u32)
-            .collect();
-        s.ring.clear();
-        s.ring_start.clear();
-        for &(g0, g1) in &groups {
-            s.ring_start.push(s.ring.len());
-            s.tmp.clear();
-            for &(_, r) in &s.runs[g0..g1] {
-                let y = r.y as usize;
-                for yy in y.saturating_sub(d)..(y + d + 1).min(h) {
-                    let hw = half[yy.abs_diff(y)];
-                    let x0 = r.x0.saturating_sub(hw);
-                    let x1 = (r.x1 + hw).min(w as u32);
-                    s.tmp.push(Run {
-                        y: yy as u32,
-                        x0,
-                        x1,
-                    });
-                }
-            }
-            s.tmp.sort_unstable();
-            let own = s.ring.len();
-            for &r in &s.tmp {
-                match s.ring[own..].last_mut() {
-                    Some(last) if last.y == r.y && r.x0 <= last.x1 => last.x1 = last.x1.max(r.x1),
-                    _ => s.ring.push(r),
-                }
-            }
-        }
-        s.ring_start.push(s.ring.len());
-        s.claim.resize(n, 0);
-        s.owner.resize(n, 0);
-        if s.disk.0 != d || s.disk.1.is_empty() {
-            s.disk = (d, disk_offsets(d));
-        }
-        let pixels = |r: &Run| {
-            let o = r.y as usize * w;
-            o + r.x0 as usize..o + r.x1 as usize
-        };
-        // Claims: +1 per ring a background pixel is in; cell pixels are never eligible.
-        for r in &s.ring {
-            let p = pixels(r);
-            for (c, &l) in s.claim[p.clone()].iter_mut().zip(&labels[p]) {
-                *c = c.saturating_add(if l == 0 { 1 } else { 2 });
-            }
-        }
-        // Owners: the one claimant, or the nearest cell where rings overlap;
-        // each owned pixel counts towards its cell's `measured`.
-        let mut owned = vec![0u64; rows.len()];
-        for k in 0..rows.len() {
-            for r in &s.ring[s.ring_start[k]..s.ring_start[k + 1]] {
-                let y = r.y as usize;
-                for x in r.x0 as usize..r.x1 as usize {
-                    let i = y * w + x;
-                    if labels[i] != 0 || s.owner[i] != 0 {
-                        continue;
-                    }
-                    let j = match s.claim[i] {
-                        1 => Some(k),
-                        _ => {
-                            let l = nearest(labels, h, w, y, x, &s.disk.1);
-                            rows.binary_search_by_key(&l, |row| row.cell).ok()
-                        }
-                    };
-                    if let Some(j) = j {
-                        s.owner[i] = rows[j].cell;
-                        owned[j] += 1;
-                    }
-                }
-            }
-        }
+        s.ring
+            .build(labels, (h, w), d, &s.runs, &s.groups, &s.cells);
         for (k, row) in rows.iter_mut().enumerate() {
-            let ring = &s.ring[s.ring_start[k]..s.ring_start[k + 1]];
-            let cell = row.cell;
-            row.measured += owned[k];
-            for (t, &(f, b)) in row.total.iter_mut().zip(&chan) {
-                let mut sum = 0f64;
-                for r in ring {
-                    let p = pixels(r);
-                    let owner = (&s.owner[p.clone()], cell);
-                    sum += f64::from(lane_sum(&f[p.clone()], b.map(|b| &b[p]), Some(owner)));
-                }
-                *t += sum;
+            row.measured += s.ring.owned(k);
+            for (c, t) in row.total.iter_mut().enumerate() {
+                let (f, b) = channel(c);
+                *t += s.ring.sum(k, row.cell, w, f, b);
             }
         }
-        for r in &s.ring {
-            s.claim[pixels(r)].fill(0);
-            s.owner[pixels(r)].fill(0);
-        }
+        s.ring.clear();
     }
     for row in &mut rows {
         row.mean = row.total.iter().map(|t| t / row.measured as f64).collect();
@@ -336,7 +224,7 @@ mod tests {
         );
         assert_eq!((rows[1].total[0], rows[1].measured), (26.0, 26));
         assert_eq!((rows[1].mean[0], rows[1].area), (1.0, 12));
-        assert!(s.claim.iter().all(|&c| c == 0) && s.owner.iter().all(|&o| o == 0));
+        assert!(s.ring.is_clear());
     }
 
     #[test]
@@ -401,6 +289,33 @@ mod tests {
             assert!(r.measured > r.area, "cell {} got no ring", r.cell);
             assert_eq!(r.mean[0], 1.0);
         }
+    }
+
+    #[test]
+    fn labels_larger_than_the_frame_measure_the_same() {
+        // Two cells 2 px apart share ring pixels; ids above h × w skip the label index.
+        let (h, w) = (8, 12);
+        let measure_with = |ids: [u32; 2]| {
+            let mut labels = vec![0u32; h * w];
+            for y in 2..6 {
+                labels[y * w + 3] = ids[0];
+                labels[y * w + 6] = ids[1];
+            }
+            let fl: Vec<f32> = (0..h * w).map(|i| (i % 7) as f32).collect();
+            let params = ExtractParams { measure_dilate: 2 };
+            let mut s = MeasureScratch::default();
+            measure(0, &labels, h, w, &[&fl], &[], &params, &mut s)
+                .into_iter()
+                .map(|r| (r.measured, r.total[0]))
+                .collect::<Vec<_>>()
+        };
+        let small = measure_with([1, 2]);
+        assert_eq!(small, measure_with([u32::MAX - 1, u32::MAX]));
+        // Within 2 px of either column: 4 rows × 8 + 2 rows × 6 + 2 rows × 2.
+        assert_eq!(
+            small.iter().map(|r| r.0).sum::<u64>(),
+            4 * 8 + 2 * 6 + 2 * 2
+        );
     }
 
     #[test]

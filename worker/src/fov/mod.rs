@@ -19,6 +19,7 @@ pub mod morph;
 pub mod params;
 pub mod qc;
 pub mod result;
+pub mod ring;
 pub mod runs;
 pub mod segment;
 pub mod split;

@@ -11,13 +11,15 @@
 //! has a few cells, a 1024-pixel one several hundred). See [`Event`] for what
 //! happens to special cells.
 
+mod cell;
 mod dense;
 mod plan;
 mod render;
 pub mod rng;
+pub mod run;
 pub mod score;
 
-use plan::CellPlan;
+use cell::CellPlan;
 use rng::{SplitMix64, mix};
 
 /// Phase-contrast look of the cells.

@@ -14,7 +14,7 @@
 //! `S` is the logistic approximation of the normal CDF. The true signal of a cell is
 //! the sum of its noise-free fluorescence contribution over the frame.
 
-use crate::synth::plan::{CellPlan, Pose};
+use crate::synth::cell::{CellPlan, Pose};
 use crate::synth::rng::{SplitMix64, mix};
 use crate::synth::{Polarity, Scene, SynthFrame, TruthRow};
 
