@@ -2,8 +2,7 @@
 //! stays fast: each coverage and polarity against the targets — Dice ≥ 0.90,
 //! median area ratio 0.9–1.1, ≥ 97 % of true cells and ≥ 95 % of cell-frames observed,
 //! ≤ 5 % of touching cell-frames merged, median intensity_total error ≤ 2 %, the
-//! polarity detected. Cases that miss a
-//! target today are ignored with the measured figure in the reason (docs/benchmarks.md).
+//! polarity detected.
 
 use isobatch_worker::fov::params::SegmentParams;
 use isobatch_worker::synth::score::score;
@@ -71,13 +70,11 @@ fn coverage_45_bright() {
 }
 
 #[test]
-#[ignore = "misses Dice (0.89) and area ratio (0.83) targets; intensity 1.4 % meets its target"]
 fn coverage_60_dark() {
     check(0.60, Polarity::Dark);
 }
 
 #[test]
-#[ignore = "misses the area ratio target (0.84); intensity 1.0 % meets its target"]
 fn coverage_60_bright() {
     check(0.60, Polarity::Bright);
 }

@@ -31,7 +31,9 @@ impl Segmenter {
     /// A segmenter for `h × w` frames.
     pub fn new(h: usize, w: usize, params: &SegmentParams) -> Self {
         // The phase background only sets the darkness reference of the refinement:
-        // coarse tiles, every 4th pixel.
+        // coarse tiles, every 4th pixel. With cells and their interiors excluded,
+        // a crowded field leaves only narrow gaps and the field's margin, so the
+        // crowded fallback keeps tiles with a few usable pixels.
         let bgp = BackgroundParams {
             tile: 64,
             dilate: 2,
@@ -47,7 +49,7 @@ impl Segmenter {
             morph: Morph::default(),
             runs: RunScratch::default(),
             split: Splitter::default(),
-            phase_bg: BackgroundEstimator::new(h, w, &bgp).without_crowded_fallback(),
+            phase_bg: BackgroundEstimator::new(h, w, &bgp),
             dark: vec![0; h * w],
             textured: vec![0; h * w],
             last: None,
@@ -108,24 +110,28 @@ impl Segmenter {
         if p.dark_k > 0.0 {
             // Compared row by row as the background is interpolated: no full-frame
             // background buffer to write and read back. 1 = darker, 2 = brighter
-            // than the background by d. The background comes from flat pixels
-            // only (the raw texture mask excluded), so a crowded field whose
-            // cleaned mask covers nearly everything still gets a fair level.
+            // than the background by d. The background comes from pixels outside
+            // both the raw texture and the cleaned mask: the smooth interiors of
+            // cells lie outside the texture, and on a crowded field they outnumber
+            // the background in a tile (at 60 % coverage the reference fell to
+            // ~72 % of the true level and cut every cell's rim; docs/benchmarks.md).
             let d = p.dark_k * t.noise;
-            let dark = &mut self.dark[..n];
-            self.phase_bg
-                .estimate_rows(phase, &self.textured[..n], |y, bg| {
-                    let row = y * w..(y + 1) * w;
-                    for ((k, &v), &b) in dark[row.clone()].iter_mut().zip(&phase[row]).zip(bg) {
-                        *k = if v < b - d {
-                            1
-                        } else if v > b + d {
-                            2
-                        } else {
-                            0
-                        };
-                    }
-                });
+            let (dark, exclude) = (&mut self.dark[..n], &mut self.textured[..n]);
+            for (e, &m) in exclude.iter_mut().zip(mask.iter()) {
+                *e |= m;
+            }
+            self.phase_bg.estimate_rows(phase, exclude, |y, bg| {
+                let row = y * w..(y + 1) * w;
+                for ((k, &v), &b) in dark[row.clone()].iter_mut().zip(&phase[row]).zip(bg) {
+                    *k = if v < b - d {
+                        1
+                    } else if v > b + d {
+                        2
+                    } else {
+                        0
+                    };
+                }
+            });
             let keep = if self.polarity.is_some_and(|(bright, _)| bright) {
                 2
             } else {

@@ -8,23 +8,62 @@
 //! ridge of one elongated cell never splits it). The blob is flooded from the
 //! peaks down, and where two seeded basins meet, one side of every 4-adjacent
 //! pair is cleared: the cells become separate 4-connected components, as the
-//! tracker labels them. One frame at a time; the buffers are sized by the frame.
+//! tracker labels them.
+//!
+//! Only blobs that can split are flooded. A basin starts at a pixel above all
+//! its 8 neighbours in the flooding order (a peak), and since every mask pixel
+//! lies at least one axial step inside, a basin whose peak is under `neck + 1`
+//! steps high always joins the basin it meets; the flood never crosses from one
+//! 8-connected blob to another. So a blob with fewer than two such high peaks
+//! comes out whole, and only the others (a few percent of the blobs of a
+//! crowded field) are sorted and flooded, which keeps the random access of the
+//! flood to their pixels. One frame at a time; the buffers are sized by the
+//! frame and reused.
 
-use crate::fov::runs::find;
+use crate::fov::runs::{Components, Connectivity, Run, RunImage, find};
 
 /// Chamfer weights: an axial step, a diagonal step (≈ 3·√2).
 const AXIAL: u32 = 3;
 const DIAGONAL: u32 = 4;
 /// A pixel not yet flooded.
 const NONE: u32 = u32::MAX;
+/// The 8 neighbours, as (dy, dx).
+const NEIGHBOURS: [(isize, isize); 8] = [
+    (-1, -1),
+    (-1, 0),
+    (-1, 1),
+    (0, -1),
+    (0, 1),
+    (1, -1),
+    (1, 0),
+    (1, 1),
+];
+
+/// The runs of the blobs with two or more high peaks.
+fn blob_runs<'a>(
+    runs: &'a RunImage,
+    comps: &'a Components,
+    peaks: &'a [u8],
+) -> impl Iterator<Item = Run> + 'a {
+    runs.runs
+        .iter()
+        .zip(&comps.run_label)
+        .filter(|(_, l)| peaks[**l as usize] >= 2)
+        .map(|(r, _)| *r)
+}
 
 /// Splits touching cells in 0/1 masks of one size; reuses its buffers.
 #[derive(Debug, Clone, Default)]
 pub struct Splitter {
     dist: Vec<u32>,
+    /// Union-find over flooded pixels; [`NONE`] everywhere between calls.
     parent: Vec<u32>,
     order: Vec<u32>,
     start: Vec<u32>,
+    runs: RunImage,
+    comps: Components,
+    /// High peaks per blob (counted up to 2).
+    peaks: Vec<u8>,
 }
 
 impl Splitter {
@@ -42,117 +81,170 @@ impl Splitter {
         let mask = &mut mask[..n];
         let hh = (neck * AXIAL as f32).round().max(1.0) as u32;
         let top = self.distance(mask, h, w);
-        self.sort(mask, top);
+        if top < hh + AXIAL || !self.candidates(mask, h, w, hh + AXIAL) {
+            return;
+        }
+        self.sort(w, top);
+        if self.parent.len() != n {
+            self.parent.clear();
+            self.parent.resize(n, NONE);
+        }
         self.flood(h, w, hh);
-        // Cut: of every 4-adjacent pair of pixels in different basins, clear one.
         let parent = &mut self.parent;
         for &p in &self.order {
             let r = find(parent, p);
             parent[p as usize] = r;
         }
-        for y in 0..h {
-            for x in 0..w {
-                let i = y * w + x;
-                if mask[i] == 0 {
-                    continue;
-                }
+        // Cut: of every 4-adjacent pair of pixels in different basins, clear one
+        // (raster order, so each test sees the mask as flooded).
+        for r in blob_runs(&self.runs, &self.comps, &self.peaks) {
+            let (y, o) = (r.y as usize, r.y as usize * w);
+            for i in o + r.x0 as usize..o + r.x1 as usize {
                 let a = parent[i];
-                let right = x + 1 < w && mask[i + 1] != 0 && parent[i + 1] != a;
+                let right = i + 1 < o + w && mask[i + 1] != 0 && parent[i + 1] != a;
                 let down = y + 1 < h && mask[i + w] != 0 && parent[i + w] != a;
                 if right || down {
                     mask[i] = 0;
                 }
             }
         }
+        for &p in &self.order {
+            parent[p as usize] = NONE;
+        }
+    }
+
+    /// Labels the 8-connected blobs of `mask` and counts their peaks at least
+    /// `low` high (a pixel above each of its 8 neighbours in the flooding
+    /// order: higher distance, or the same and an earlier raster index); true
+    /// if any blob has two.
+    fn candidates(&mut self, mask: &[u8], h: usize, w: usize, low: u32) -> bool {
+        self.runs.encode(mask, h, w, true);
+        self.comps.label(&self.runs, Connectivity::Eight);
+        self.peaks.clear();
+        self.peaks.resize(self.comps.count, 0);
+        let d = &self.dist;
+        let mut any = false;
+        for (r, &l) in self.runs.runs.iter().zip(&self.comps.run_label) {
+            let (y, o) = (r.y as usize, r.y as usize * w);
+            for x in r.x0 as usize..r.x1 as usize {
+                let (i, v) = (o + x, d[o + x]);
+                if v < low {
+                    continue;
+                }
+                let peak = NEIGHBOURS.iter().all(|&(dy, dx)| {
+                    let (yy, xx) = (y as isize + dy, x as isize + dx);
+                    if yy < 0 || xx < 0 || yy >= h as isize || xx >= w as isize {
+                        return true;
+                    }
+                    let q = yy as usize * w + xx as usize;
+                    d[q] < v || (d[q] == v && q > i)
+                });
+                if peak {
+                    let c = &mut self.peaks[l as usize];
+                    *c = (*c + 1).min(2);
+                    any |= *c == 2;
+                }
+            }
+        }
+        any
     }
 
     /// Chamfer 3-4 distance of every mask pixel to the background (outside the
     /// frame counts as cell, so cells cut by the edge keep their peak); returns
     /// the largest value.
     fn distance(&mut self, mask: &[u8], h: usize, w: usize) -> u32 {
-        let n = h * w;
         let cap = AXIAL * (h + w) as u32;
         let d = &mut self.dist;
         d.clear();
         d.extend(mask.iter().map(|&m| if m == 0 { 0 } else { cap }));
+        // Row by row against the finished row before (after), so the inner
+        // loops index within two rows of `w`.
         for y in 0..h {
+            let (done, rest) = d.split_at_mut(y * w);
+            let row = &mut rest[..w];
+            let prev = done.get(done.len().saturating_sub(w)..).filter(|_| y > 0);
             for x in 0..w {
-                let i = y * w + x;
-                if d[i] == 0 {
+                if row[x] == 0 {
                     continue;
                 }
-                let mut v = d[i];
+                let mut v = row[x];
                 if x > 0 {
-                    v = v.min(d[i - 1] + AXIAL);
+                    v = v.min(row[x - 1] + AXIAL);
                 }
-                if y > 0 {
-                    v = v.min(d[i - w] + AXIAL);
+                if let Some(p) = prev {
+                    v = v.min(p[x] + AXIAL);
                     if x > 0 {
-                        v = v.min(d[i - w - 1] + DIAGONAL);
+                        v = v.min(p[x - 1] + DIAGONAL);
                     }
                     if x + 1 < w {
-                        v = v.min(d[i - w + 1] + DIAGONAL);
+                        v = v.min(p[x + 1] + DIAGONAL);
                     }
                 }
-                d[i] = v;
+                row[x] = v;
             }
         }
         let mut top = 0;
-        for i in (0..n).rev() {
-            if d[i] == 0 {
-                continue;
-            }
-            let (y, x) = (i / w, i % w);
-            let mut v = d[i];
-            if x + 1 < w {
-                v = v.min(d[i + 1] + AXIAL);
-            }
-            if y + 1 < h {
-                v = v.min(d[i + w] + AXIAL);
+        for y in (0..h).rev() {
+            let (head, below) = d.split_at_mut((y + 1) * w);
+            let row = &mut head[y * w..];
+            let next = below.get(..w);
+            for x in (0..w).rev() {
+                if row[x] == 0 {
+                    continue;
+                }
+                let mut v = row[x];
                 if x + 1 < w {
-                    v = v.min(d[i + w + 1] + DIAGONAL);
+                    v = v.min(row[x + 1] + AXIAL);
                 }
-                if x > 0 {
-                    v = v.min(d[i + w - 1] + DIAGONAL);
+                if let Some(q) = next {
+                    v = v.min(q[x] + AXIAL);
+                    if x + 1 < w {
+                        v = v.min(q[x + 1] + DIAGONAL);
+                    }
+                    if x > 0 {
+                        v = v.min(q[x - 1] + DIAGONAL);
+                    }
                 }
+                row[x] = v;
+                top = top.max(v);
             }
-            d[i] = v;
-            top = top.max(v);
         }
         top
     }
 
-    /// Mask pixels into `order` by falling distance (raster order within a level).
-    fn sort(&mut self, mask: &[u8], top: u32) {
-        let start = &mut self.start;
+    /// The pixels of the candidate blobs into `order` by falling distance
+    /// (raster order within a level).
+    fn sort(&mut self, w: usize, top: u32) {
+        let mut start = std::mem::take(&mut self.start);
+        let mut order = std::mem::take(&mut self.order);
         start.clear();
         start.resize(top as usize + 2, 0);
-        for (&v, &m) in self.dist.iter().zip(mask) {
-            if m != 0 {
+        for r in blob_runs(&self.runs, &self.comps, &self.peaks) {
+            let o = r.y as usize * w;
+            for &v in &self.dist[o + r.x0 as usize..o + r.x1 as usize] {
                 start[(top - v) as usize + 1] += 1;
             }
         }
         for k in 1..start.len() {
             start[k] += start[k - 1];
         }
-        let total = start[start.len() - 1] as usize;
-        self.order.clear();
-        self.order.resize(total, 0);
-        for (i, (&v, &m)) in self.dist.iter().zip(mask).enumerate() {
-            if m != 0 {
-                let s = &mut start[(top - v) as usize];
-                self.order[*s as usize] = i as u32;
+        order.clear();
+        order.resize(start[start.len() - 1] as usize, 0);
+        for r in blob_runs(&self.runs, &self.comps, &self.peaks) {
+            let o = r.y as usize * w;
+            for i in o + r.x0 as usize..o + r.x1 as usize {
+                let s = &mut start[(top - self.dist[i]) as usize];
+                order[*s as usize] = i as u32;
                 *s += 1;
             }
         }
+        (self.start, self.order) = (start, order);
     }
 
     /// Floods the sorted pixels from the peaks down (8-neighbours); a basin whose
     /// peak is under `hh` above the level where it meets a higher one joins it.
     fn flood(&mut self, h: usize, w: usize, hh: u32) {
         let (dist, parent) = (&self.dist, &mut self.parent);
-        parent.clear();
-        parent.resize(h * w, NONE);
         // A basin's root is its first (highest) pixel: its peak is dist[root];
         // ties go to the lower index.
         let higher = |a: u32, b: u32| {
@@ -165,16 +257,7 @@ impl Splitter {
             // The pixel joins the basin of its highest flooded neighbour (steepest
             // ascent), so a basin cannot creep round another's rim.
             let (mut root, mut up, mut best) = (NONE, NONE, 0);
-            for (dy, dx) in [
-                (-1, -1),
-                (-1, 0),
-                (-1, 1),
-                (0, -1),
-                (0, 1),
-                (1, -1),
-                (1, 0),
-                (1, 1),
-            ] {
+            for (dy, dx) in NEIGHBOURS {
                 let (yy, xx) = (y as isize + dy, x as isize + dx);
                 if yy < 0 || xx < 0 || yy >= h as isize || xx >= w as isize {
                     continue;
@@ -288,6 +371,42 @@ mod tests {
                 let mut m = vec![v; h * w];
                 s.split(&mut m, h, w, 2.0);
                 assert!(m.iter().all(|x| *x == v));
+            }
+        }
+    }
+
+    #[test]
+    fn only_blobs_with_two_high_peaks_change_and_reuse_matches_a_fresh_splitter() {
+        // A touching pair beside a lone disk and a rod: only the pair is cut.
+        let (pair_m, ph, pw) = pair(8.0, 14.0);
+        let (h, w) = (ph, pw + 40);
+        let mut m = vec![0u8; h * w];
+        for y in 0..ph {
+            m[y * w..y * w + pw].copy_from_slice(&pair_m[y * pw..(y + 1) * pw]);
+        }
+        let cy = h as f64 / 2.0;
+        for y in 0..h {
+            for x in pw..w {
+                let lone = (y as f64 + 0.5 - cy).hypot(x as f64 + 0.5 - (pw + 12) as f64) <= 7.0;
+                let rod = x >= pw + 24 && x < w - 2 && y >= 3 && y + 3 < h;
+                if lone || rod {
+                    m[y * w + x] = 1;
+                }
+            }
+        }
+        let mut fresh = m.clone();
+        Splitter::default().split(&mut fresh, h, w, 2.0);
+        assert_eq!(count(&m, h, w), 3);
+        assert_eq!(count(&fresh, h, w), 4);
+        for y in 0..h {
+            assert_eq!(fresh[y * w + pw..(y + 1) * w], m[y * w + pw..(y + 1) * w]);
+        }
+        // One splitter over frames of other sizes in between gives the same cut.
+        let mut s = Splitter::default();
+        for (mut f, fh, fw) in [pair(8.0, 14.0), pair(5.0, 9.0), (m.clone(), h, w)] {
+            s.split(&mut f, fh, fw, 2.0);
+            if fh == h && fw == w {
+                assert_eq!(f, fresh);
             }
         }
     }
