@@ -2,16 +2,25 @@
 //!
 //! The cell mask is dilated by `bg_dilate`; the frame is split into a grid of about
 //! `bg_tile` pixels per tile (at least one tile per axis, so any frame size works);
-//! each tile's background is the median of its unmasked pixels; tiles with too few
+//! each tile's background is the median of its unmasked pixels. Tiles with too few
 //! usable pixels (`bg_min_fraction`, or [`CROWDED_MIN_FRACTION`] on a crowded frame
-//! where under a quarter of the tiles reach it) take the mean of their usable neighbours (repeatedly, so any hole
-//! in the grid closes); a Catmull-Rom spline through the tile centres, with
-//! linearly extrapolated ghost tiles at the edges (a linear gradient is reproduced
-//! exactly), gives the full-frame background. Non-finite pixels are never sampled,
-//! so the output is always finite.
+//! where under a quarter of the tiles reach it) take the value of a robust quadratic
+//! surface fitted to the usable tiles, weighted by their usable fraction
+//! ([`Surface`]): under a confluent colony the nearest usable tiles are at the
+//! field's margin, and the surface follows the curved illumination in between. A
+//! Catmull-Rom spline through the tile centres, with linearly extrapolated ghost
+//! tiles at the edges (a linear gradient is reproduced exactly), gives the
+//! full-frame background. Non-finite pixels are never sampled, so the output is
+//! always finite.
+//!
+//! When no tile reaches even the crowded fraction, the best pixels there are make
+//! the background and [`BackgroundEstimator::source`] says which (a QC warning of
+//! the stage): any pixel clear of the dilated mask, else any pixel outside the
+//! mask, else (every pixel in a cell) the frame's median.
 
 use crate::fov::morph::Morph;
 use crate::fov::params::BackgroundParams;
+use crate::fov::surface::{Sample, Surface};
 
 /// The least usable fraction of a tile when fewer than a quarter of the tiles reach
 /// `bg_min_fraction`: on a crowded field the mask dilated by `bg_dilate` leaves only
@@ -102,6 +111,21 @@ fn spline_weights(len: usize, e: &[usize]) -> Vec<(usize, [f32; 4])> {
     out
 }
 
+/// Where a frame's background came from (see the module doc); anything but
+/// [`Source::Tiles`] is worth a QC warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Tiles with enough usable pixels, the rest filled from them.
+    Tiles,
+    /// No tile had [`CROWDED_MIN_FRACTION`] usable pixels: the tiles with any.
+    FewPixels,
+    /// No pixel clear of the dilated mask: the pixels outside the mask itself
+    /// (within `bg_dilate` of a cell, so they may carry its light).
+    CellEdges,
+    /// Every pixel is in a cell: the frame's median, cells included (too high).
+    FrameMedian,
+}
+
 /// Estimates smooth backgrounds for frames of one size; reuses its buffers.
 #[derive(Debug, Clone)]
 pub struct BackgroundEstimator {
@@ -119,10 +143,12 @@ pub struct BackgroundEstimator {
     counts: Vec<usize>,
     grid: Vec<f32>,
     valid: Vec<bool>,
-    /// Tiles with at least [`CROWDED_MIN_FRACTION`] usable pixels.
-    sparse: Vec<bool>,
-    /// Whether a crowded frame falls back to [`CROWDED_MIN_FRACTION`].
+    /// Per tile: usable pixels and pixels sampled.
+    usable: Vec<(usize, usize)>,
+    /// The crowded fallbacks and the surface fill (off: the segmenter's tuning).
     crowded_fallback: bool,
+    source: Source,
+    samples: Vec<Sample>,
     padded: Vec<f32>,
     tmp: Vec<f32>,
     row: Vec<f32>,
@@ -150,20 +176,27 @@ impl BackgroundEstimator {
             counts: Vec::new(),
             grid: Vec::new(),
             valid: Vec::new(),
-            sparse: Vec::new(),
+            usable: Vec::new(),
             crowded_fallback: true,
+            source: Source::Tiles,
+            samples: Vec::new(),
             padded: Vec::new(),
             tmp: Vec::new(),
             row: Vec::new(),
         }
     }
 
-    /// Without the [`CROWDED_MIN_FRACTION`] fallback: tiles below `bg_min_fraction`
-    /// are always filled from their neighbours (the segmenter's phase reference,
-    /// tuned that way).
+    /// As the segmenter's phase reference was tuned: tiles below `bg_min_fraction`
+    /// are always filled with the mean of their neighbours (repeatedly, so any hole
+    /// closes), and a frame without one takes the frame's median.
     pub fn without_crowded_fallback(mut self) -> Self {
         self.crowded_fallback = false;
         self
+    }
+
+    /// Where the last estimate's background came from.
+    pub fn source(&self) -> Source {
+        self.source
     }
 
     /// Writes into `bg` the background of `fl`, ignoring pixels near `mask` (nonzero =
@@ -188,6 +221,7 @@ impl BackgroundEstimator {
     pub fn estimate_rows(&mut self, fl: &[f32], mask: &[u8], emit: impl FnMut(usize, &[f32])) {
         let (h, w) = (self.h, self.w);
         let n = h * w;
+        self.source = Source::Tiles;
         if n == 0 {
             return;
         }
@@ -200,11 +234,17 @@ impl BackgroundEstimator {
                 .dilate(mask, &mut self.dil, h, w, self.params.dilate);
         }
         self.tile_medians(fl);
-        self.fill_grid(fl);
+        self.choose_tiles();
+        if !self.valid.iter().any(|&v| v) {
+            self.fill_constant(fl, mask);
+        } else if !self.crowded_fallback || !self.fill_from_surface(fl) {
+            self.fill_from_neighbours();
+        }
         self.interpolate(emit);
     }
 
-    /// Median of each tile's usable samples into `grid` / `valid`.
+    /// Median of each tile's usable samples (any, however few) into `grid`, their
+    /// count into `usable`.
     ///
     /// A band of tiles (one tile row) is gathered in one top-to-bottom pass over whole
     /// frame rows, each row split among the band's tiles: the frame streams through
@@ -220,10 +260,7 @@ impl BackgroundEstimator {
         );
         self.grid.clear();
         self.grid.resize(ny * nx, 0.0);
-        self.valid.clear();
-        self.valid.resize(ny * nx, false);
-        self.sparse.clear();
-        self.sparse.resize(ny * nx, false);
+        self.usable.clear();
         let cols = |tx: usize| (self.xe[tx + 1] - self.xe[tx]).div_ceil(s);
         let widest = (0..nx).map(cols).max().unwrap_or(0);
         for ty in 0..ny {
@@ -258,40 +295,106 @@ impl BackgroundEstimator {
                 }
             }
             for tx in 0..nx {
-                let total = (rows * cols(tx)) as f64;
-                let need = |fraction: f32| ((fraction as f64 * total).ceil() as usize).max(1);
                 let k = self.counts[tx];
-                if k >= need(CROWDED_MIN_FRACTION.min(self.params.min_fraction))
-                    && let Some(m) = median(&mut self.keys[tx * stride..tx * stride + k])
-                {
+                if let Some(m) = median(&mut self.keys[tx * stride..tx * stride + k]) {
                     self.grid[ty * nx + tx] = m;
-                    self.valid[ty * nx + tx] = k >= need(self.params.min_fraction);
-                    self.sparse[ty * nx + tx] = true;
                 }
+                self.usable.push((k, rows * cols(tx)));
             }
-        }
-        // A crowded frame: the narrow gaps between cells are all there is.
-        if self.crowded_fallback && self.valid.iter().filter(|&&v| v).count() * 4 < ny * nx {
-            self.valid.copy_from_slice(&self.sparse);
         }
     }
 
-    /// Fills invalid tiles from valid neighbours; with none valid, uses the frame median.
-    fn fill_grid(&mut self, fl: &[f32]) {
-        let (ny, nx) = (self.ye.len() - 1, self.xe.len() - 1);
-        if !self.valid.iter().any(|&v| v) {
-            self.keys.clear();
-            let step = (fl.len() / 65536).max(1);
-            self.keys.extend(
-                fl.iter()
-                    .step_by(step)
-                    .filter(|v| v.is_finite())
-                    .map(|&v| key(v)),
-            );
-            let m = median(&mut self.keys).unwrap_or(0.0);
-            self.grid.fill(m);
+    /// Marks the tiles whose median counts: those with `bg_min_fraction` usable
+    /// pixels; on a crowded frame (under a quarter of the tiles have that) those with
+    /// [`CROWDED_MIN_FRACTION`]; with none of those either, those with any usable pixel
+    /// ([`Source::FewPixels`]).
+    fn choose_tiles(&mut self) {
+        let reach = |usable: &[(usize, usize)], fraction: f32| -> Vec<bool> {
+            usable
+                .iter()
+                .map(|&(k, total)| k >= ((fraction as f64 * total as f64).ceil() as usize).max(1))
+                .collect()
+        };
+        self.valid = reach(&self.usable, self.params.min_fraction);
+        if !self.crowded_fallback {
             return;
         }
+        let count = |v: &[bool]| v.iter().filter(|&&v| v).count();
+        // A crowded frame: the narrow gaps between cells are all there is.
+        if count(&self.valid) * 4 < self.valid.len() {
+            self.valid = reach(
+                &self.usable,
+                CROWDED_MIN_FRACTION.min(self.params.min_fraction),
+            );
+        }
+        if count(&self.valid) == 0 {
+            self.valid = reach(&self.usable, 0.0);
+            if count(&self.valid) > 0 {
+                self.source = Source::FewPixels;
+            }
+        }
+    }
+
+    /// Fills the tiles not chosen from a robust quadratic surface through the chosen
+    /// ones, weighted by their usable fraction; false if no surface could be fitted.
+    /// Each chosen tile's median stands at the centroid of its usable pixels: next to
+    /// a colony those are off the tile's centre, and on a curved background that
+    /// offset is worth a few per cent in the middle of the colony.
+    fn fill_from_surface(&mut self, fl: &[f32]) -> bool {
+        if self.valid.iter().all(|&v| v) {
+            return true;
+        }
+        let (nx, w, s) = (self.xe.len() - 1, self.w, self.params.sample.max(1));
+        self.samples.clear();
+        for ty in 0..self.ye.len() - 1 {
+            for tx in 0..nx {
+                let i = ty * nx + tx;
+                if !self.valid[i] {
+                    continue;
+                }
+                let (mut sy, mut sx, mut k) = (0usize, 0usize, 0usize);
+                let (x0, x1) = (self.xe[tx], self.xe[tx + 1]);
+                for y in (self.ye[ty]..self.ye[ty + 1]).step_by(s) {
+                    for x in (x0..x1).step_by(s) {
+                        if self.dil[y * w + x] == 0 && fl[y * w + x].is_finite() {
+                            (sy, sx, k) = (sy + y, sx + x, k + 1);
+                        }
+                    }
+                }
+                let (usable, total) = self.usable[i];
+                let k = k.max(1) as f64;
+                self.samples.push(Sample {
+                    y: sy as f64 / k,
+                    x: sx as f64 / k,
+                    v: f64::from(self.grid[i]),
+                    w: usable as f64 / total.max(1) as f64,
+                });
+            }
+        }
+        let Some(surface) = Surface::fit(&self.samples) else {
+            return false;
+        };
+        // Tile centres in pixel coordinates (a pixel's centre is at its index).
+        let centre = |e: &[usize], i: usize| (e[i] + e[i + 1]) as f64 / 2.0 - 0.5;
+        let mut chosen = self.samples.iter();
+        for ty in 0..self.ye.len() - 1 {
+            for tx in 0..nx {
+                let i = ty * nx + tx;
+                let at = surface.at(centre(&self.ye, ty), centre(&self.xe, tx));
+                if !self.valid[i] {
+                    self.grid[i] = at as f32;
+                } else if let Some(p) = chosen.next() {
+                    // The median moved from its centroid to the tile's centre along the surface.
+                    self.grid[i] = (p.v + at - surface.at(p.y, p.x)) as f32;
+                }
+            }
+        }
+        true
+    }
+
+    /// Fills invalid tiles with the mean of their valid neighbours, repeatedly.
+    fn fill_from_neighbours(&mut self) {
+        let (ny, nx) = (self.ye.len() - 1, self.xe.len() - 1);
         let mut fresh: Vec<(usize, f32)> = Vec::new();
         while self.valid.iter().any(|&v| !v) {
             fresh.clear();
@@ -319,6 +422,34 @@ impl BackgroundEstimator {
                 self.valid[i] = true;
             }
         }
+    }
+
+    /// No usable tile: one value for the whole frame, the median of the pixels
+    /// outside `mask` ([`Source::CellEdges`]) or, with none, of the frame
+    /// ([`Source::FrameMedian`]). The segmenter's reference goes straight to the latter.
+    fn fill_constant(&mut self, fl: &[f32], mask: &[u8]) {
+        let step = (fl.len() / 65536).max(1);
+        self.keys.clear();
+        if self.crowded_fallback {
+            self.keys.extend(
+                fl.iter()
+                    .zip(mask)
+                    .filter(|&(v, &m)| m == 0 && v.is_finite())
+                    .map(|(&v, _)| key(v)),
+            );
+            self.source = Source::CellEdges;
+        }
+        if self.keys.is_empty() {
+            self.keys.extend(
+                fl.iter()
+                    .step_by(step)
+                    .filter(|v| v.is_finite())
+                    .map(|&v| key(v)),
+            );
+            self.source = Source::FrameMedian;
+        }
+        let m = median(&mut self.keys).unwrap_or(0.0);
+        self.grid.fill(m);
     }
 
     /// Catmull-Rom interpolation of the (ghost-padded) tile grid to the full frame.
@@ -426,6 +557,7 @@ mod tests {
             let mut est = BackgroundEstimator::new(h, w, &params);
             est.dil.copy_from_slice(&mask);
             est.tile_medians(&fl);
+            est.choose_tiles();
             let (ye, xe) = (edges(h, 48), edges(w, 48));
             for ty in 0..ye.len() - 1 {
                 for tx in 0..xe.len() - 1 {
@@ -445,6 +577,87 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A curved (vignetted) background under a confluent centre: no tile there has a
+    /// usable pixel, and the fill follows the curve the margin tiles show, where the
+    /// mean of the neighbours took the margin's level.
+    #[test]
+    fn a_confluent_centre_follows_the_curved_background() {
+        let (h, w) = (288, 288);
+        let truth: Vec<f32> = (0..h * w)
+            .map(|i| {
+                let (y, x) = (
+                    (i / w) as f32 / h as f32 - 0.4,
+                    (i % w) as f32 / w as f32 - 0.5,
+                );
+                300.0 * (1.0 + 0.2 * x - 0.1 * y - 0.5 * (x * x + y * y))
+            })
+            .collect();
+        let mut fl = truth.clone();
+        let mut mask = vec![0u8; h * w];
+        for y in 40..250 {
+            for x in 40..250 {
+                mask[y * w + x] = 1;
+                fl[y * w + x] += 800.0;
+            }
+        }
+        let mut bg = vec![0.0; h * w];
+        let mut est = BackgroundEstimator::new(h, w, &BackgroundParams::default());
+        est.estimate(&fl, &mask, &mut bg);
+        assert_eq!(est.source(), Source::Tiles);
+        let centre = (h / 2) * w + w / 2;
+        let worst = |bg: &[f32]| {
+            (40..250)
+                .flat_map(|y| (40..250).map(move |x| y * w + x))
+                .map(|i| (bg[i] - truth[i]).abs() / truth[i])
+                .fold(0.0f32, f32::max)
+        };
+        assert!(worst(&bg) < 0.01, "worst relative error {}", worst(&bg));
+        assert!((bg[centre] - truth[centre]).abs() < 1.0);
+        // The neighbour fill (the segmenter's) misses the centre by several per cent.
+        let mut old =
+            BackgroundEstimator::new(h, w, &BackgroundParams::default()).without_crowded_fallback();
+        old.estimate(&fl, &mask, &mut bg);
+        assert!((bg[centre] - truth[centre]).abs() / truth[centre] > 0.05);
+        assert!(worst(&bg) > 0.1);
+    }
+
+    /// Without a tile clear of cells the background comes from the best pixels there
+    /// are, and says so: a frame cells cover save one thin gap takes the gap's level,
+    /// never the cells'.
+    #[test]
+    fn without_usable_tiles_the_source_says_so() {
+        let (h, w) = (96, 96);
+        let mut fl = vec![1000.0f32; h * w];
+        let mut mask = vec![1u8; h * w];
+        for y in 0..h {
+            fl[y * w + 50] = 100.0;
+            mask[y * w + 50] = 0;
+        }
+        let mut bg = vec![0.0; h * w];
+        let mut est = BackgroundEstimator::new(h, w, &BackgroundParams::default());
+        est.estimate(&fl, &mask, &mut bg);
+        assert_eq!(est.source(), Source::CellEdges);
+        assert!(bg.iter().all(|&v| (v - 100.0).abs() < 1e-3));
+        est.estimate(&fl, &vec![1u8; h * w], &mut bg);
+        assert_eq!(est.source(), Source::FrameMedian);
+        // A few clear pixels in one tile: fewer than 2 %, still the best there is.
+        let mut mask = vec![1u8; h * w];
+        for x in 0..20 {
+            mask[10 * w + x] = 0;
+            fl[10 * w + x] = 100.0;
+        }
+        let params = BackgroundParams {
+            dilate: 0,
+            ..BackgroundParams::default()
+        };
+        let mut est = BackgroundEstimator::new(h, w, &params);
+        est.estimate(&fl, &mask, &mut bg);
+        assert_eq!(est.source(), Source::FewPixels);
+        assert!(bg.iter().all(|&v| (v - 100.0).abs() < 1e-3));
+        est.estimate(&fl, &vec![0u8; h * w], &mut bg);
+        assert_eq!(est.source(), Source::Tiles);
     }
 
     #[test]
