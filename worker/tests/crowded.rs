@@ -6,10 +6,10 @@
 //! target today are ignored with the measured figure in the reason (docs/benchmarks.md).
 
 use isobatch_worker::fov::params::SegmentParams;
-use isobatch_worker::synth::score::score;
+use isobatch_worker::synth::score::{Score, score};
 use isobatch_worker::synth::{Polarity, SceneConfig};
 
-fn check(coverage: f64, polarity: Polarity) {
+fn scored(coverage: f64, polarity: Polarity) -> Score {
     let s = score(
         &SceneConfig {
             size: 256,
@@ -22,6 +22,11 @@ fn check(coverage: f64, polarity: Polarity) {
         &SegmentParams::default(),
     );
     eprintln!("{coverage} {polarity:?}: {s:?}");
+    s
+}
+
+fn check(coverage: f64, polarity: Polarity) {
+    let s = scored(coverage, polarity);
     let want = format!("{} (auto)", polarity.as_str());
     assert_eq!(s.decisions, vec![("polarity".to_string(), want)]);
     assert!(s.dice >= 0.90, "Dice {}", s.dice);
@@ -71,13 +76,29 @@ fn coverage_45_bright() {
 }
 
 #[test]
-#[ignore = "misses Dice (0.89) and area ratio (0.83) targets; intensity 1.4 % meets its target"]
+#[ignore = "misses Dice (0.89) and area ratio (0.83) targets; intensity: coverage_60_intensity"]
 fn coverage_60_dark() {
     check(0.60, Polarity::Dark);
 }
 
 #[test]
-#[ignore = "misses the area ratio target (0.84); intensity 1.0 % meets its target"]
+#[ignore = "misses the area ratio target (0.84); intensity: coverage_60_intensity"]
 fn coverage_60_bright() {
     check(0.60, Polarity::Bright);
+}
+
+/// The intensity target at 60 %, both polarities, on its own while the Dice and area
+/// targets of that coverage are still missed: the background under the confluent
+/// interior comes from the fitted surface (1.1 % dark, 0.8 % bright; the neighbour
+/// fill gave 1.4 % / 1.0 % here and 5.2 % / 4.1 % at 1024², docs/benchmarks.md).
+#[test]
+fn coverage_60_intensity() {
+    for polarity in [Polarity::Dark, Polarity::Bright] {
+        let s = scored(0.60, polarity);
+        assert!(
+            s.intensity_err <= 0.02,
+            "{polarity:?}: intensity error {}",
+            s.intensity_err
+        );
+    }
 }
