@@ -102,11 +102,9 @@ fn run(b: &Batch, extra: &[&str]) -> Output {
     b.pipeline_cmd("fov", extra).output().expect("run isobatch")
 }
 
-#[test]
-fn an_emptied_frame_is_done_with_a_warning_everywhere() {
-    let b = Batch::new();
-    write_emptied_fov(&b.raw());
-    let out = run(&b, &[]);
+/// Runs the batch, checks it exits 0 with `fov01` done, and returns its stdout.
+fn run_done(b: &Batch, extra: &[&str]) -> String {
+    let out = run(b, extra);
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -115,6 +113,14 @@ fn an_emptied_frame_is_done_with_a_warning_everywhere() {
         text(&out.stderr)
     );
     assert_eq!(b.verdict("fov01"), "done");
+    stdout
+}
+
+#[test]
+fn an_emptied_frame_is_done_with_a_warning_everywhere() {
+    let b = Batch::new();
+    write_emptied_fov(&b.raw());
+    let stdout = run_done(&b, &[]);
 
     let r = results(&b);
     let cells = cells_per_frame(&r);
@@ -160,15 +166,7 @@ fn an_emptied_frame_is_done_with_a_warning_everywhere() {
 fn a_background_without_clear_pixels_is_done_with_a_warning() {
     let b = Batch::new();
     write_fov(&b.raw(), None);
-    let out = run(&b, &["--param", "bg_dilate=100"]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
-    assert_eq!(b.verdict("fov01"), "done");
+    let stdout = run_done(&b, &["--param", "bg_dilate=100"]);
     let warning = format!(
         "background: channel 1, frames 0-{}: no pixel is more than bg_dilate (100 px) from a \
          cell; background from the pixels next to cells, which may carry their light (too high)",
@@ -184,8 +182,7 @@ fn a_background_without_clear_pixels_is_done_with_a_warning() {
     // The default dilation leaves clear pixels: no warning.
     let c = Batch::new();
     write_fov(&c.raw(), None);
-    let out = run(&c, &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    run_done(&c, &[]);
     assert_eq!(results(&c)["tasks"][0]["warnings"], serde_json::json!([]));
 }
 
