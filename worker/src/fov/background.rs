@@ -6,7 +6,7 @@
 //! usable pixels (`bg_min_fraction`, or [`CROWDED_MIN_FRACTION`] on a crowded frame
 //! where under a quarter of the tiles reach it) take the value of a robust quadratic
 //! surface fitted to the usable tiles, weighted by their usable fraction
-//! ([`Surface`]): under a confluent colony the nearest usable tiles are at the
+//! ([`Surface`](crate::fov::surface::Surface)): under a confluent colony the nearest usable tiles are at the
 //! field's margin, and the surface follows the curved illumination in between. A
 //! Catmull-Rom spline through the tile centres, with linearly extrapolated ghost
 //! tiles at the edges (a linear gradient is reproduced exactly), gives the
