@@ -6,8 +6,9 @@
 //! usable pixels (`bg_min_fraction`, or [`CROWDED_MIN_FRACTION`] on a crowded frame
 //! where under a quarter of the tiles reach it) take the value of a robust quadratic
 //! surface fitted to the usable tiles, weighted by their usable fraction
-//! ([`Surface`](crate::fov::surface::Surface)): under a confluent colony the nearest usable tiles are at the
-//! field's margin, and the surface follows the curved illumination in between. A
+//! ([`Surface`](crate::fov::surface::Surface)): under a confluent colony the nearest
+//! usable tiles are at the field's margin, and the surface follows the curved
+//! illumination in between. A
 //! Catmull-Rom spline through the tile centres, with linearly extrapolated ghost
 //! tiles at the edges (a linear gradient is reproduced exactly), gives the
 //! full-frame background. Non-finite pixels are never sampled, so the output is
