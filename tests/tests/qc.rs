@@ -1,6 +1,7 @@
 //! fov QC end to end: a FOV with one emptied frame ends `done` but says so — in
 //! the summary's Warnings section, in `isobatch status`, in results.json (with the
-//! per-frame counts) — and `--strict-qc` (flag or `[run]` key) makes it `failed:error`.
+//! per-frame counts) — and `--strict-qc` (flag or `[run]` key) makes it `failed:error`;
+//! a background with no pixel clear of cells is `done` with a warning, never silently.
 mod common;
 use common::*;
 
@@ -19,6 +20,12 @@ const EMPTIED: usize = 3;
 /// `raw/fov01.tif`: a synthetic FOV whose phase frame `EMPTIED` shows only the
 /// noisy background (as when the focus or the light is lost for a frame).
 fn write_emptied_fov(raw: &Path) {
+    write_fov(raw, Some(EMPTIED));
+}
+
+/// `raw/fov01.tif`: a synthetic FOV of `FRAMES` frames, phase frame `emptied` (if
+/// any) showing only the noisy background.
+fn write_fov(raw: &Path, emptied: Option<usize>) {
     fs::create_dir_all(raw).expect("mkdir raw");
     let size = 128;
     let scene = Scene::new(&SceneConfig {
@@ -44,7 +51,7 @@ fn write_emptied_fov(raw: &Path) {
     .expect("create tiff");
     for t in 0..FRAMES {
         let f = scene.render(t);
-        let phase: Vec<u16> = if t == EMPTIED {
+        let phase: Vec<u16> = if Some(t) == emptied {
             (0..size * size)
                 .map(|i| 1000 + ((i * 7919) % 41) as u16)
                 .collect()
@@ -95,11 +102,9 @@ fn run(b: &Batch, extra: &[&str]) -> Output {
     b.pipeline_cmd("fov", extra).output().expect("run isobatch")
 }
 
-#[test]
-fn an_emptied_frame_is_done_with_a_warning_everywhere() {
-    let b = Batch::new();
-    write_emptied_fov(&b.raw());
-    let out = run(&b, &[]);
+/// Runs the batch, checks it exits 0 with `fov01` done, and returns its stdout.
+fn run_done(b: &Batch, extra: &[&str]) -> String {
+    let out = run(b, extra);
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -108,6 +113,14 @@ fn an_emptied_frame_is_done_with_a_warning_everywhere() {
         text(&out.stderr)
     );
     assert_eq!(b.verdict("fov01"), "done");
+    stdout
+}
+
+#[test]
+fn an_emptied_frame_is_done_with_a_warning_everywhere() {
+    let b = Batch::new();
+    write_emptied_fov(&b.raw());
+    let stdout = run_done(&b, &[]);
 
     let r = results(&b);
     let cells = cells_per_frame(&r);
@@ -144,6 +157,33 @@ fn an_emptied_frame_is_done_with_a_warning_everywhere() {
             .any(|l| l == format!("qc warning: fov01: {warning}")),
         "{status_text}"
     );
+}
+
+/// With `bg_dilate` as wide as the field, no pixel is clear of the dilated cells in
+/// any frame: the background comes from the pixels next to cells, and the task says
+/// so (it used to take the frame's median, cells included, without a word).
+#[test]
+fn a_background_without_clear_pixels_is_done_with_a_warning() {
+    let b = Batch::new();
+    write_fov(&b.raw(), None);
+    let stdout = run_done(&b, &["--param", "bg_dilate=100"]);
+    let warning = format!(
+        "background: channel 1, frames 0-{}: no pixel is more than bg_dilate (100 px) from a \
+         cell; background from the pixels next to cells, which may carry their light (too high)",
+        FRAMES - 1
+    );
+    let r = results(&b);
+    assert_eq!(r["tasks"][0]["warnings"], serde_json::json!([warning]));
+    assert!(
+        stdout.contains(&format!("- fov01\n    {warning}")),
+        "{stdout}"
+    );
+
+    // The default dilation leaves clear pixels: no warning.
+    let c = Batch::new();
+    write_fov(&c.raw(), None);
+    run_done(&c, &[]);
+    assert_eq!(results(&c)["tasks"][0]["warnings"], serde_json::json!([]));
 }
 
 #[test]

@@ -2,16 +2,28 @@
 //!
 //! The cell mask is dilated by `bg_dilate`; the frame is split into a grid of about
 //! `bg_tile` pixels per tile (at least one tile per axis, so any frame size works);
-//! each tile's background is the median of its unmasked pixels; tiles with too few
+//! each tile's background is the median of its unmasked pixels. Tiles with too few
 //! usable pixels (`bg_min_fraction`, or [`CROWDED_MIN_FRACTION`] on a crowded frame
-//! where under a quarter of the tiles reach it) take the mean of their usable neighbours (repeatedly, so any hole
-//! in the grid closes); a Catmull-Rom spline through the tile centres, with
-//! linearly extrapolated ghost tiles at the edges (a linear gradient is reproduced
-//! exactly), gives the full-frame background. Non-finite pixels are never sampled,
-//! so the output is always finite.
+//! where under a quarter of the tiles reach it) take the value of a robust quadratic
+//! surface fitted to the usable tiles, weighted by their usable fraction
+//! ([`Surface`](crate::fov::surface::Surface)): under a confluent colony the nearest
+//! usable tiles are at the field's margin, and the surface follows the curved
+//! illumination in between. A
+//! Catmull-Rom spline through the tile centres, with linearly extrapolated ghost
+//! tiles at the edges (a linear gradient is reproduced exactly), gives the
+//! full-frame background. Non-finite pixels are never sampled, so the output is
+//! always finite.
+//!
+//! When no tile reaches even the crowded fraction, the best pixels there are make
+//! the background and [`BackgroundEstimator::source`] says which (a QC warning of
+//! the stage): any pixel clear of the dilated mask, else any pixel outside the
+//! mask, else (every pixel in a cell) the frame's median.
 
 use crate::fov::morph::Morph;
 use crate::fov::params::BackgroundParams;
+use crate::fov::surface::Sample;
+
+mod fill;
 
 /// The least usable fraction of a tile when fewer than a quarter of the tiles reach
 /// `bg_min_fraction`: on a crowded field the mask dilated by `bg_dilate` leaves only
@@ -102,6 +114,21 @@ fn spline_weights(len: usize, e: &[usize]) -> Vec<(usize, [f32; 4])> {
     out
 }
 
+/// Where a frame's background came from (see the module doc); anything but
+/// [`Source::Tiles`] is worth a QC warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Tiles with enough usable pixels, the rest filled from them.
+    Tiles,
+    /// No tile had [`CROWDED_MIN_FRACTION`] usable pixels: the tiles with any.
+    FewPixels,
+    /// No pixel clear of the dilated mask: the pixels outside the mask itself
+    /// (within `bg_dilate` of a cell, so they may carry its light).
+    CellEdges,
+    /// Every pixel is in a cell: the frame's median, cells included (too high).
+    FrameMedian,
+}
+
 /// Estimates smooth backgrounds for frames of one size; reuses its buffers.
 #[derive(Debug, Clone)]
 pub struct BackgroundEstimator {
@@ -119,10 +146,12 @@ pub struct BackgroundEstimator {
     counts: Vec<usize>,
     grid: Vec<f32>,
     valid: Vec<bool>,
-    /// Tiles with at least [`CROWDED_MIN_FRACTION`] usable pixels.
-    sparse: Vec<bool>,
-    /// Whether a crowded frame falls back to [`CROWDED_MIN_FRACTION`].
+    /// Per tile: usable pixels and pixels sampled.
+    usable: Vec<(usize, usize)>,
+    /// The crowded fallbacks and the surface fill (off: the segmenter's tuning).
     crowded_fallback: bool,
+    source: Source,
+    samples: Vec<Sample>,
     padded: Vec<f32>,
     tmp: Vec<f32>,
     row: Vec<f32>,
@@ -150,20 +179,27 @@ impl BackgroundEstimator {
             counts: Vec::new(),
             grid: Vec::new(),
             valid: Vec::new(),
-            sparse: Vec::new(),
+            usable: Vec::new(),
             crowded_fallback: true,
+            source: Source::Tiles,
+            samples: Vec::new(),
             padded: Vec::new(),
             tmp: Vec::new(),
             row: Vec::new(),
         }
     }
 
-    /// Without the [`CROWDED_MIN_FRACTION`] fallback: tiles below `bg_min_fraction`
-    /// are always filled from their neighbours (the segmenter's phase reference,
-    /// tuned that way).
+    /// As the segmenter's phase reference was tuned: tiles below `bg_min_fraction`
+    /// are always filled with the mean of their neighbours (repeatedly, so any hole
+    /// closes), and a frame without one takes the frame's median.
     pub fn without_crowded_fallback(mut self) -> Self {
         self.crowded_fallback = false;
         self
+    }
+
+    /// Where the last estimate's background came from.
+    pub fn source(&self) -> Source {
+        self.source
     }
 
     /// Writes into `bg` the background of `fl`, ignoring pixels near `mask` (nonzero =
@@ -188,6 +224,7 @@ impl BackgroundEstimator {
     pub fn estimate_rows(&mut self, fl: &[f32], mask: &[u8], emit: impl FnMut(usize, &[f32])) {
         let (h, w) = (self.h, self.w);
         let n = h * w;
+        self.source = Source::Tiles;
         if n == 0 {
             return;
         }
@@ -200,11 +237,17 @@ impl BackgroundEstimator {
                 .dilate(mask, &mut self.dil, h, w, self.params.dilate);
         }
         self.tile_medians(fl);
-        self.fill_grid(fl);
+        self.choose_tiles();
+        if !self.valid.iter().any(|&v| v) {
+            self.fill_constant(fl, mask);
+        } else if !self.crowded_fallback || !self.fill_from_surface(fl) {
+            self.fill_from_neighbours();
+        }
         self.interpolate(emit);
     }
 
-    /// Median of each tile's usable samples into `grid` / `valid`.
+    /// Median of each tile's usable samples (any, however few) into `grid`, their
+    /// count into `usable`.
     ///
     /// A band of tiles (one tile row) is gathered in one top-to-bottom pass over whole
     /// frame rows, each row split among the band's tiles: the frame streams through
@@ -220,10 +263,7 @@ impl BackgroundEstimator {
         );
         self.grid.clear();
         self.grid.resize(ny * nx, 0.0);
-        self.valid.clear();
-        self.valid.resize(ny * nx, false);
-        self.sparse.clear();
-        self.sparse.resize(ny * nx, false);
+        self.usable.clear();
         let cols = |tx: usize| (self.xe[tx + 1] - self.xe[tx]).div_ceil(s);
         let widest = (0..nx).map(cols).max().unwrap_or(0);
         for ty in 0..ny {
@@ -258,65 +298,11 @@ impl BackgroundEstimator {
                 }
             }
             for tx in 0..nx {
-                let total = (rows * cols(tx)) as f64;
-                let need = |fraction: f32| ((fraction as f64 * total).ceil() as usize).max(1);
                 let k = self.counts[tx];
-                if k >= need(CROWDED_MIN_FRACTION.min(self.params.min_fraction))
-                    && let Some(m) = median(&mut self.keys[tx * stride..tx * stride + k])
-                {
+                if let Some(m) = median(&mut self.keys[tx * stride..tx * stride + k]) {
                     self.grid[ty * nx + tx] = m;
-                    self.valid[ty * nx + tx] = k >= need(self.params.min_fraction);
-                    self.sparse[ty * nx + tx] = true;
                 }
-            }
-        }
-        // A crowded frame: the narrow gaps between cells are all there is.
-        if self.crowded_fallback && self.valid.iter().filter(|&&v| v).count() * 4 < ny * nx {
-            self.valid.copy_from_slice(&self.sparse);
-        }
-    }
-
-    /// Fills invalid tiles from valid neighbours; with none valid, uses the frame median.
-    fn fill_grid(&mut self, fl: &[f32]) {
-        let (ny, nx) = (self.ye.len() - 1, self.xe.len() - 1);
-        if !self.valid.iter().any(|&v| v) {
-            self.keys.clear();
-            let step = (fl.len() / 65536).max(1);
-            self.keys.extend(
-                fl.iter()
-                    .step_by(step)
-                    .filter(|v| v.is_finite())
-                    .map(|&v| key(v)),
-            );
-            let m = median(&mut self.keys).unwrap_or(0.0);
-            self.grid.fill(m);
-            return;
-        }
-        let mut fresh: Vec<(usize, f32)> = Vec::new();
-        while self.valid.iter().any(|&v| !v) {
-            fresh.clear();
-            for ty in 0..ny {
-                for tx in 0..nx {
-                    if self.valid[ty * nx + tx] {
-                        continue;
-                    }
-                    let (mut sum, mut cnt) = (0.0f64, 0usize);
-                    for yy in ty.saturating_sub(1)..(ty + 2).min(ny) {
-                        for xx in tx.saturating_sub(1)..(tx + 2).min(nx) {
-                            if self.valid[yy * nx + xx] {
-                                sum += self.grid[yy * nx + xx] as f64;
-                                cnt += 1;
-                            }
-                        }
-                    }
-                    if cnt > 0 {
-                        fresh.push((ty * nx + tx, (sum / cnt as f64) as f32));
-                    }
-                }
-            }
-            for &(i, v) in &fresh {
-                self.grid[i] = v;
-                self.valid[i] = true;
+                self.usable.push((k, rows * cols(tx)));
             }
         }
     }
@@ -372,103 +358,4 @@ impl BackgroundEstimator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gradient_is_recovered_under_cells() {
-        let (h, w) = (100, 130);
-        let truth: Vec<f32> = (0..h * w)
-            .map(|i| 200.0 + 0.8 * (i / w) as f32 + 0.5 * (i % w) as f32)
-            .collect();
-        let mut fl = truth.clone();
-        let mut mask = vec![0u8; h * w];
-        for y in 30..60 {
-            for x in 40..90 {
-                mask[y * w + x] = 1;
-                fl[y * w + x] += 500.0;
-            }
-        }
-        let mut bg = vec![0.0; h * w];
-        let mut est = BackgroundEstimator::new(h, w, &BackgroundParams::default());
-        // Without cells the ramp comes back exactly (ghost tiles extend it to the edges).
-        est.estimate(&truth, &vec![0; h * w], &mut bg);
-        for (b, t) in bg.iter().zip(&truth) {
-            assert!((b - t).abs() < 0.05, "{b} vs {t}");
-        }
-        // The bright masked block does not leak into the background (partly masked
-        // tiles sample off-centre, hence a few counts on this steep ramp).
-        est.estimate(&fl, &mask, &mut bg);
-        for (b, t) in bg.iter().zip(&truth) {
-            assert!((b - t).abs() < 4.0, "{b} vs {t}");
-        }
-    }
-
-    /// The band-wise gather gives every tile exactly its own samples: compared with a
-    /// tile-by-tile reference on unequal tiles, with and without a sampling stride.
-    #[test]
-    fn tile_medians_match_a_per_tile_reference() {
-        let (h, w) = (100, 130);
-        let mut x = 12345u32;
-        let mut next = || {
-            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            x >> 8
-        };
-        let fl: Vec<f32> = (0..h * w).map(|_| (next() % 1000) as f32).collect();
-        let mask: Vec<u8> = (0..h * w).map(|_| u8::from(next() % 3 == 0)).collect();
-        for sample in [1, 2, 3] {
-            let params = BackgroundParams {
-                tile: 48,
-                dilate: 0,
-                min_fraction: 0.0,
-                sample,
-            };
-            let mut est = BackgroundEstimator::new(h, w, &params);
-            est.dil.copy_from_slice(&mask);
-            est.tile_medians(&fl);
-            let (ye, xe) = (edges(h, 48), edges(w, 48));
-            for ty in 0..ye.len() - 1 {
-                for tx in 0..xe.len() - 1 {
-                    let mut keys: Vec<u32> = (ye[ty]..ye[ty + 1])
-                        .step_by(sample)
-                        .flat_map(|y| (xe[tx]..xe[tx + 1]).step_by(sample).map(move |x| y * w + x))
-                        .filter(|&i| mask[i] == 0)
-                        .map(|i| key(fl[i]))
-                        .collect();
-                    let i = ty * (xe.len() - 1) + tx;
-                    assert_eq!(
-                        Some(est.grid[i]),
-                        median(&mut keys),
-                        "tile {ty},{tx} / {sample}"
-                    );
-                    assert!(est.valid[i]);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn degenerate_inputs_stay_finite() {
-        for (h, w) in [(1, 1), (1, 7), (5, 1), (64, 64), (3, 200)] {
-            let mut est = BackgroundEstimator::new(h, w, &BackgroundParams::default());
-            let fl = vec![0.0f32; h * w];
-            let mut bg = vec![f32::NAN; h * w];
-            est.estimate(&fl, &vec![1u8; h * w], &mut bg);
-            assert!(bg.iter().all(|v| *v == 0.0));
-            let fl: Vec<f32> = (0..h * w).map(|i| (i % 5) as f32).collect();
-            est.estimate(&fl, &vec![0u8; h * w], &mut bg);
-            assert!(bg.iter().all(|v| v.is_finite()));
-        }
-    }
-
-    #[test]
-    fn keys_preserve_order() {
-        let v = [-3.5f32, -0.0, 0.0, 1e-30, 2.0, 1e30];
-        for p in v.windows(2) {
-            assert!(key(p[0]) <= key(p[1]));
-            assert_eq!(unkey(key(p[0])), p[0]);
-        }
-        let mut k: Vec<u32> = [4.0f32, 1.0, 3.0, 2.0].iter().map(|&v| key(v)).collect();
-        assert_eq!(median(&mut k), Some(2.5));
-    }
-}
+mod tests;

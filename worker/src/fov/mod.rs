@@ -9,6 +9,7 @@
 
 pub mod assign;
 pub mod background;
+pub mod background_qc;
 pub mod error;
 pub mod estimate;
 pub mod extract;
@@ -24,6 +25,7 @@ pub mod runs;
 pub mod segment;
 pub mod split;
 pub mod stages;
+pub mod surface;
 pub mod time;
 pub mod traces;
 pub mod track;
@@ -153,7 +155,7 @@ pub fn run(spec: &TaskSpec, progress: &mut dyn FnMut(&str, f32, &str)) -> TaskRe
     let mut list: Vec<Box<dyn Stage + '_>> = vec![
         Box::new(stages::Copy(&fov)),
         Box::new(stages::Segment::new(&fov)),
-        Box::new(stages::Background(&fov)),
+        Box::new(stages::Background::new(&fov)),
         Box::new(stages::Track::new(&fov)),
         Box::new(stages::Extract(&fov)),
     ];

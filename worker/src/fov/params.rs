@@ -178,8 +178,9 @@ impl SegmentParams {
 /// Cells (the segmentation mask dilated by `bg_dilate`) are excluded; the frame is cut
 /// into a grid of about `bg_tile`-pixel tiles, each tile's median of the remaining
 /// pixels is its background; tiles with fewer than `bg_min_fraction` of their pixels
-/// left are filled from their neighbours; a Catmull-Rom spline through the tile
-/// centres gives the smooth full-frame background.
+/// left take the value of a robust quadratic surface fitted to the others; a
+/// Catmull-Rom spline through the tile centres gives the smooth full-frame
+/// background. A frame without a usable tile gets a QC warning.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackgroundParams {
     /// `bg_tile` (default 48): tile size in pixels (frames are split into `ceil(size/tile)` tiles per axis).

@@ -17,7 +17,7 @@ use super::layout::Layout;
 use super::runs::RunScratch;
 use super::segment::Segmenter;
 use super::track::{Lineage, Tracker};
-use super::{FovConfig, lineage, qc, traces};
+use super::{FovConfig, background_qc, lineage, qc, traces};
 use crate::image::checkpoint::{Frames, StackSink, StackSource, checkpoint_paths};
 use crate::image::source::PlaneFile;
 use crate::image::{Dtype, Pixel, Shape};
@@ -293,16 +293,25 @@ impl Stage for Segment<'_> {
     }
 }
 
-/// Stage 3: a smooth background per fluorescence channel, cells masked out.
-pub struct Background<'a>(pub &'a Fov<'a>);
+/// Stage 3: a smooth background per fluorescence channel, cells masked out; its
+/// QC warns of frames whose background had no usable tile (`fov::background_qc`).
+pub struct Background<'a>(pub &'a Fov<'a>, Option<StageQc>);
+
+impl<'a> Background<'a> {
+    /// The background stage of `fov`.
+    pub fn new(fov: &'a Fov<'a>) -> Self {
+        Background(fov, None)
+    }
+}
 
 impl Stage for Background<'_> {
     fn name(&self) -> &'static str {
         "background"
     }
     fn version(&self) -> u32 {
-        // 2: stored in the input's integer type.
-        2
+        // 2: stored in the input's integer type. 3: tiles without usable pixels from a
+        // fitted surface; QC warnings.
+        3
     }
     fn params(&self) -> Vec<(String, String)> {
         let mut p = params(self.0.config.background.describe());
@@ -326,10 +335,16 @@ impl Stage for Background<'_> {
             Dtype::U32 | Dtype::F32 => self.estimate_as::<f32>(progress),
         }
     }
+    fn qc(&self) -> Option<StageQc> {
+        self.1.clone()
+    }
 }
 
 impl Background<'_> {
-    fn estimate_as<T: Pixel>(&self, progress: &mut dyn FnMut(f32, &str)) -> Result<(), StageError> {
+    fn estimate_as<T: Pixel>(
+        &mut self,
+        progress: &mut dyn FnMut(f32, &str),
+    ) -> Result<(), StageError> {
         let f = self.0;
         let (h, w) = (f.shape.height, f.shape.width);
         let mut mask_src = f.source("segment_mask")?;
@@ -345,20 +360,34 @@ impl Background<'_> {
         let mut est = BackgroundEstimator::new(h, w, &f.config.background);
         let (mut mask, mut fl) = (vec![0u8; h * w], vec![0f32; h * w]);
         let mut out = vec![T::default(); h * w];
+        let mut sources = vec![Vec::with_capacity(f.shape.frames); sinks.len()];
         for t in 0..f.shape.frames {
             masks.read(t, &mut mask).map_err(StageError::Checkpoint)?;
-            for (src, sink) in fl_frames.iter_mut().zip(&mut sinks) {
+            for ((src, sink), used) in fl_frames.iter_mut().zip(&mut sinks).zip(&mut sources) {
                 src.read_f32(t, &mut fl).map_err(StageError::Checkpoint)?;
                 est.estimate_rows(&fl, &mask, |y, row| {
                     for (o, &b) in out[y * w..(y + 1) * w].iter_mut().zip(row) {
                         *o = T::from_f32(b);
                     }
                 });
+                used.push(est.source());
                 sink.write_frame(t, &out).map_err(StageError::Image)?;
             }
             tick(progress, t, f.shape.frames);
         }
-        commit_all(sinks)
+        commit_all(sinks)?;
+        let warnings = f
+            .layout
+            .fl
+            .iter()
+            .zip(&sources)
+            .flat_map(|(&c, used)| background_qc::warnings(c, used, &f.config.background))
+            .collect();
+        self.1 = Some(StageQc {
+            warnings,
+            ..StageQc::default()
+        });
+        Ok(())
     }
 }
 

@@ -1,0 +1,156 @@
+//! How a frame's tile grid is completed: which tiles count, and what the others
+//! take — a fitted surface, the neighbours' mean (the segmenter's phase
+//! reference) or, without a usable tile, one value from the best pixels there are.
+
+use super::{BackgroundEstimator, CROWDED_MIN_FRACTION, Source, key, median};
+use crate::fov::surface::{Sample, Surface};
+
+impl BackgroundEstimator {
+    /// Marks the tiles whose median counts: those with `bg_min_fraction` usable
+    /// pixels; on a crowded frame (under a quarter of the tiles have that) those with
+    /// [`CROWDED_MIN_FRACTION`]; with none of those either, those with any usable pixel
+    /// ([`Source::FewPixels`]).
+    pub(super) fn choose_tiles(&mut self) {
+        let reach = |usable: &[(usize, usize)], fraction: f32| -> Vec<bool> {
+            usable
+                .iter()
+                .map(|&(k, total)| k >= ((fraction as f64 * total as f64).ceil() as usize).max(1))
+                .collect()
+        };
+        self.valid = reach(&self.usable, self.params.min_fraction);
+        if !self.crowded_fallback {
+            return;
+        }
+        let count = |v: &[bool]| v.iter().filter(|&&v| v).count();
+        // A crowded frame: the narrow gaps between cells are all there is.
+        if count(&self.valid) * 4 < self.valid.len() {
+            self.valid = reach(
+                &self.usable,
+                CROWDED_MIN_FRACTION.min(self.params.min_fraction),
+            );
+        }
+        if count(&self.valid) == 0 {
+            self.valid = reach(&self.usable, 0.0);
+            if count(&self.valid) > 0 {
+                self.source = Source::FewPixels;
+            }
+        }
+    }
+
+    /// Fills the tiles not chosen from a robust quadratic surface through the chosen
+    /// ones, weighted by their usable fraction; false if no surface could be fitted.
+    /// Each chosen tile's median stands at the centroid of its usable pixels: next to
+    /// a colony those are off the tile's centre, and on a curved background that
+    /// offset is worth a few per cent in the middle of the colony.
+    pub(super) fn fill_from_surface(&mut self, fl: &[f32]) -> bool {
+        if self.valid.iter().all(|&v| v) {
+            return true;
+        }
+        let (nx, w, s) = (self.xe.len() - 1, self.w, self.params.sample.max(1));
+        self.samples.clear();
+        for ty in 0..self.ye.len() - 1 {
+            for tx in 0..nx {
+                let i = ty * nx + tx;
+                if !self.valid[i] {
+                    continue;
+                }
+                let (mut sy, mut sx, mut k) = (0usize, 0usize, 0usize);
+                let (x0, x1) = (self.xe[tx], self.xe[tx + 1]);
+                for y in (self.ye[ty]..self.ye[ty + 1]).step_by(s) {
+                    for x in (x0..x1).step_by(s) {
+                        if self.dil[y * w + x] == 0 && fl[y * w + x].is_finite() {
+                            (sy, sx, k) = (sy + y, sx + x, k + 1);
+                        }
+                    }
+                }
+                let (usable, total) = self.usable[i];
+                let k = k.max(1) as f64;
+                self.samples.push(Sample {
+                    y: sy as f64 / k,
+                    x: sx as f64 / k,
+                    v: f64::from(self.grid[i]),
+                    w: usable as f64 / total.max(1) as f64,
+                });
+            }
+        }
+        let Some(surface) = Surface::fit(&self.samples) else {
+            return false;
+        };
+        // Tile centres in pixel coordinates (a pixel's centre is at its index).
+        let centre = |e: &[usize], i: usize| (e[i] + e[i + 1]) as f64 / 2.0 - 0.5;
+        let mut chosen = self.samples.iter();
+        for ty in 0..self.ye.len() - 1 {
+            for tx in 0..nx {
+                let i = ty * nx + tx;
+                let at = surface.at(centre(&self.ye, ty), centre(&self.xe, tx));
+                if !self.valid[i] {
+                    self.grid[i] = at as f32;
+                } else if let Some(p) = chosen.next() {
+                    // The median moved from its centroid to the tile's centre along the surface.
+                    self.grid[i] = (p.v + at - surface.at(p.y, p.x)) as f32;
+                }
+            }
+        }
+        true
+    }
+
+    /// Fills invalid tiles with the mean of their valid neighbours, repeatedly.
+    pub(super) fn fill_from_neighbours(&mut self) {
+        let (ny, nx) = (self.ye.len() - 1, self.xe.len() - 1);
+        let mut fresh: Vec<(usize, f32)> = Vec::new();
+        while self.valid.iter().any(|&v| !v) {
+            fresh.clear();
+            for ty in 0..ny {
+                for tx in 0..nx {
+                    if self.valid[ty * nx + tx] {
+                        continue;
+                    }
+                    let (mut sum, mut cnt) = (0.0f64, 0usize);
+                    for yy in ty.saturating_sub(1)..(ty + 2).min(ny) {
+                        for xx in tx.saturating_sub(1)..(tx + 2).min(nx) {
+                            if self.valid[yy * nx + xx] {
+                                sum += self.grid[yy * nx + xx] as f64;
+                                cnt += 1;
+                            }
+                        }
+                    }
+                    if cnt > 0 {
+                        fresh.push((ty * nx + tx, (sum / cnt as f64) as f32));
+                    }
+                }
+            }
+            for &(i, v) in &fresh {
+                self.grid[i] = v;
+                self.valid[i] = true;
+            }
+        }
+    }
+
+    /// No usable tile: one value for the whole frame, the median of the pixels
+    /// outside `mask` ([`Source::CellEdges`]) or, with none, of the frame
+    /// ([`Source::FrameMedian`]). The segmenter's reference goes straight to the latter.
+    pub(super) fn fill_constant(&mut self, fl: &[f32], mask: &[u8]) {
+        let step = (fl.len() / 65536).max(1);
+        self.keys.clear();
+        if self.crowded_fallback {
+            self.keys.extend(
+                fl.iter()
+                    .zip(mask)
+                    .filter(|&(v, &m)| m == 0 && v.is_finite())
+                    .map(|(&v, _)| key(v)),
+            );
+            self.source = Source::CellEdges;
+        }
+        if self.keys.is_empty() {
+            self.keys.extend(
+                fl.iter()
+                    .step_by(step)
+                    .filter(|v| v.is_finite())
+                    .map(|&v| key(v)),
+            );
+            self.source = Source::FrameMedian;
+        }
+        let m = median(&mut self.keys).unwrap_or(0.0);
+        self.grid.fill(m);
+    }
+}
