@@ -413,18 +413,12 @@ mod tests {
         // Random masks, 1 to 9 px a side (odd shapes, one row, one column): the
         // two passes give min over background pixels of 3·max(|dy|, |dx|) + min(…),
         // capped at 3·(h + w) when there is none.
-        let mut seed = 0x9e37_79b9_u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
+        let mut rng = crate::synth::rng::SplitMix64::new(7);
         let mut s = Splitter::default();
         for _ in 0..400 {
-            let (h, w) = (1 + next() as usize % 9, 1 + next() as usize % 9);
-            let fill = next() % 4;
-            let m: Vec<u8> = (0..h * w).map(|_| u8::from(next() % 4 <= fill)).collect();
+            let (h, w) = (1 + rng.below(9), 1 + rng.below(9));
+            let fill = rng.below(4);
+            let m: Vec<u8> = (0..h * w).map(|_| u8::from(rng.below(4) <= fill)).collect();
             let top = s.distance(&m, h, w);
             let cap = AXIAL * (h + w) as u32;
             let want: Vec<u32> = (0..h * w)
