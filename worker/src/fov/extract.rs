@@ -60,12 +60,21 @@ pub struct MeasureScratch {
     groups: Vec<(usize, usize)>,
     /// The cells' labels, ascending.
     cells: Vec<u32>,
+    /// Counting-sort buffers of [`sort_by_label`].
+    count: Vec<usize>,
+    sorted: Vec<(u32, Run)>,
     ring: Ring,
 }
 
 /// The runs of every label of `labels` (`h × w`) into `runs`, sorted by label,
-/// row and column.
-fn label_runs(labels: &[u32], h: usize, w: usize, runs: &mut Vec<(u32, Run)>) {
+/// row and column (`count` and `sorted` are scratch).
+fn label_runs(
+    labels: &[u32],
+    (h, w): (usize, usize),
+    runs: &mut Vec<(u32, Run)>,
+    count: &mut Vec<usize>,
+    sorted: &mut Vec<(u32, Run)>,
+) {
     runs.clear();
     for (y, row) in labels.chunks_exact(w.max(1)).enumerate().take(h) {
         let mut x = 0;
@@ -88,7 +97,39 @@ fn label_runs(labels: &[u32], h: usize, w: usize, runs: &mut Vec<(u32, Run)>) {
             }
         }
     }
-    runs.sort_unstable_by_key(|&(l, r)| (l, r.y, r.x0));
+    sort_by_label(runs, h * w, count, sorted);
+}
+
+/// Sorts `runs`, found in raster order, by label, then row and column. Labels up
+/// to `n` (the frame's pixels, so the counts are bounded by the frame) go through
+/// a stable counting sort; larger ones through a comparison sort.
+fn sort_by_label(
+    runs: &mut Vec<(u32, Run)>,
+    n: usize,
+    count: &mut Vec<usize>,
+    sorted: &mut Vec<(u32, Run)>,
+) {
+    let top = runs.iter().map(|&(l, _)| l as usize).max().unwrap_or(0);
+    if top > n {
+        runs.sort_unstable_by_key(|&(l, r)| (l, r.y, r.x0));
+        return;
+    }
+    count.clear();
+    count.resize(top + 2, 0);
+    for &(l, _) in runs.iter() {
+        count[l as usize + 1] += 1;
+    }
+    for k in 1..count.len() {
+        count[k] += count[k - 1];
+    }
+    sorted.clear();
+    sorted.resize(runs.len(), (0, Run { y: 0, x0: 0, x1: 0 }));
+    for &(l, r) in runs.iter() {
+        let at = &mut count[l as usize];
+        sorted[*at] = (l, r);
+        *at += 1;
+    }
+    std::mem::swap(runs, sorted);
 }
 
 /// Measures every cell of `labels` (`h × w`, 0 = background) in frame `frame`.
@@ -122,7 +163,7 @@ pub fn measure(
     let nch = fl.len();
     let channel = |c: usize| (&fl[c][..n], bg.get(c).map(|b| &b[..n]));
     let s = scratch;
-    label_runs(labels, h, w, &mut s.runs);
+    label_runs(labels, (h, w), &mut s.runs, &mut s.count, &mut s.sorted);
     s.groups.clear();
     s.cells.clear();
     let mut rows: Vec<CellRow> = Vec::new();

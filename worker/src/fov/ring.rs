@@ -168,27 +168,38 @@ impl Ring {
         self.start.clear();
         for &(g0, g1) in groups {
             self.start.push(self.runs.len());
-            self.tmp.clear();
-            for &(_, r) in &runs[g0..g1] {
-                let y = r.y as usize;
-                for yy in y.saturating_sub(d)..(y + d + 1).min(h) {
-                    let hw = self.half[yy.abs_diff(y)];
+            let cell = &runs[g0..g1];
+            let (Some(first), Some(last)) = (cell.first(), cell.last()) else {
+                continue;
+            };
+            // The cell's runs come sorted by row: each output row takes the runs
+            // of the rows within `d` (a sliding window), sorted by start (a few,
+            // so this is cheaper than sorting the whole cell's dilated runs); the
+            // merge does not depend on the order of equal starts.
+            let mut lo = 0;
+            for yy in (first.1.y as usize).saturating_sub(d)..(last.1.y as usize + d + 1).min(h) {
+                while cell[lo].1.y as usize + d < yy {
+                    lo += 1;
+                }
+                self.tmp.clear();
+                for &(_, r) in cell[lo..]
+                    .iter()
+                    .take_while(|(_, r)| r.y as usize <= yy + d)
+                {
+                    let hw = self.half[yy.abs_diff(r.y as usize)];
                     self.tmp.push(Run {
                         y: yy as u32,
                         x0: r.x0.saturating_sub(hw),
                         x1: (r.x1 + hw).min(w as u32),
                     });
                 }
-            }
-            // Packed (row, column) keys compare faster than `Run`'s three fields;
-            // the merge below does not depend on the order of equal starts.
-            self.tmp
-                .sort_unstable_by_key(|r| (u64::from(r.y) << 32) | u64::from(r.x0));
-            let own = self.runs.len();
-            for &r in &self.tmp {
-                match self.runs[own..].last_mut() {
-                    Some(last) if last.y == r.y && r.x0 <= last.x1 => last.x1 = last.x1.max(r.x1),
-                    _ => self.runs.push(r),
+                self.tmp.sort_unstable_by_key(|r| r.x0);
+                let own = self.runs.len();
+                for &r in &self.tmp {
+                    match self.runs[own..].last_mut() {
+                        Some(last) if r.x0 <= last.x1 => last.x1 = last.x1.max(r.x1),
+                        _ => self.runs.push(r),
+                    }
                 }
             }
         }

@@ -39,6 +39,26 @@ const NEIGHBOURS: [(isize, isize); 8] = [
     (1, 1),
 ];
 
+/// Lowers each pixel of `row` to its chamfer distance through the three 8-neighbours
+/// in the adjacent, finished row `near` (same width).
+fn min_of_row(row: &mut [u32], near: &[u32]) {
+    let w = row.len();
+    if w == 1 {
+        row[0] = row[0].min(near[0] + AXIAL);
+        return;
+    }
+    row[0] = row[0].min(near[0] + AXIAL).min(near[1] + DIAGONAL);
+    for (v, n) in row[1..w - 1].iter_mut().zip(near.windows(3)) {
+        *v = (*v)
+            .min(n[1] + AXIAL)
+            .min(n[0] + DIAGONAL)
+            .min(n[2] + DIAGONAL);
+    }
+    row[w - 1] = row[w - 1]
+        .min(near[w - 1] + AXIAL)
+        .min(near[w - 2] + DIAGONAL);
+}
+
 /// The runs of the blobs with two or more high peaks.
 fn blob_runs<'a>(
     runs: &'a RunImage,
@@ -157,56 +177,33 @@ impl Splitter {
         let d = &mut self.dist;
         d.clear();
         d.extend(mask.iter().map(|&m| if m == 0 { 0 } else { cap }));
-        // Row by row against the finished row before (after), so the inner
-        // loops index within two rows of `w`.
+        // Row by row against the finished row before (after): first the three
+        // neighbours in that row (no dependency along the row), then the one
+        // beside (a running minimum). Background stays 0, as min(0, _) is 0.
         for y in 0..h {
             let (done, rest) = d.split_at_mut(y * w);
             let row = &mut rest[..w];
-            let prev = done.get(done.len().saturating_sub(w)..).filter(|_| y > 0);
-            for x in 0..w {
-                if row[x] == 0 {
-                    continue;
-                }
-                let mut v = row[x];
-                if x > 0 {
-                    v = v.min(row[x - 1] + AXIAL);
-                }
-                if let Some(p) = prev {
-                    v = v.min(p[x] + AXIAL);
-                    if x > 0 {
-                        v = v.min(p[x - 1] + DIAGONAL);
-                    }
-                    if x + 1 < w {
-                        v = v.min(p[x + 1] + DIAGONAL);
-                    }
-                }
-                row[x] = v;
+            if y > 0 {
+                min_of_row(row, &done[done.len() - w..]);
+            }
+            let mut left = row[0];
+            for v in &mut row[1..] {
+                left = (*v).min(left + AXIAL);
+                *v = left;
             }
         }
         let mut top = 0;
         for y in (0..h).rev() {
             let (head, below) = d.split_at_mut((y + 1) * w);
             let row = &mut head[y * w..];
-            let next = below.get(..w);
-            for x in (0..w).rev() {
-                if row[x] == 0 {
-                    continue;
-                }
-                let mut v = row[x];
-                if x + 1 < w {
-                    v = v.min(row[x + 1] + AXIAL);
-                }
-                if let Some(q) = next {
-                    v = v.min(q[x] + AXIAL);
-                    if x + 1 < w {
-                        v = v.min(q[x + 1] + DIAGONAL);
-                    }
-                    if x > 0 {
-                        v = v.min(q[x - 1] + DIAGONAL);
-                    }
-                }
-                row[x] = v;
-                top = top.max(v);
+            if y + 1 < h {
+                min_of_row(row, &below[..w]);
+            }
+            let mut right = row[w - 1];
+            for v in row.iter_mut().rev() {
+                right = (*v).min(right + AXIAL);
+                *v = right;
+                top = top.max(right);
             }
         }
         top
@@ -408,6 +405,37 @@ mod tests {
             if fh == h && fw == w {
                 assert_eq!(f, fresh);
             }
+        }
+    }
+
+    #[test]
+    fn distance_is_the_chamfer_distance_to_the_nearest_background_pixel() {
+        // Random masks, 1 to 9 px a side (odd shapes, one row, one column): the
+        // two passes give min over background pixels of 3·max(|dy|, |dx|) + min(…),
+        // capped at 3·(h + w) when there is none.
+        let mut rng = crate::synth::rng::SplitMix64::new(7);
+        let mut s = Splitter::default();
+        for _ in 0..400 {
+            let (h, w) = (1 + rng.below(9), 1 + rng.below(9));
+            let fill = rng.below(4);
+            let m: Vec<u8> = (0..h * w).map(|_| u8::from(rng.below(4) <= fill)).collect();
+            let top = s.distance(&m, h, w);
+            let cap = AXIAL * (h + w) as u32;
+            let want: Vec<u32> = (0..h * w)
+                .map(|i| {
+                    let far = (0..h * w).filter(|&j| m[j] == 0).map(|j| {
+                        let (dy, dx) = ((i / w).abs_diff(j / w), (i % w).abs_diff(j % w));
+                        (AXIAL * dy.max(dx) as u32) + (DIAGONAL - AXIAL) * dy.min(dx) as u32
+                    });
+                    if m[i] == 0 {
+                        0
+                    } else {
+                        far.min().unwrap_or(cap).min(cap)
+                    }
+                })
+                .collect();
+            assert_eq!(s.dist, want, "{h}×{w} {m:?}");
+            assert_eq!(top, want.iter().copied().max().unwrap_or(0));
         }
     }
 }

@@ -10,6 +10,7 @@
 //! cell, whatever the number of frames.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
@@ -44,24 +45,29 @@ pub fn header(time: Option<&str>, labels: &[String]) -> String {
     h
 }
 
-/// One row, without the trailing newline (`parent` empty when there is none;
-/// no time field when `time` is None).
-fn row(fov: &str, parent: Option<u32>, time: Option<f64>, r: &CellRow) -> String {
+/// Appends one row and its newline to `out` (`parent` empty when there is
+/// none; no time field when `time` is None, else it is already formatted).
+fn push_row(out: &mut String, fov: &str, parent: Option<u32>, time: Option<&str>, r: &CellRow) {
     let [y0, x0, y1, x1] = r.bbox;
-    let parent = parent.map(|p| p.to_string()).unwrap_or_default();
-    let time = time
-        .map(|t| format!(",{}", time::format(t)))
-        .unwrap_or_default();
-    let mut s = format!(
-        "{fov},{},{}{time},{},{:.3},{:.3},{y0},{x0},{y1},{x1},{}",
-        r.cell, r.frame, r.area, r.centroid_y, r.centroid_x, r.measured
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{fov},{},{}", r.cell, r.frame);
+    if let Some(t) = time {
+        out.push(',');
+        out.push_str(t);
+    }
+    let _ = write!(
+        out,
+        ",{},{:.3},{:.3},{y0},{x0},{y1},{x1},{}",
+        r.area, r.centroid_y, r.centroid_x, r.measured
     );
     for (total, mean) in r.total.iter().zip(&r.mean) {
-        s.push_str(&format!(",{total:.3},{mean:.4}"));
+        let _ = write!(out, ",{total:.3},{mean:.4}");
     }
-    s.push(',');
-    s.push_str(&parent);
-    s
+    out.push(',');
+    if let Some(p) = parent {
+        let _ = write!(out, "{p}");
+    }
+    out.push('\n');
 }
 
 /// Runs the extract stage: measures every frame and writes `traces.csv`.
@@ -103,6 +109,7 @@ fn measure_frames(
     let mut out = BufWriter::new(unsorted);
     let mut bytes_per_cell: BTreeMap<u32, u64> = BTreeMap::new();
     let parents = super::lineage::parents(&f.dir)?;
+    let mut line = String::new();
     for t in 0..f.shape.frames {
         labels_frames
             .read_labels(t, &mut labels)
@@ -125,9 +132,11 @@ fn measure_frames(
             &f.config.extract,
             &mut scratch,
         );
+        let time = f.layout.time(t).map(time::format);
         for r in rows {
             let parent = parents.get(&r.cell).copied();
-            let line = row(&f.task, parent, f.layout.time(t), &r) + "\n";
+            line.clear();
+            push_row(&mut line, &f.task, parent, time.as_deref(), &r);
             out.write_all(line.as_bytes())
                 .map_err(|e| StageError::io("cannot write traces", e))?;
             *bytes_per_cell.entry(r.cell).or_default() += line.len() as u64;
