@@ -24,6 +24,9 @@ use crate::image::tiff_in::Limits;
 
 const DIR_ENV: &str = "ISOBATCH_BENCH_DIR";
 const CHILD_ENV: &str = "ISOBATCH_RSS_FILE";
+/// Optional comma-separated subset of the speed inputs (e.g. `a.tif,a.nd2`),
+/// for profiling one reader under callgrind without the others' cost.
+const ONLY_ENV: &str = "ISOBATCH_BENCH_ONLY";
 /// (positions, frames) of the RSS inputs, as the fixture script writes them.
 const SIZES: [(u32, u32); 4] = [(1, 50), (4, 50), (16, 50), (1, 200)];
 /// Interleaved rounds of the speed benchmark.
@@ -77,7 +80,7 @@ fn read_position(path: &Path) -> u64 {
 fn bench_read_speed() {
     let speed = dir().join("speed");
     nd2(&speed.join("a.nd2"), 512, 1, 100);
-    let names = [
+    let all = [
         "a.tif",
         "ct.ome.tif",
         "tc.ome.tif",
@@ -85,6 +88,11 @@ fn bench_read_speed() {
         "z.czi",
         "a.nd2",
     ];
+    let only = std::env::var(ONLY_ENV).unwrap_or_default();
+    let names: Vec<&str> = all
+        .into_iter()
+        .filter(|n| only.is_empty() || only.split(',').any(|o| o == *n))
+        .collect();
     let n = names.len();
     // Per format: wall ms of each round, and its ratio to a.tif's in that round.
     let (mut wall, mut ratio) = (vec![Vec::new(); n], vec![Vec::new(); n]);
