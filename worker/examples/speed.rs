@@ -2,14 +2,13 @@
 //! `cargo run --release --example speed [SIZE] [FRAMES] [CHANNELS]`.
 //! Prints the median and the minimum time per frame of each stage (the median is
 //! robust to other processes competing for the core; the minimum shows the floor).
+//! The stages are `synth::run::Analysis`, the loop the accuracy tests score, timed
+//! one by one (without the u16 rounding of the background those tests apply).
 
 use std::time::{Duration, Instant};
 
-use isobatch_worker::fov::background::BackgroundEstimator;
-use isobatch_worker::fov::extract::{MeasureScratch, measure};
-use isobatch_worker::fov::params::{BackgroundParams, ExtractParams, SegmentParams, TrackParams};
-use isobatch_worker::fov::segment::Segmenter;
-use isobatch_worker::fov::track::Tracker;
+use isobatch_worker::fov::params::SegmentParams;
+use isobatch_worker::synth::run::Analysis;
 use isobatch_worker::synth::{Scene, SceneConfig};
 
 fn main() {
@@ -27,50 +26,22 @@ fn main() {
         fl_channels: channels,
         ..SceneConfig::default()
     });
-    let n = size * size;
-    let mut seg = Segmenter::new(size, size, &SegmentParams::default());
-    let mut bge = BackgroundEstimator::new(size, size, &BackgroundParams::default());
-    let mut tracker = Tracker::new(size, size, &TrackParams::default());
-    let mut scratch = MeasureScratch::default();
-    let (mut phase, mut mask, mut labels) = (vec![0f32; n], vec![0u8; n], vec![0u32; n]);
-    let mut fl = vec![vec![0f32; n]; channels];
-    let mut bg = vec![vec![0f32; n]; channels];
+    let mut a = Analysis::new(size, channels, &SegmentParams::default());
     let mut times: [Vec<Duration>; 6] = Default::default();
     let mut cells = 0;
     for t in 0..frames {
         let t0 = Instant::now();
         let f = scene.render(t);
         times[0].push(t0.elapsed());
-        for (d, s) in phase.iter_mut().zip(&f.phase) {
-            *d = f32::from(*s);
-        }
-        for (dst, src) in fl.iter_mut().zip(&f.fl) {
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = f32::from(*s);
-            }
-        }
+        a.load(&f);
         let t1 = Instant::now();
-        seg.segment(&phase, &mut mask);
+        a.segment();
         let t2 = Instant::now();
-        for (f, b) in fl.iter().zip(bg.iter_mut()) {
-            bge.estimate(f, &mask, b);
-        }
+        a.background();
         let t3 = Instant::now();
-        tracker.push(&mask, &mut labels);
+        a.track();
         let t4 = Instant::now();
-        let fls: Vec<&[f32]> = fl.iter().map(|v| v.as_slice()).collect();
-        let bgs: Vec<&[f32]> = bg.iter().map(|v| v.as_slice()).collect();
-        cells += measure(
-            t,
-            &labels,
-            size,
-            size,
-            &fls,
-            &bgs,
-            &ExtractParams::default(),
-            &mut scratch,
-        )
-        .len();
+        cells += a.extract(t).len();
         let t5 = Instant::now();
         times[1].push(t2 - t1);
         times[2].push(t3 - t2);

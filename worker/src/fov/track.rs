@@ -14,27 +14,24 @@
 //! division the parent's track ends and every daughter starts a new id whose
 //! parent is recorded ([`Tracker::lineage`]), so no daughter silently carries on
 //! the parent's trace at half its intensity.
+//!
+//! Here the tracker and its frame loop ([`Tracker::push`]); the overlap candidates
+//! in `track/overlap.rs`, the linking in `track/link.rs`, divisions and the
+//! lineage in `track/division.rs`.
+
+mod division;
+mod link;
+mod overlap;
 
 use crate::fov::assign::Assignment;
 use crate::fov::params::TrackParams;
-use crate::fov::runs::{Connectivity, Run, RunScratch};
+use crate::fov::runs::{Run, RunScratch};
+use overlap::Pair;
 
-/// One cell id's place in the lineage: a row of `lineage.csv`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lineage {
-    /// The cell id.
-    pub cell: u32,
-    /// The id it divided from, if it was born by division.
-    pub parent: Option<u32>,
-    /// First frame with this id.
-    pub frame_born: usize,
-    /// First frame of its daughters, if it divided.
-    pub frame_divided: Option<usize>,
-}
+pub use division::Lineage;
 
-/// Bucket size (pixels) of the spatial grid used to find overlap candidates.
-const BUCKET: usize = 32;
-
+/// A live track: its id, the frame it was last seen in, and its mask (runs, area,
+/// bounding box) there.
 #[derive(Debug, Clone)]
 struct Track {
     id: u32,
@@ -42,44 +39,6 @@ struct Track {
     runs: Vec<Run>,
     area: u64,
     bbox: [u32; 4],
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Pair {
-    comp: usize,
-    track: usize,
-    inter: u64,
-}
-
-/// Pixels shared by two run lists sorted by row then column.
-fn intersect(a: &[Run], b: &[Run]) -> u64 {
-    let (mut i, mut j, mut n) = (0, 0, 0u64);
-    while i < a.len() && j < b.len() {
-        let (p, q) = (a[i], b[j]);
-        if p.y != q.y {
-            if p.y < q.y {
-                i += 1
-            } else {
-                j += 1
-            }
-            continue;
-        }
-        let lo = p.x0.max(q.x0);
-        let hi = p.x1.min(q.x1);
-        if hi > lo {
-            n += u64::from(hi - lo);
-        }
-        if p.x1 < q.x1 { i += 1 } else { j += 1 }
-    }
-    n
-}
-
-fn find(parent: &mut [usize], mut i: usize) -> usize {
-    while parent[i] != i {
-        parent[i] = parent[parent[i]];
-        i = parent[i];
-    }
-    i
 }
 
 /// Links the cells of consecutive frames into tracks with stable ids.
@@ -170,25 +129,7 @@ impl Tracker {
         self.components(mask);
         self.candidates();
         let (mut comp_track, track_comp) = self.link(t);
-        let mut new_parent = self.daughters(t, &comp_track, &track_comp);
-        // A dividing track ends: the component it was linked to is a daughter too.
-        let mut ended = vec![false; self.tracks.len()];
-        for c in 0..new_parent.len() {
-            let Some(p) = new_parent[c] else { continue };
-            let Some(k) = self.tracks.iter().position(|tr| tr.id == p) else {
-                continue;
-            };
-            if !ended[k] {
-                ended[k] = true;
-                if let Some(row) = self.lineage.get_mut(p as usize - 1) {
-                    row.frame_divided = Some(t);
-                }
-            }
-            if let Some(c2) = track_comp[k] {
-                comp_track[c2] = None;
-                new_parent[c2] = Some(p);
-            }
-        }
+        let (new_parent, ended) = self.divide(t, &mut comp_track, &track_comp);
         // Apply: continue linked tracks, start new ones.
         let nc = self.area.len();
         let mut ids = vec![0u32; nc];
@@ -238,207 +179,6 @@ impl Tracker {
                 labels[o + r.x0 as usize..o + r.x1 as usize].fill(id);
             }
         }
-    }
-
-    /// Connected components of `mask`, their runs grouped per component.
-    fn components(&mut self, mask: &[u8]) {
-        self.rs.image.encode(mask, self.h, self.w, true);
-        self.rs.comps.label(&self.rs.image, Connectivity::Four);
-        let nc = self.rs.comps.count;
-        self.start.clear();
-        self.start.resize(nc + 1, 0);
-        for &l in &self.rs.comps.run_label {
-            self.start[l as usize + 1] += 1;
-        }
-        for c in 0..nc {
-            self.start[c + 1] += self.start[c];
-        }
-        let mut fill = self.start.clone();
-        self.runs.clear();
-        self.runs
-            .resize(self.rs.image.runs.len(), Run { y: 0, x0: 0, x1: 0 });
-        self.area.clear();
-        self.area.resize(nc, 0);
-        self.bbox.clear();
-        self.bbox.resize(nc, [u32::MAX, u32::MAX, 0, 0]);
-        for (r, &l) in self.rs.image.runs.iter().zip(&self.rs.comps.run_label) {
-            let c = l as usize;
-            self.runs[fill[c]] = *r;
-            fill[c] += 1;
-            self.area[c] += r.len() as u64;
-            let b = &mut self.bbox[c];
-            b[0] = b[0].min(r.y);
-            b[1] = b[1].min(r.x0);
-            b[2] = b[2].max(r.y + 1);
-            b[3] = b[3].max(r.x1);
-        }
-    }
-
-    /// All (component, track) pairs whose masks overlap, found through a bucket grid.
-    fn candidates(&mut self) {
-        let nby = self.h.div_ceil(BUCKET);
-        let nbx = self.w.div_ceil(BUCKET);
-        let cells = |b: &[u32; 4]| {
-            let ys = b[0] as usize / BUCKET..(b[2] as usize).div_ceil(BUCKET).min(nby);
-            let xs = b[1] as usize / BUCKET..(b[3] as usize).div_ceil(BUCKET).min(nbx);
-            ys.flat_map(move |y| xs.clone().map(move |x| y * nbx + x))
-        };
-        self.buckets.clear();
-        self.buckets.resize(nby * nbx + 1, 0);
-        for tr in &self.tracks {
-            for b in cells(&tr.bbox) {
-                self.buckets[b + 1] += 1;
-            }
-        }
-        for b in 0..nby * nbx {
-            self.buckets[b + 1] += self.buckets[b];
-        }
-        let mut fill = self.buckets.clone();
-        self.items.clear();
-        self.items.resize(self.buckets[nby * nbx], 0);
-        for (k, tr) in self.tracks.iter().enumerate() {
-            for b in cells(&tr.bbox) {
-                self.items[fill[b]] = k;
-                fill[b] += 1;
-            }
-        }
-        self.stamp.clear();
-        self.stamp.resize(self.tracks.len(), usize::MAX);
-        self.pairs.clear();
-        for c in 0..self.area.len() {
-            let cb = self.bbox[c];
-            let cruns = &self.runs[self.start[c]..self.start[c + 1]];
-            for b in cells(&cb) {
-                for &k in &self.items[self.buckets[b]..self.buckets[b + 1]] {
-                    if self.stamp[k] == c {
-                        continue;
-                    }
-                    self.stamp[k] = c;
-                    let tb = self.tracks[k].bbox;
-                    if tb[0] >= cb[2] || cb[0] >= tb[2] || tb[1] >= cb[3] || cb[1] >= tb[3] {
-                        continue;
-                    }
-                    let inter = intersect(cruns, &self.tracks[k].runs);
-                    if inter > 0 {
-                        self.pairs.push(Pair {
-                            comp: c,
-                            track: k,
-                            inter,
-                        });
-                    }
-                }
-            }
-        }
-    }
-
-    /// Optimal one-to-one linking; returns the track of each component and vice versa.
-    fn link(&mut self, t: usize) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
-        let (nc, nt) = (self.area.len(), self.tracks.len());
-        let mut comp_track = vec![None; nc];
-        let mut track_comp = vec![None; nt];
-        // Edges: (comp, track, weight) with IoU ≥ min_iou.
-        let mut edges: Vec<(usize, usize, f64)> = Vec::new();
-        for p in &self.pairs {
-            let tr = &self.tracks[p.track];
-            let union = self.area[p.comp] + tr.area - p.inter;
-            let iou = p.inter as f64 / union.max(1) as f64;
-            if iou >= f64::from(self.params.min_iou) {
-                let missed = (t - tr.last).saturating_sub(1) as f64;
-                edges.push((p.comp, p.track, iou / (1.0 + 0.1 * missed)));
-            }
-        }
-        // Clusters of mutually reachable components and tracks.
-        let mut parent: Vec<usize> = (0..nc + nt).collect();
-        for &(c, k, _) in &edges {
-            let (a, b) = (find(&mut parent, c), find(&mut parent, nc + k));
-            parent[a.max(b)] = a.min(b);
-        }
-        let mut order: Vec<(usize, usize)> = edges
-            .iter()
-            .enumerate()
-            .map(|(e, &(c, _, _))| (find(&mut parent, c), e))
-            .collect();
-        order.sort_unstable();
-        let mut out = Vec::new();
-        let mut weights = Vec::new();
-        let mut i = 0;
-        while i < order.len() {
-            let mut j = i;
-            while j < order.len() && order[j].0 == order[i].0 {
-                j += 1;
-            }
-            let group: Vec<(usize, usize, f64)> =
-                order[i..j].iter().map(|&(_, e)| edges[e]).collect();
-            i = j;
-            if let [(c, k, _)] = group[..] {
-                comp_track[c] = Some(k);
-                track_comp[k] = Some(c);
-                continue;
-            }
-            let mut comps: Vec<usize> = group.iter().map(|e| e.0).collect();
-            let mut trs: Vec<usize> = group.iter().map(|e| e.1).collect();
-            comps.sort_unstable();
-            comps.dedup();
-            trs.sort_unstable();
-            trs.dedup();
-            weights.clear();
-            weights.resize(comps.len() * trs.len(), 0.0);
-            for &(c, k, wt) in &group {
-                if let (Ok(a), Ok(b)) = (comps.binary_search(&c), trs.binary_search(&k)) {
-                    weights[a * trs.len() + b] = wt;
-                }
-            }
-            self.solver
-                .solve(&weights, comps.len(), trs.len(), &mut out);
-            for (a, b) in out.iter().enumerate() {
-                if let Some(b) = *b {
-                    comp_track[comps[a]] = Some(trs[b]);
-                    track_comp[trs[b]] = Some(comps[a]);
-                }
-            }
-        }
-        (comp_track, track_comp)
-    }
-
-    /// For each unlinked component, the id of the track it divided from, if any.
-    fn daughters(
-        &self,
-        t: usize,
-        comp_track: &[Option<usize>],
-        track_comp: &[Option<usize>],
-    ) -> Vec<Option<u32>> {
-        let nc = self.area.len();
-        // Best-overlapping recent track of each unlinked component.
-        let mut best: Vec<Option<usize>> = vec![None; nc];
-        let mut i = 0;
-        while i < self.pairs.len() {
-            let c = self.pairs[i].comp;
-            let mut top: Option<Pair> = None;
-            while i < self.pairs.len() && self.pairs[i].comp == c {
-                let p = self.pairs[i];
-                if top.is_none_or(|q| p.inter > q.inter) {
-                    top = Some(p);
-                }
-                i += 1;
-            }
-            if let Some(p) = top
-                && comp_track[c].is_none()
-                && 2 * p.inter >= self.area[c]
-                && self.tracks[p.track].last + 1 == t
-            {
-                best[c] = Some(p.track);
-            }
-        }
-        let mut split = vec![0usize; self.tracks.len()];
-        for k in best.iter().flatten() {
-            split[*k] += 1;
-        }
-        best.iter()
-            .map(|b| {
-                b.filter(|&k| track_comp[k].is_some() || split[k] >= 2)
-                    .map(|k| self.tracks[k].id)
-            })
-            .collect()
     }
 }
 

@@ -1,7 +1,8 @@
 //! The fov algorithms (segment → background → track → extract) run over a
 //! synthetic scene in memory, frame by frame, and matched against its ground
 //! truth: the one loop behind `synth::score` (`scripts/score-fov`, the
-//! crowded-field tests) and the sparse accuracy tests.
+//! crowded-field tests), the sparse accuracy tests and the per-stage timing of
+//! `examples/speed.rs` ([`Analysis`]).
 
 use std::collections::HashMap;
 
@@ -40,6 +41,107 @@ pub struct RunEnd {
     pub decisions: Vec<(String, String)>,
 }
 
+/// The fov algorithms and their per-frame buffers for frames of one size, one
+/// method per stage in pipeline order, so that [`run_scene`] runs them and
+/// `examples/speed.rs` times each in the same loop.
+#[derive(Debug)]
+pub struct Analysis {
+    size: usize,
+    seg: Segmenter,
+    bge: BackgroundEstimator,
+    tracker: Tracker,
+    scratch: MeasureScratch,
+    phase: Vec<f32>,
+    mask: Vec<u8>,
+    labels: Vec<u32>,
+    fl: Vec<Vec<f32>>,
+    bg: Vec<Vec<f32>>,
+}
+
+impl Analysis {
+    /// For `size`² frames with `channels` fluorescence channels, segmented with
+    /// `seg_params` (the other stages at their defaults).
+    pub fn new(size: usize, channels: usize, seg_params: &SegmentParams) -> Analysis {
+        let n = size * size;
+        Analysis {
+            size,
+            seg: Segmenter::new(size, size, seg_params),
+            bge: BackgroundEstimator::new(size, size, &BackgroundParams::default()),
+            tracker: Tracker::new(size, size, &TrackParams::default()),
+            scratch: MeasureScratch::default(),
+            phase: vec![0f32; n],
+            mask: vec![0u8; n],
+            labels: vec![0u32; n],
+            fl: vec![vec![0f32; n]; channels],
+            bg: vec![vec![0f32; n]; channels],
+        }
+    }
+
+    /// Takes a rendered frame's phase and fluorescence channels as f32.
+    pub fn load(&mut self, f: &SynthFrame) {
+        for (d, s) in self.phase.iter_mut().zip(&f.phase) {
+            *d = f32::from(*s);
+        }
+        for (dst, src) in self.fl.iter_mut().zip(&f.fl) {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = f32::from(*s);
+            }
+        }
+    }
+
+    /// Segments the phase channel into the mask.
+    pub fn segment(&mut self) {
+        self.seg.segment(&self.phase, &mut self.mask);
+    }
+
+    /// Estimates each fluorescence channel's background under the mask.
+    pub fn background(&mut self) {
+        for (fch, b) in self.fl.iter().zip(self.bg.iter_mut()) {
+            self.bge.estimate(fch, &self.mask, b);
+        }
+    }
+
+    /// Rounds the backgrounds to u16, as the background stage stores them for
+    /// uint16 input.
+    pub fn round_background(&mut self) {
+        for b in &mut self.bg {
+            for v in b.iter_mut() {
+                *v = f32::from(u16::from_f32(*v));
+            }
+        }
+    }
+
+    /// Tracks the mask into labels.
+    pub fn track(&mut self) {
+        self.tracker.push(&self.mask, &mut self.labels);
+    }
+
+    /// Measures frame `t`'s labelled cells: the extract stage's rows, sorted by cell.
+    pub fn extract(&mut self, t: usize) -> Vec<CellRow> {
+        let fls: Vec<&[f32]> = self.fl.iter().map(Vec::as_slice).collect();
+        let bgs: Vec<&[f32]> = self.bg.iter().map(Vec::as_slice).collect();
+        let (size, params) = (self.size, ExtractParams::default());
+        measure(
+            t,
+            &self.labels,
+            size,
+            size,
+            &fls,
+            &bgs,
+            &params,
+            &mut self.scratch,
+        )
+    }
+
+    /// What the run leaves behind: the tracker's divisions, the segmenter's decisions.
+    pub fn end(self) -> RunEnd {
+        RunEnd {
+            parents: self.tracker.parents().to_vec(),
+            decisions: self.seg.decisions(),
+        }
+    }
+}
+
 /// Runs the algorithms with `seg_params` (other stages at their defaults) over
 /// every frame of `scene`, calling `each` once per frame.
 pub fn run_scene(
@@ -48,50 +150,25 @@ pub fn run_scene(
     mut each: impl FnMut(&FrameRun<'_>),
 ) -> RunEnd {
     let cfg = scene.config();
-    let (size, channels) = (cfg.size, cfg.fl_channels);
-    let n = size * size;
-    let mut seg = Segmenter::new(size, size, seg_params);
-    let mut bge = BackgroundEstimator::new(size, size, &BackgroundParams::default());
-    let mut tracker = Tracker::new(size, size, &TrackParams::default());
-    let mut scratch = MeasureScratch::default();
-    let (mut phase, mut mask, mut labels) = (vec![0f32; n], vec![0u8; n], vec![0u32; n]);
-    let mut fl = vec![vec![0f32; n]; channels];
-    let mut bg = vec![vec![0f32; n]; channels];
+    let mut a = Analysis::new(cfg.size, cfg.fl_channels, seg_params);
     for t in 0..cfg.frames {
         let f = scene.render(t);
-        for (d, s) in phase.iter_mut().zip(&f.phase) {
-            *d = f32::from(*s);
-        }
-        for (dst, src) in fl.iter_mut().zip(&f.fl) {
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = f32::from(*s);
-            }
-        }
-        seg.segment(&phase, &mut mask);
-        for (fch, b) in fl.iter().zip(bg.iter_mut()) {
-            bge.estimate(fch, &mask, b);
-            for v in b.iter_mut() {
-                *v = f32::from(u16::from_f32(*v));
-            }
-        }
-        tracker.push(&mask, &mut labels);
-        let fls: Vec<&[f32]> = fl.iter().map(Vec::as_slice).collect();
-        let bgs: Vec<&[f32]> = bg.iter().map(Vec::as_slice).collect();
-        let params = ExtractParams::default();
-        let rows = measure(t, &labels, size, size, &fls, &bgs, &params, &mut scratch);
+        a.load(&f);
+        a.segment();
+        a.background();
+        a.round_background();
+        a.track();
+        let rows = a.extract(t);
         each(&FrameRun {
             t,
             truth: &f,
-            mask: &mask,
-            labels: &labels,
-            bg: &bg,
+            mask: &a.mask,
+            labels: &a.labels,
+            bg: &a.bg,
             rows: &rows,
         });
     }
-    RunEnd {
-        parents: tracker.parents().to_vec(),
-        decisions: seg.decisions(),
-    }
+    a.end()
 }
 
 /// How a frame's true cells map to tracked cells.
