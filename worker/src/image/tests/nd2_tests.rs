@@ -85,6 +85,29 @@ fn against_the_crate(path: &Path, order: impl Iterator<Item = (usize, usize)>) {
         planes += 1;
     }
     assert_eq!(planes, f.positions().len() * sizes.planes().unwrap());
+    // Every channel of a frame in one call (as the fov pipeline reads), then in
+    // reverse (one plane at a time underneath): the same pixels.
+    let mut outs = vec![vec![0u8; s.width * s.height * 2]; sizes.c];
+    for p in 0..f.positions().len() {
+        for (t, z) in (0..sizes.t).flat_map(|t| (0..sizes.z).map(move |z| (t, z))) {
+            for reversed in [false, true] {
+                let mut asked: Vec<(usize, &mut [u8])> = outs
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(c, o)| (Order::CZT.index(sizes, t, c, z).unwrap(), &mut o[..]))
+                    .collect();
+                if reversed {
+                    asked.reverse();
+                }
+                f.read_planes(p, &mut asked).unwrap();
+                for (c, out) in outs.iter().enumerate() {
+                    let want = crate_file.read_frame_2d(p, t, c, z).unwrap();
+                    let want: Vec<u8> = want.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    assert_eq!(*out, want, "{}: p{p} t{t} c{c} z{z}", path.display());
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -7,6 +7,8 @@
 //!   an ImageJ hyperstack, OME-TIFF in both dimension orders, CZI (raw and
 //!   zstd1) and ND2, in interleaved rounds; prints times and each format's
 //!   ratio to the ImageJ TIFF of the same round; asserts only equal pixels.
+//!   Every file's page cache is first dropped and laid anew by one read, so
+//!   all are cached alike whatever wrote them.
 //! - `bench_read_rss`: peak RSS growth of reading the last position of files
 //!   with 1, 4 and 16 positions × 50 frames and 1 × 200 frames, per format,
 //!   each measured in a child process (this test binary re-run on itself),
@@ -49,20 +51,35 @@ fn nd2(path: &Path, side: u32, positions: u32, frames: u32) {
     }
 }
 
-/// Opens `path` and reads every plane of its last position, time by time,
-/// channel by channel (as the fov pipeline does); returns a hash of the pixels.
+/// Drops `path`'s cached pages and reads it once, so its page cache is laid
+/// by the kernel's readahead, as for a file read from disk. How a fixture was
+/// written otherwise decides it: pylibCZIrw's small writes leave small folios
+/// that read ~1.4× slower than a copy of the same file (docs/benchmarks.md).
+fn settle(path: &Path) {
+    let file = std::fs::File::open(path).unwrap();
+    file.sync_all().unwrap();
+    crate::page_cache::release([path]);
+    std::io::copy(&mut &file, &mut std::io::sink()).unwrap();
+}
+
+/// Opens `path` and reads every plane of its last position, every channel of
+/// a time point in one call (as the fov pipeline does); returns a hash of the pixels.
 fn read_position(path: &Path) -> u64 {
     let mut f = source::open(path, &Limits::default()).unwrap();
     let p = f.positions().len() - 1;
     let s = f.positions()[p].clone();
     let sizes = s.sizes.unwrap();
     let order = s.order.unwrap_or(Order::CZT);
-    let mut out = vec![0u8; s.width * s.height * 2];
+    let mut outs = vec![vec![0u8; s.width * s.height * 2]; sizes.c];
     let mut hash = 0u64;
     for t in 0..sizes.t {
-        for c in 0..sizes.c {
-            f.read_plane(p, order.index(sizes, t, c, 0).unwrap(), &mut out)
-                .unwrap();
+        let mut planes: Vec<(usize, &mut [u8])> = outs
+            .iter_mut()
+            .enumerate()
+            .map(|(c, out)| (order.index(sizes, t, c, 0).unwrap(), &mut out[..]))
+            .collect();
+        f.read_planes(p, &mut planes).unwrap();
+        for out in &outs {
             // A cheap checksum (bit-for-bit equality is the tests' job): the plane's
             // 8-byte words summed, planes mixed in order.
             let (words, _) = out.as_chunks::<8>();
@@ -94,6 +111,9 @@ fn bench_read_speed() {
         .filter(|n| only.is_empty() || only.split(',').any(|o| o == *n))
         .collect();
     let n = names.len();
+    for name in &names {
+        settle(&speed.join(name));
+    }
     // Per format: wall ms of each round, and its ratio to a.tif's in that round.
     let (mut wall, mut ratio) = (vec![Vec::new(); n], vec![Vec::new(); n]);
     for round in 0..ROUNDS {
