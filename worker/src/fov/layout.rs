@@ -711,6 +711,25 @@ mod tests {
         let l = resolve(&s, &[]).unwrap();
         assert_eq!((l.time(4), l.time_column()), (None, None));
         assert!(l.time_description().contains("no frame interval"));
+        assert_eq!(l.plan_line(), l.source);
+        // A stated interval the file's own times contradict: the reason, in the
+        // record and the plan; an interval given by parameter needs none.
+        s.interval_note = Some("the frames are 15 min apart".into());
+        let l = resolve(&s, &[]).unwrap();
+        assert_eq!(
+            l.time_description(),
+            "no time column: the frames are 15 min apart (pass --param frame_interval=10m)"
+        );
+        assert_eq!(
+            l.plan_line(),
+            format!(
+                "{}; no frame interval: the frames are 15 min apart (pass --param \
+                 frame_interval=...)",
+                l.source
+            )
+        );
+        let l = resolve(&s, &[("frame_interval", "10m")]).unwrap();
+        assert_eq!((l.interval_note.clone(), l.plan_line()), (None, l.source));
         for bad in ["0m", "-1s", "soon", "10 parsecs"] {
             assert!(Interval::parse(bad).is_err(), "{bad}");
         }

@@ -145,7 +145,7 @@ impl Experiment {
         };
         if self.periods.iter().any(|p| p.ms != first.ms) {
             let each: Vec<String> = (self.periods.iter())
-                .map(|p| format!("{} frames {} apart", p.count, show_ms(p.ms)))
+                .map(|p| format!("{} × {}", p.count, show_ms(p.ms)))
                 .collect();
             return Err(format!(
                 "the ND2 time loop has {} periods of different intervals ({}), so no single \
@@ -271,6 +271,34 @@ mod tests {
         let e = Experiment::read(&lp(1.0, 4.0, Some(0.0), Some(lp(4.0, 0.0, None, None))));
         assert_eq!(e.as_ref().map(|e| e.axes.clone()), Ok(vec!['T']));
         assert_eq!(e.unwrap().interval(), Ok(None));
+        // An NETimeLoop: periods under uLoopPars/pPeriod, those flagged 0 in the
+        // pPeriodValid bytes (or of count 0) not acquired.
+        let period = |count: f64, ms: f64| {
+            let items = vec![("uiCount", Value::Num(count)), ("dPeriod", Value::Num(ms))];
+            level(items)
+        };
+        let ne = |valid: Vec<u8>| {
+            let periods = level(vec![
+                ("i0000000000", period(3.0, 5000.0)),
+                ("i0000000001", period(2.0, 60_000.0)),
+                ("i0000000002", period(0.0, 1000.0)),
+            ]);
+            let pars = level(vec![
+                ("uiPeriodCount", Value::Num(3.0)),
+                ("pPeriod", periods),
+                ("pPeriodValid", Value::Bytes(valid)),
+            ]);
+            level(vec![("eType", Value::Num(8.0)), ("uLoopPars", pars)])
+        };
+        let e = Experiment::read(&ne(vec![1, 0, 1])).unwrap();
+        assert_eq!(e.axes, vec!['T']);
+        assert_eq!(e.interval(), Ok(Some((5.0, "s".into()))));
+        let e = Experiment::read(&ne(vec![1, 1, 1])).unwrap();
+        let why = e.interval().unwrap_err();
+        assert!(
+            why.contains("2 periods of different intervals (3 × 5 s, 2 × 1 min)"),
+            "{why}"
+        );
         assert_eq!(ms_interval(90_000.0), (90.0, "s".into()));
         assert_eq!(ms_interval(1500.0), (1500.0, "ms".into()));
         assert_eq!(ms_interval(7_200_000.0), (2.0, "h".into()));
