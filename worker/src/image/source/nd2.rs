@@ -8,7 +8,7 @@
 //! every plane and de-interleaves it with checked arithmetic into fresh
 //! vectors (~50× the TIFF read, docs/benchmarks.md): an uncompressed frame
 //! chunk is an 8-byte timestamp then rows of channel-interleaved samples, so
-//! the frame is read 64 KiB at a time and each piece split while still in
+//! the frame is read 256 KiB at a time and each piece split while still in
 //! cache. [`PlaneFile::read_planes`] asked for every channel of one frame (as
 //! the fov pipeline asks) splits it once, straight into the callers' planes;
 //! [`PlaneFile::read_plane`] picks the one channel out. These are the very
@@ -39,8 +39,9 @@ use crate::image::{Dtype, ImageError};
 /// `eCompression` of an uncompressed file (0 lossless, 1 lossy).
 const UNCOMPRESSED: f64 = 2.0;
 /// Bytes of frame rows read at once: small enough to stay in the L2 cache
-/// until they are split into channels.
-const STRIP_BYTES: usize = 64 << 10;
+/// until they are split into channels, large enough that the system calls
+/// do not count (64 KiB cost ~5 % more CPU than 128–256 KiB, docs/benchmarks.md).
+const STRIP_BYTES: usize = 256 << 10;
 /// How far the frames' mean timestamp step may stray from the stated period.
 const PERIOD_TOLERANCE: f64 = 0.1;
 

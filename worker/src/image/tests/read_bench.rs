@@ -114,44 +114,74 @@ fn bench_read_speed() {
     for name in &names {
         settle(&speed.join(name));
     }
-    // Per format: wall ms of each round, and its ratio to a.tif's in that round.
-    let (mut wall, mut ratio) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+    // Per clock (wall, then this thread's CPU), per format: ms of each round.
+    let mut times = [vec![Vec::new(); n], vec![Vec::new(); n]];
     for round in 0..ROUNDS {
         let mut hashes = vec![0u64; n];
-        let mut ms = vec![0.0; n];
+        let mut ms = [vec![0.0; n], vec![0.0; n]];
         // Rotate who goes first, so no format always reads right after another.
         for k in 0..n {
             let i = (k + round) % n;
-            let start = Instant::now();
+            let (start, cpu) = (Instant::now(), thread_cpu_ms());
             hashes[i] = read_position(&speed.join(names[i]));
-            ms[i] = start.elapsed().as_secs_f64() * 1e3;
+            ms[0][i] = start.elapsed().as_secs_f64() * 1e3;
+            ms[1][i] = thread_cpu_ms() - cpu;
         }
         assert!(hashes.iter().all(|h| *h == hashes[0]), "{hashes:?}");
         let line: Vec<String> = (0..n)
-            .map(|i| format!("{} {:.0} ms ({:.2}×)", names[i], ms[i], ms[i] / ms[0]))
+            .map(|i| {
+                format!(
+                    "{} {:.0} ms ({:.2}×)",
+                    names[i],
+                    ms[0][i],
+                    ms[0][i] / ms[0][0]
+                )
+            })
             .collect();
         println!("round {}: {}", round + 1, line.join("; "));
-        for i in 0..n {
-            wall[i].push(ms[i]);
-            ratio[i].push(ms[i] / ms[0]);
+        for (clock, ms) in times.iter_mut().zip(&ms) {
+            for (t, m) in clock.iter_mut().zip(ms) {
+                t.push(*m);
+            }
         }
     }
-    let median = |v: &mut Vec<f64>| {
+    for (clock, times) in ["wall", "thread CPU"].into_iter().zip(&times) {
+        table(clock, &names, times);
+    }
+}
+
+/// CPU time (user + system) of this thread, ms: unlike wall time it does not
+/// count the time other processes hold the core, so ratios of it are steadier
+/// on a loaded machine.
+fn thread_cpu_ms() -> f64 {
+    let mut ts = nix::libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which we own.
+    unsafe { nix::libc::clock_gettime(nix::libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+
+/// Prints min, median and the median of per-round ratios to the first file (the TIFF).
+fn table(clock: &str, names: &[&str], times: &[Vec<f64>]) {
+    let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         (v[(v.len() - 1) / 2] + v[v.len() / 2]) / 2.0
     };
     let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-    let tif_min = min(&wall[0]);
+    let tif_min = min(&times[0]);
+    println!("{clock}:");
     println!("| file | min ms | median ms | min / TIFF min | median of round ratios |");
     println!("|---|---|---|---|---|");
-    for i in 0..n {
-        let least = min(&wall[i]);
+    for (name, t) in names.iter().zip(times) {
+        let ratios = t.iter().zip(&times[0]).map(|(a, b)| a / b).collect();
         println!(
-            "| {} | {least:.0} | {:.0} | {:.2}× | {:.2}× |",
-            names[i],
-            median(&mut wall[i]),
-            least / tif_min,
-            median(&mut ratio[i]),
+            "| {name} | {:.0} | {:.0} | {:.2}× | {:.2}× |",
+            min(t),
+            median(t.clone()),
+            min(t) / tif_min,
+            median(ratios),
         );
     }
 }
