@@ -42,7 +42,7 @@ const UNCOMPRESSED: f64 = 2.0;
 /// until they are split into channels, large enough that the system calls
 /// do not count (64 KiB cost ~5 % more CPU than 128–256 KiB, docs/benchmarks.md).
 const STRIP_BYTES: usize = 256 << 10;
-/// How far the frames' mean timestamp step may stray from the stated period.
+/// How far the frames' median time step may stray from the stated period.
 const PERIOD_TOLERANCE: f64 = 0.1;
 
 /// An opened ND2 file.
@@ -101,10 +101,12 @@ impl Nd2Source {
         let (interval, interval_note) = match experiment.interval() {
             Err(why) => (None, Some(why)),
             Ok(None) => (None, None),
-            Ok(Some(stated)) => match source.timestamps_disagree(&experiment, &layout.acq_times)? {
-                Some(why) => (None, Some(why)),
-                None => (Some(stated), None),
-            },
+            Ok(Some(stated)) => {
+                match source.timestamps_disagree(&experiment, layout.acq_times.as_deref())? {
+                    Some(why) => (None, Some(why)),
+                    None => (Some(stated), None),
+                }
+            }
         };
         let series = Series {
             source: "ND2 metadata",
@@ -146,7 +148,7 @@ impl Nd2Source {
     fn timestamps_disagree(
         &self,
         experiment: &Experiment,
-        cache: &Option<Vec<f64>>,
+        cache: Option<&[f64]>,
     ) -> Result<Option<String>, ImageError> {
         let (Some(period), true) = (experiment.periods.first(), self.sizes.t > 1) else {
             return Ok(None);
