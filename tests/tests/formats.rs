@@ -361,6 +361,45 @@ fn nd2_metadata_names_channels_and_times_frames_as_the_imagej_run_told_so() {
 }
 
 #[test]
+fn the_plan_says_why_an_nd2_frame_interval_is_not_used() {
+    let b = Batch::new();
+    fs::create_dir_all(b.raw()).expect("mkdir");
+    let mut drift = Nd2Spec::new(16, 16, 2, 1, 4);
+    drift.period_ms = Some(5_000.0);
+    drift.stamp_ms = Some(7_100.0);
+    fs::write(
+        b.raw().join("drift.nd2"),
+        nd2_bytes(&drift, |_, _, _, _, _, _| 9),
+    )
+    .expect("write");
+    let mut phases = Nd2Spec::new(16, 16, 2, 1, 5);
+    phases.ne_periods = vec![(3, 5_000.0, true), (2, 60_000.0, true)];
+    fs::write(
+        b.raw().join("phases.nd2"),
+        nd2_bytes(&phases, |_, _, _, _, _, _| 9),
+    )
+    .expect("write");
+    let out = run(&b, &["--dry-run"]);
+    let plan = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{plan}");
+    for line in [
+        "layout:    ND2 metadata; no frame interval: the ND2 time loop says 5 s but the frames' \
+         timestamps are 7.1 s apart (median), so the stated interval is not used (pass --param \
+         frame_interval=...)",
+        "layout:    ND2 metadata; no frame interval: the ND2 time loop has 2 periods of \
+         different intervals (3 × 5 s, 2 × 1 min), so no single frame interval (pass --param \
+         frame_interval=...)",
+    ] {
+        assert!(plan.contains(line), "{line:?} not in the plan:\n{plan}");
+    }
+    // Given by parameter, the interval needs no excuse.
+    let out = run(&b, &["--dry-run", "--param", "frame_interval=5s"]);
+    let plan = text(&out);
+    assert!(plan.contains("layout:    ND2 metadata\n"), "{plan}");
+    assert!(!plan.contains("no frame interval"), "{plan}");
+}
+
+#[test]
 fn czi_scenes_are_positions_with_named_channels_and_hostile_czi_fails_cleanly() {
     // Written by Zeiss's pylibCZIrw (scripts/czi_fixtures.py); the traces of a
     // CZI against the ImageJ hyperstack are compared bit for bit in scripts/interop.

@@ -50,6 +50,7 @@ fn assert_tracked_as(frames: usize, dtype: Dtype) {
             pc: 0,
             fl: Vec::new(),
             interval: None,
+            interval_note: None,
             z_planes: 1,
             z: ZChoice::Index(0),
             names: vec![None],

@@ -6,9 +6,12 @@
 //! Experiment loops nest in `Nd2Spec::loops` order (T, XY positions, Z by
 //! default), channels in-pixel. Optional metadata as Nikon writes it: channel
 //! names and calibration in `ImageMetadataSeqLV|0!` (`SLxPictureMetadata`),
-//! `ImageCalibrationLV|0!`, the time loop's `dPeriod`, per-frame timestamps.
-//! Not covered: compressed frames, v2 files, NETimeLoops, real Nikon metadata
-//! beyond these fields.
+//! `ImageCalibrationLV|0!`, the time loop's `dPeriod`, per-frame timestamps,
+//! an `NETimeLoop` of several periods (`eType` 8, `uLoopPars/pPeriod` with
+//! each period's `uiCount`/`dPeriod`, `pPeriodValid` a byte array of flags, as
+//! Nikon's `limnd2` writes it) and `CustomData|AcqTimesCache!` (one f64 per
+//! frame chunk, ms since the start). Not covered: compressed frames, v2 files,
+//! real Nikon metadata beyond these fields.
 
 #![allow(dead_code)]
 
@@ -40,6 +43,11 @@ pub struct Nd2Spec {
     pub calibration_chunk: Option<f64>,
     /// Frame `t`'s timestamp is `t × stamp_ms` (else 0, not recorded).
     pub stamp_ms: Option<f64>,
+    /// `CustomData|AcqTimesCache!`: frame chunk `N` of time point `t` at `t × acq_ms`.
+    pub acq_ms: Option<f64>,
+    /// When not empty, the time loop is an `NETimeLoop` of these periods:
+    /// (`uiCount`, `dPeriod` in ms, valid flag).
+    pub ne_periods: Vec<(u32, f64, bool)>,
     /// Chunks written as given (name, data), e.g. hostile metadata.
     pub raw_chunks: Vec<(String, Vec<u8>)>,
 }
@@ -64,6 +72,8 @@ impl Nd2Spec {
             calibration_um: None,
             calibration_chunk: None,
             stamp_ms: None,
+            acq_ms: None,
+            ne_periods: Vec::new(),
             raw_chunks: Vec::new(),
         }
     }
@@ -115,14 +125,42 @@ pub fn scalar(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     v
 }
 
-fn loop_level(name: &str, loops: &[(u32, u32)], period: Option<f64>) -> Vec<u8> {
+fn loop_level(name: &str, loops: &[(u32, u32)], spec: &Nd2Spec) -> Vec<u8> {
     let (kind, count) = loops[0];
     let mut pars = vec![scalar(|o| u32_entry(o, "uiCount", count))];
-    if let (1, Some(p)) = (kind, period) {
+    if let (1, Some(p)) = (kind, spec.period_ms) {
         pars.push(scalar(|o| f64_entry(o, "dPeriod", p)));
     }
+    let ne = kind == 1 && !spec.ne_periods.is_empty();
+    if ne {
+        let n = spec.ne_periods.len() as u32;
+        let periods: Vec<Vec<u8>> = (spec.ne_periods.iter().enumerate())
+            .map(|(i, &(count, ms, _))| {
+                let items = [
+                    scalar(|o| u32_entry(o, "uiCount", count)),
+                    scalar(|o| f64_entry(o, "dStart", 0.0)),
+                    scalar(|o| f64_entry(o, "dPeriod", ms)),
+                    scalar(|o| f64_entry(o, "dDuration", ms * f64::from(count))),
+                ];
+                scalar(|o| level(o, &format!("i{i:010}"), &items))
+            })
+            .collect();
+        pars.push(scalar(|o| u32_entry(o, "uiPeriodCount", n)));
+        pars.push(scalar(|o| level(o, "pPeriod", &periods)));
+        pars.push(scalar(|o| {
+            entry(o, 9, "pPeriodValid");
+            o.extend_from_slice(&u64::from(n).to_le_bytes());
+            o.extend(spec.ne_periods.iter().map(|p| u8::from(p.2)));
+        }));
+    }
     let mut items = vec![
-        scalar(|o| u32_entry(o, "uiLoopType", kind)),
+        scalar(|o| {
+            u32_entry(
+                o,
+                if ne { "eType" } else { "uiLoopType" },
+                if ne { 8 } else { kind },
+            )
+        }),
         scalar(|o| level(o, "uLoopPars", &pars)),
     ];
     if loops.len() > 1 {
@@ -130,7 +168,7 @@ fn loop_level(name: &str, loops: &[(u32, u32)], period: Option<f64>) -> Vec<u8> 
             level(
                 o,
                 "ppNextLevelEx",
-                &[loop_level("i0000000000", &loops[1..], period)],
+                &[loop_level("i0000000000", &loops[1..], spec)],
             )
         }));
     }
@@ -234,7 +272,7 @@ pub fn nd2_bytes(spec: &Nd2Spec, pixel: impl Fn(u32, u32, u32, u32, u32, u32) ->
         &mut out,
         &mut map,
         b"ImageMetadataLV!",
-        &loop_level("SLxExperiment", &loops, spec.period_ms),
+        &loop_level("SLxExperiment", &loops, spec),
     );
     if spec.names.is_some() || spec.calibration_um.is_some() {
         chunk(&mut out, &mut map, b"ImageMetadataSeqLV|0!", &picture(spec));
@@ -254,7 +292,7 @@ pub fn nd2_bytes(spec: &Nd2Spec, pixel: impl Fn(u32, u32, u32, u32, u32, u32) ->
     }
     // Frame chunks numbered with the innermost loop fastest.
     let frames = spec.frames * spec.positions * spec.z;
-    for seq in 0..frames {
+    let tpz_of = |seq: u32| {
         let (mut rest, mut tpz) = (seq, [0u32; 3]);
         for &(kind, count) in loops.iter().rev() {
             tpz[match kind {
@@ -264,7 +302,16 @@ pub fn nd2_bytes(spec: &Nd2Spec, pixel: impl Fn(u32, u32, u32, u32, u32, u32) ->
             }] = rest % count;
             rest /= count;
         }
-        let [t, p, z] = tpz;
+        tpz
+    };
+    if let Some(ms) = spec.acq_ms {
+        let times: Vec<u8> = (0..frames)
+            .flat_map(|seq| (f64::from(tpz_of(seq)[0]) * ms).to_le_bytes())
+            .collect();
+        chunk(&mut out, &mut map, b"CustomData|AcqTimesCache!", &times);
+    }
+    for seq in 0..frames {
+        let [t, p, z] = tpz_of(seq);
         let stamp = spec.stamp_ms.map_or(0.0, |s| f64::from(t) * s);
         let mut data = stamp.to_le_bytes().to_vec();
         for y in 0..spec.height {

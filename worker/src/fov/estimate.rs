@@ -66,6 +66,6 @@ pub fn estimate(
             ram: BASE + PER_PIXEL * pixels,
             disk: stack * per_pixel * copies,
         },
-        layout.source,
+        layout.plan_line(),
     ))
 }

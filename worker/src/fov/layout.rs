@@ -46,6 +46,9 @@ pub struct Layout {
     pub names: Vec<Option<String>>,
     /// Time between frames, if known.
     pub interval: Option<Interval>,
+    /// Why the file's own interval is not used when it states one that its
+    /// frames contradict (no `--param frame_interval` given).
+    pub interval_note: Option<String>,
     /// How planes are numbered.
     pub order: Order,
     /// Where the layout came from, for the plan (states an assumed order).
@@ -121,9 +124,24 @@ impl Layout {
                     i.unit.name()
                 )
             }
-            None => {
-                "no time column: no frame interval known (pass --param frame_interval=10m)".into()
-            }
+            None => format!(
+                "no time column: {} (pass --param frame_interval=10m)",
+                self.interval_note
+                    .as_deref()
+                    .unwrap_or("no frame interval known")
+            ),
+        }
+    }
+
+    /// The plan's line for this layout: where it came from and, when the
+    /// file's frame interval is not used, why.
+    pub fn plan_line(&self) -> String {
+        match &self.interval_note {
+            Some(note) => format!(
+                "{}; no frame interval: {note} (pass --param frame_interval=...)",
+                self.source
+            ),
+            None => self.source.clone(),
         }
     }
 

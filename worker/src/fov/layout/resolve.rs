@@ -135,6 +135,10 @@ impl Layout {
             fl,
             names,
             interval: p.interval.or(from_meta),
+            interval_note: series
+                .interval_note
+                .clone()
+                .filter(|_| p.interval.is_none()),
             order,
             source,
         })

@@ -15,6 +15,7 @@ fn series(planes: usize, sizes: Option<(usize, usize, usize)>, order: Option<Ord
         order,
         channel_names: Vec::new(),
         interval: None,
+        interval_note: None,
         pixel_size: None,
     }
 }
@@ -158,6 +159,25 @@ fn time_comes_from_the_parameter_then_the_metadata_then_the_frame_index() {
     let l = resolve(&s, &[]).unwrap();
     assert_eq!((l.time(4), l.time_column()), (None, None));
     assert!(l.time_description().contains("no frame interval"));
+    assert_eq!(l.plan_line(), l.source);
+    // A stated interval the file's own times contradict: the reason, in the
+    // record and the plan; an interval given by parameter needs none.
+    s.interval_note = Some("the frames are 15 min apart".into());
+    let l = resolve(&s, &[]).unwrap();
+    assert_eq!(
+        l.time_description(),
+        "no time column: the frames are 15 min apart (pass --param frame_interval=10m)"
+    );
+    assert_eq!(
+        l.plan_line(),
+        format!(
+            "{}; no frame interval: the frames are 15 min apart (pass --param \
+             frame_interval=...)",
+            l.source
+        )
+    );
+    let l = resolve(&s, &[("frame_interval", "10m")]).unwrap();
+    assert_eq!((l.interval_note.clone(), l.plan_line()), (None, l.source));
     for bad in ["0m", "-1s", "soon", "10 parsecs"] {
         assert!(Interval::parse(bad).is_err(), "{bad}");
     }

@@ -12,17 +12,22 @@ use crate::stage::{Stage, StageError};
 pub struct Copy<'a>(pub &'a Fov<'a>);
 
 impl Copy<'_> {
-    /// Reads plane (t, c, z) of the position into `out` (raw samples of the input dtype).
-    fn read(
+    /// Reads every channel of focal plane `z` of frame `t` into `outs` (raw samples
+    /// of the input dtype, one plane per channel) in one call, so a reader whose
+    /// frames interleave the channels splits each frame once.
+    fn read<'b>(
         &self,
         file: &mut dyn PlaneFile,
         t: usize,
-        c: usize,
         z: usize,
-        out: &mut [u8],
+        outs: impl Iterator<Item = &'b mut [u8]>,
     ) -> Result<(), StageError> {
         let f = self.0;
-        file.read_plane(f.position.unwrap_or(0), f.layout.plane(t, c, z), out)
+        let mut planes: Vec<(usize, &mut [u8])> = outs
+            .enumerate()
+            .map(|(c, out)| (f.layout.plane(t, c, z), out))
+            .collect();
+        file.read_planes(f.position.unwrap_or(0), &mut planes)
             .map_err(|e| StageError::Image(e.at_position(f.position)))
     }
 
@@ -33,48 +38,62 @@ impl Copy<'_> {
         let mut sinks = (0..f.layout.channels)
             .map(|c| f.sink::<T>(&format!("copy_c{c}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let n = f.frame_len();
-        let mut raw = vec![0u32; (n * f.input_dtype.bytes()).div_ceil(4)];
-        let raw = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut raw)[..n * f.input_dtype.bytes()];
-        let mut page = vec![T::default(); n];
-        let mut acc = vec![0f32; if T::DTYPE == f.input_dtype { 0 } else { n }];
+        let (n, channels) = (f.frame_len(), f.layout.channels);
         let zs = f.layout.z_range();
+        // Mean projection (float32) when the stored dtype is not the input's.
+        let mean = T::DTYPE != f.input_dtype;
+        let bytes = n * f.input_dtype.bytes();
+        // Per channel: the frame written, and (projections only) a focal plane as read,
+        // u32-aligned so it casts to any input dtype, and the mean's sums.
+        let mut pages = vec![vec![T::default(); n]; channels];
+        let projected = if mean || zs.len() > 1 { channels } else { 0 };
+        let mut raws = vec![vec![0u32; bytes.div_ceil(4)]; projected];
+        let mut accs: Vec<Vec<f32>> = vec![Vec::new(); channels];
+        let mut plane = vec![0f32; if mean { n } else { 0 }];
         for t in 0..f.layout.frames {
-            for (c, sink) in sinks.iter_mut().enumerate() {
-                if T::DTYPE == f.input_dtype {
-                    // One plane, or a maximum projection: the input's own samples.
-                    for (k, z) in zs.clone().enumerate() {
-                        if k == 0 {
-                            self.read(file.as_mut(), t, c, z, bytemuck::cast_slice_mut(&mut page))?;
-                        } else {
-                            self.read(file.as_mut(), t, c, z, raw)?;
-                            let plane: &[T] = bytemuck::try_cast_slice(raw)
-                                .map_err(|e| StageError::Failed(format!("{e:?}")))?;
-                            for (o, &v) in page.iter_mut().zip(plane) {
-                                if v.to_f32() > o.to_f32() {
-                                    *o = v;
-                                }
+            for (k, z) in zs.clone().enumerate() {
+                if k == 0 && !mean {
+                    // One plane, or a maximum projection's first: straight into the frame.
+                    let outs = pages.iter_mut().map(|p| bytemuck::cast_slice_mut(p));
+                    self.read(file.as_mut(), t, z, outs)?;
+                    continue;
+                }
+                let outs = raws
+                    .iter_mut()
+                    .map(|r| &mut bytemuck::cast_slice_mut::<u32, u8>(r)[..bytes]);
+                self.read(file.as_mut(), t, z, outs)?;
+                for ((raw, page), acc) in raws.iter().zip(&mut pages).zip(&mut accs) {
+                    let raw = &bytemuck::cast_slice::<u32, u8>(raw)[..bytes];
+                    if !mean {
+                        let raw: &[T] = bytemuck::try_cast_slice(raw)
+                            .map_err(|e| StageError::Failed(format!("{e:?}")))?;
+                        for (o, &v) in page.iter_mut().zip(raw) {
+                            if v.to_f32() > o.to_f32() {
+                                *o = v;
                             }
                         }
+                        continue;
                     }
-                } else {
-                    // Mean projection, in float32.
-                    acc.fill(0.0);
-                    let mut plane = vec![0f32; n];
-                    for z in zs.clone() {
-                        self.read(file.as_mut(), t, c, z, raw)?;
-                        crate::image::convert_to_f32(f.input_dtype, raw, &mut plane)
-                            .map_err(|e| StageError::Failed(e.to_string()))?;
+                    crate::image::convert_to_f32(f.input_dtype, raw, &mut plane)
+                        .map_err(|e| StageError::Failed(e.to_string()))?;
+                    if k == 0 {
+                        acc.clear();
+                        acc.extend_from_slice(&plane);
+                    } else {
                         for (a, v) in acc.iter_mut().zip(&plane) {
                             *a += v;
                         }
                     }
+                }
+            }
+            for ((sink, page), acc) in sinks.iter_mut().zip(&mut pages).zip(&accs) {
+                if mean {
                     let k = zs.len() as f32;
-                    for (o, a) in page.iter_mut().zip(&acc) {
+                    for (o, a) in page.iter_mut().zip(acc) {
                         *o = T::from_f32(a / k);
                     }
                 }
-                sink.write_frame(t, &page).map_err(StageError::Image)?;
+                sink.write_frame(t, page).map_err(StageError::Image)?;
             }
             tick(progress, t, f.layout.frames);
         }

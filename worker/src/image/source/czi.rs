@@ -83,6 +83,7 @@ impl CziSource {
                 order: Some(Order::CZT),
                 channel_names: names.clone(),
                 interval: None,
+                interval_note: None,
                 pixel_size: meta.pixel_size.clone(),
             })
             .collect();

@@ -144,6 +144,9 @@ pub struct Series {
     pub channel_names: Vec<Option<String>>,
     /// Frame interval as the file states it: value and unit text (`s`, `min`, `sec`, ...).
     pub interval: Option<(f64, String)>,
+    /// Why the file's stated frame interval is not used (`interval` is then
+    /// `None`), e.g. the frames' own timestamps contradict it; for the plan.
+    pub interval_note: Option<String>,
     /// Pixel size as the file states it: x, y and unit text.
     pub pixel_size: Option<(f64, f64, String)>,
 }
@@ -162,6 +165,20 @@ pub trait PlaneFile {
         index: usize,
         out: &mut [u8],
     ) -> Result<(), ImageError>;
+    /// Reads each `(index, out)` of `planes` as [`PlaneFile::read_plane`] would. The
+    /// fov pipeline asks for every channel of one (t, z) at once, so a reader whose
+    /// frames interleave the channels (ND2) can split each frame once, straight into
+    /// the callers' planes.
+    fn read_planes(
+        &mut self,
+        position: usize,
+        planes: &mut [(usize, &mut [u8])],
+    ) -> Result<(), ImageError> {
+        for (index, out) in planes.iter_mut() {
+            self.read_plane(position, *index, out)?;
+        }
+        Ok(())
+    }
 }
 
 /// The ND2 chunk magic that starts every ND2 v2/v3 file.

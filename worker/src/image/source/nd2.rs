@@ -8,9 +8,10 @@
 //! every plane and de-interleaves it with checked arithmetic into fresh
 //! vectors (~50× the TIFF read, docs/benchmarks.md): an uncompressed frame
 //! chunk is an 8-byte timestamp then rows of channel-interleaved samples, so
-//! the frame is read once, 64 KiB at a time, and each piece split into every
-//! channel while still in cache: the asked channel straight into the caller's
-//! plane, the others kept for the calls that follow. These are the very
+//! the frame is read 256 KiB at a time and each piece split while still in
+//! cache. [`PlaneFile::read_planes`] asked for every channel of one frame (as
+//! the fov pipeline asks) splits it once, straight into the callers' planes;
+//! [`PlaneFile::read_plane`] picks the one channel out. These are the very
 //! samples the crate returns (checked against it in `image::tests::nd2_tests`).
 //!
 //! What cannot be read faithfully is refused, never converted: samples other
@@ -38,9 +39,10 @@ use crate::image::{Dtype, ImageError};
 /// `eCompression` of an uncompressed file (0 lossless, 1 lossy).
 const UNCOMPRESSED: f64 = 2.0;
 /// Bytes of frame rows read at once: small enough to stay in the L2 cache
-/// until they are split into channels.
-const STRIP_BYTES: usize = 64 << 10;
-/// How far the frames' mean timestamp step may stray from the stated period.
+/// until they are split into channels, large enough that the system calls
+/// do not count (64 KiB cost ~5 % more CPU than 128–256 KiB, docs/benchmarks.md).
+const STRIP_BYTES: usize = 256 << 10;
+/// How far the frames' median time step may stray from the stated period.
 const PERIOD_TOLERANCE: f64 = 0.1;
 
 /// An opened ND2 file.
@@ -54,11 +56,6 @@ pub struct Nd2Source {
     /// Where each frame chunk's data (timestamp, then samples) starts.
     frames: Vec<u64>,
     row_bytes: usize,
-    /// Planes of the frame last read, channel after channel; all but the one
-    /// handed out then are kept for the calls that follow.
-    planes: Vec<u8>,
-    /// That frame's number and the channel not kept.
-    held: Option<(usize, usize)>,
     /// Rows of a frame as read from the file: a few at a time, so they are
     /// still in cache when split.
     strip: Vec<u8>,
@@ -99,13 +96,17 @@ impl Nd2Source {
             loops,
             frames: layout.frames,
             row_bytes: layout.row_bytes,
-            planes: Vec::new(),
-            held: None,
             strip: Vec::new(),
         };
-        let interval = match experiment.interval() {
-            Some(stated) if source.timestamps_agree(&experiment)? => Some(stated),
-            _ => None,
+        let (interval, interval_note) = match experiment.interval() {
+            Err(why) => (None, Some(why)),
+            Ok(None) => (None, None),
+            Ok(Some(stated)) => {
+                match source.timestamps_disagree(&experiment, layout.acq_times.as_deref())? {
+                    Some(why) => (None, Some(why)),
+                    None => (Some(stated), None),
+                }
+            }
         };
         let series = Series {
             source: "ND2 metadata",
@@ -119,6 +120,7 @@ impl Nd2Source {
                 .and_then(|p| nd2_meta::channel_names(p, sizes.c))
                 .unwrap_or_else(|| vec![None; sizes.c]),
             interval,
+            interval_note,
             pixel_size: picture.and_then(|p| nd2_meta::pixel_size(p, layout.calibration.as_ref())),
         };
         source.series = vec![series; get("P")];
@@ -138,29 +140,55 @@ impl Nd2Source {
         })
     }
 
-    /// Whether the frames' recorded timestamps (ms, the first 8 bytes of each
-    /// frame chunk) of position 0 agree with the stated period: true when they
-    /// are not recorded (all zero) or T is 1.
-    fn timestamps_agree(&self, experiment: &Experiment) -> Result<bool, ImageError> {
-        let (Some(&period), true) = (experiment.periods.first(), self.sizes.t > 1) else {
-            return Ok(true);
+    /// Why the frames' own times contradict the experiment's period (beyond
+    /// 10 %), or `None` when they agree, are not recorded or T is 1. The times
+    /// of position 0's frames: each frame chunk's first 8 bytes (ms), or where
+    /// those are all zero (not recorded) `CustomData|AcqTimesCache!`; compared
+    /// by the median step, which one late frame or a pause does not move.
+    fn timestamps_disagree(
+        &self,
+        experiment: &Experiment,
+        cache: Option<&[f64]>,
+    ) -> Result<Option<String>, ImageError> {
+        let (Some(period), true) = (experiment.periods.first(), self.sizes.t > 1) else {
+            return Ok(None);
         };
-        let mut stamps = Vec::new();
-        for t in [0, self.sizes.t - 1] {
-            let at = self.frame(0, t, 0).and_then(|i| self.frames.get(i));
+        let period = period.ms;
+        let seqs: Vec<usize> = (0..self.sizes.t)
+            .filter_map(|t| self.frame(0, t, 0))
+            .collect();
+        let mut stamps = Vec::with_capacity(seqs.len());
+        for &seq in &seqs {
             let mut b = [0u8; 8];
-            if let Some(&at) = at {
+            if let Some(&at) = self.frames.get(seq) {
                 self.raw.read_exact_at(&mut b, at).map_err(|e| {
                     ImageError::invalid(&self.path, format!("ND2: frame timestamp: {e}"))
                 })?;
             }
             stamps.push(f64::from_le_bytes(b));
         }
+        let mut from = "the frames' timestamps";
         if stamps.iter().all(|s| *s == 0.0) {
-            return Ok(true);
+            let Some(cache) = cache else {
+                return Ok(None);
+            };
+            stamps = seqs.iter().filter_map(|&s| cache.get(s).copied()).collect();
+            from = "the frames' times in AcqTimesCache";
         }
-        let step = (stamps[1] - stamps[0]) / (self.sizes.t - 1) as f64;
-        Ok(step.is_finite() && (step - period).abs() <= period * PERIOD_TOLERANCE)
+        let mut steps: Vec<f64> = stamps.windows(2).map(|w| w[1] - w[0]).collect();
+        steps.sort_by(f64::total_cmp);
+        let Some(&median) = steps.get(steps.len() / 2) else {
+            return Ok(None);
+        };
+        if median.is_finite() && (median - period).abs() <= period * PERIOD_TOLERANCE {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "the ND2 time loop says {} but {from} are {} apart (median), so the stated \
+             interval is not used",
+            nd2_meta::show_ms(period),
+            nd2_meta::show_in(median, &nd2_meta::ms_interval(period).1)
+        )))
     }
 }
 
@@ -271,6 +299,55 @@ impl PlaneFile for Nd2Source {
         index: usize,
         out: &mut [u8],
     ) -> Result<(), ImageError> {
+        let plane = self.locate(position, index, out.len())?;
+        if self.sizes.c == 1 && self.row_bytes == self.series[0].width * 2 {
+            return self
+                .raw
+                .read_exact_at(out, plane.at)
+                .map_err(|e| self.unreadable(position, index, e));
+        }
+        let mut dst: Vec<Option<&mut [u8]>> = (0..self.sizes.c).map(|_| None).collect();
+        dst[plane.channel] = Some(out);
+        self.split_frame(plane.at, &mut dst)
+            .map_err(|e| self.unreadable(position, index, e))
+    }
+
+    fn read_planes(
+        &mut self,
+        position: usize,
+        planes: &mut [(usize, &mut [u8])],
+    ) -> Result<(), ImageError> {
+        let mut frame = None;
+        let mut whole = planes.len() == self.sizes.c && self.sizes.c > 1;
+        for (k, (index, out)) in planes.iter().enumerate() {
+            let plane = self.locate(position, *index, out.len())?;
+            whole &= plane.channel == k && frame.is_none_or(|at| at == plane.at);
+            frame = Some(plane.at);
+        }
+        let (Some(at), true) = (frame, whole) else {
+            for (index, out) in planes.iter_mut() {
+                self.read_plane(position, *index, out)?;
+            }
+            return Ok(());
+        };
+        let first = planes.first().map_or(0, |p| p.0);
+        let mut dst: Vec<Option<&mut [u8]>> =
+            planes.iter_mut().map(|(_, out)| Some(&mut **out)).collect();
+        self.split_frame(at, &mut dst)
+            .map_err(|e| self.unreadable(position, first, e))
+    }
+}
+
+/// Where one plane lies: its channel and where its frame's samples start.
+struct PlaneAt {
+    channel: usize,
+    at: u64,
+}
+
+impl Nd2Source {
+    /// Checks that plane `index` of `position` exists and `len` bytes hold it,
+    /// and finds its frame chunk.
+    fn locate(&self, position: usize, index: usize, len: usize) -> Result<PlaneAt, ImageError> {
         let coords = self.sizes.czt(index);
         let Some((t, c, z)) = coords.filter(|_| position < self.series.len()) else {
             return Err(ImageError::usage(
@@ -279,77 +356,70 @@ impl PlaneFile for Nd2Source {
             ));
         };
         let (w, h) = (self.series[0].width, self.series[0].height);
-        if out.len() != w * h * 2 {
+        if len != w * h * 2 {
             return Err(ImageError::usage(
                 &self.path,
-                format!("a buffer of {} bytes for a {w}x{h} 16-bit plane", out.len()),
+                format!("a buffer of {len} bytes for a {w}x{h} 16-bit plane"),
             ));
         }
-        let here = || format!("ND2: position {position}, frame t={t} c={c} z={z}");
-        let Some(at) = self
-            .frame(position, t, z)
-            .and_then(|i| self.frames.get(i).map(|at| (i, at + 8)))
-        else {
-            return Err(ImageError::invalid(
+        match self.frame(position, t, z).and_then(|i| self.frames.get(i)) {
+            Some(at) => Ok(PlaneAt {
+                channel: c,
+                at: at + 8,
+            }),
+            None => Err(ImageError::invalid(
                 &self.path,
-                format!("{}: no frame chunk holds it", here()),
-            ));
-        };
-        let (seq, at) = at;
-        if self.sizes.c == 1 && self.row_bytes == w * 2 {
-            return self
-                .raw
-                .read_exact_at(out, at)
-                .map_err(|e| ImageError::invalid(&self.path, format!("{}: {e}", here())));
+                format!(
+                    "ND2: position {position}, frame t={t} c={c} z={z}: no frame chunk holds it"
+                ),
+            )),
         }
-        let plane = out.len();
-        if let Some((frame, gone)) = self.held
-            && frame == seq
-            && gone != c
-        {
-            out.copy_from_slice(&self.planes[c * plane..][..plane]);
-            return Ok(());
-        }
-        self.held = None;
-        self.planes.resize(plane * self.sizes.c, 0);
+    }
+
+    /// The error of a frame that could not be read, naming the plane.
+    fn unreadable(&self, position: usize, index: usize, e: std::io::Error) -> ImageError {
+        let (t, c, z) = self.sizes.czt(index).unwrap_or_default();
+        ImageError::invalid(
+            &self.path,
+            format!("ND2: position {position}, frame t={t} c={c} z={z}: {e}"),
+        )
+    }
+
+    /// Reads the frame whose samples start at `at`, a few rows at a time, and
+    /// splits each strip into the channels whose plane `dst` holds (`None`: not asked).
+    fn split_frame(&mut self, at: u64, dst: &mut [Option<&mut [u8]>]) -> std::io::Result<()> {
+        let (w, h) = (self.series[0].width, self.series[0].height);
         let rows = (STRIP_BYTES / self.row_bytes).clamp(1, h);
         self.strip.resize(rows * self.row_bytes, 0);
         for first in (0..h).step_by(rows) {
             let strip = &mut self.strip[..rows.min(h - first) * self.row_bytes];
             self.raw
-                .read_exact_at(strip, at + (first * self.row_bytes) as u64)
-                .map_err(|e| ImageError::invalid(&self.path, format!("{}: {e}", here())))?;
-            let rows = first * w * 2..(first + strip.len() / self.row_bytes) * w * 2;
-            if self.sizes.c == 2 {
-                let (zero, one) = self.planes.split_at_mut(plane);
-                let (d0, d1) = match c {
-                    0 => (&mut out[rows.clone()], &mut one[rows]),
-                    _ => (&mut zero[rows.clone()], &mut out[rows]),
-                };
+                .read_exact_at(strip, at + (first * self.row_bytes) as u64)?;
+            let span = first * w * 2..(first + strip.len() / self.row_bytes) * w * 2;
+            if let [Some(d0), Some(d1)] = dst {
+                let (d0, d1) = (&mut d0[span.clone()], &mut d1[span]);
                 split_two(strip, self.row_bytes, w * 2, d0, d1);
                 continue;
             }
             for (y, src) in (first..).zip(strip.chunks_exact(self.row_bytes)) {
-                for k in 0..self.sizes.c {
-                    let dst = if k == c {
-                        &mut out[y * w * 2..][..w * 2]
-                    } else {
-                        &mut self.planes[k * plane + y * w * 2..][..w * 2]
-                    };
-                    pick(dst, src, self.sizes.c, k);
+                for (k, d) in dst.iter_mut().enumerate() {
+                    if let Some(d) = d {
+                        pick(&mut d[y * w * 2..][..w * 2], src, self.sizes.c, k);
+                    }
                 }
             }
         }
-        self.held = Some((seq, c));
         Ok(())
     }
 }
 
 /// Copies channel `c` of `channels` out of a row of interleaved 2-byte samples.
-/// For 3 and 4 channels the pixel size and the sample's place in it are
+/// For 2 to 4 channels the pixel size and the sample's place in it are
 /// constants, so the loop runs without bounds checks.
 fn pick(dst: &mut [u8], src: &[u8], channels: usize, c: usize) {
     match (channels, c) {
+        (2, 0) => pick_const::<4, 0>(dst, src),
+        (2, 1) => pick_const::<4, 2>(dst, src),
         (3, 0) => pick_const::<6, 0>(dst, src),
         (3, 1) => pick_const::<6, 2>(dst, src),
         (3, 2) => pick_const::<6, 4>(dst, src),

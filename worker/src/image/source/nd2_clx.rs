@@ -23,8 +23,9 @@ pub enum Value {
     Num(f64),
     /// A UTF-16 string.
     Text(String),
-    /// A byte array that is not itself metadata (contents not kept).
-    Bytes,
+    /// A byte array that is not itself metadata (flags such as an
+    /// `NETimeLoop`'s `pPeriodValid`); as long as the metadata chunk allows.
+    Bytes(Vec<u8>),
     /// A named level: its entries in file order.
     Level(Vec<(String, Value)>),
 }
@@ -167,7 +168,7 @@ fn entries(
                 match entries(bytes, 1, depth + 1, budget, &mut inner) {
                     Ok(_) if looks_like_metadata(bytes) => Value::Level(inner),
                     Err(Walk::Hazard(m)) => return Err(Walk::Hazard(m)),
-                    _ => Value::Bytes,
+                    _ => Value::Bytes(bytes.to_vec()),
                 }
             }
             LEVEL => {

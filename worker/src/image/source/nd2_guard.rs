@@ -24,6 +24,8 @@ use crate::image::tiff_in::Limits;
 const MAGIC: u32 = 0x0ABE_CEDA;
 /// The last 40 bytes start with this, then the chunk map's offset.
 const MAP_SIGNATURE: &[u8; 32] = b"ND2 CHUNK MAP SIGNATURE 0000001!";
+/// Per-frame acquisition times, one f64 (ms) per frame chunk.
+const ACQ_TIMES: &[u8] = b"CustomData|AcqTimesCache!";
 /// The name of frame chunk `N` is this, `N`, `!`.
 const FRAME_CHUNK: &[u8] = b"ImageDataSeq|";
 
@@ -42,6 +44,9 @@ pub struct Layout {
     pub frames: Vec<u64>,
     /// Bytes of one row of a frame (all channels interleaved, with padding).
     pub row_bytes: usize,
+    /// `CustomData|AcqTimesCache!`: each frame chunk's acquisition time (ms),
+    /// when the file has one entry per frame chunk (more are cut, fewer: none).
+    pub acq_times: Option<Vec<f64>>,
 }
 
 impl Layout {
@@ -165,6 +170,15 @@ pub fn check(path: &Path, limits: &Limits) -> Result<Layout, ImageError> {
             frames.len()
         )));
     }
+    // Optional: a cache that cannot be read only leaves the times unknown.
+    let acq_times = chunks
+        .get(ACQ_TIMES)
+        .and_then(|&at| chunk_data(&f, at, len, MAX_METADATA).ok())
+        .filter(|data| data.len() >= count * 8)
+        .map(|data| {
+            let (times, _) = data[..count * 8].as_chunks::<8>();
+            times.iter().map(|b| f64::from_le_bytes(*b)).collect()
+        });
     Ok(Layout {
         attrs,
         experiment,
@@ -172,6 +186,7 @@ pub fn check(path: &Path, limits: &Limits) -> Result<Layout, ImageError> {
         calibration,
         frames,
         row_bytes,
+        acq_times,
     })
 }
 

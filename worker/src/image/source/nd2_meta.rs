@@ -4,8 +4,10 @@
 //! - the order of the experiment loops (`ImageMetadataLV!`: `SLxExperiment`,
 //!   each loop's `uiLoopType`, its children under `ppNextLevelEx`), which fixes
 //!   how frame chunks are numbered;
-//! - the frame interval: the time loop's `uLoopPars/dPeriod` in milliseconds
-//!   (an `NETimeLoop` states one per period; only one shared period is used);
+//! - the frame interval: the time loop's `uLoopPars/dPeriod` in milliseconds;
+//!   an `NETimeLoop` (`eType` 8) states one per period under
+//!   `uLoopPars/pPeriod`, each with its `uiCount`, `pPeriodValid` a byte per
+//!   period (0: not acquired); periods of different intervals state no single one;
 //! - channel names: `SLxPictureMetadata/sPicturePlanes/sPlaneNew/aN/sDescription`
 //!   (`ImageMetadataSeqLV|0!`), one per plane, when `uiCount` agrees;
 //! - the pixel size: `SLxPictureMetadata/dCalibration` in µm when
@@ -29,15 +31,24 @@ fn loop_axis(kind: f64) -> Option<LoopAxis> {
     }
 }
 
+/// One period of a time loop: its frames and the ms between them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Period {
+    /// Frames taken in the period (`uiCount`).
+    pub count: f64,
+    /// Time between them (`dPeriod`), ms; 0 is "no delay".
+    pub ms: f64,
+}
+
 /// What the experiment states: loop axes from outermost to innermost, and
-/// the time loop's period(s) in ms.
+/// the time loop's period(s).
 #[derive(Debug, Default, PartialEq)]
 pub struct Experiment {
     /// Axes in nesting order (outermost first); frame chunks are numbered with
     /// the innermost varying fastest.
     pub axes: Vec<LoopAxis>,
-    /// Periods the time loop states, in ms (several for an `NETimeLoop`).
-    pub periods: Vec<f64>,
+    /// Periods the time loop states (several for an `NETimeLoop`), valid ones only.
+    pub periods: Vec<Period>,
 }
 
 /// Unwraps the single-entry wrappers (`""`, `i0000000000`, `SLxExperiment`)
@@ -73,16 +84,29 @@ impl Experiment {
         }
         let count = |v: &Value| v.get("uiCount").and_then(Value::num).unwrap_or(0.0);
         if let Some(axis) = kind.and_then(loop_axis) {
-            let periods: Vec<f64> = match node.get("pPeriod").or_else(|| pars.get("pPeriod")) {
-                Some(list) => list
-                    .items()
-                    .iter()
-                    .filter(|(_, p)| count(p) > 0.0)
-                    .filter_map(|(_, p)| p.get("dPeriod").and_then(Value::num))
-                    .collect(),
-                None => pars
-                    .get("dPeriod")
-                    .and_then(Value::num)
+            let get = |k: &str| pars.get(k).or_else(|| node.get(k));
+            let periods: Vec<Period> = match get("pPeriod") {
+                Some(list) => {
+                    let valid = flags(get("pPeriodValid"));
+                    let mut items: Vec<&(String, Value)> = list.items().iter().collect();
+                    items.sort_by(|a, b| a.0.cmp(&b.0));
+                    (items.into_iter().enumerate())
+                        .filter(|(i, _)| valid.as_ref().is_none_or(|v| v.get(*i) == Some(&true)))
+                        .filter(|(_, (_, p))| count(p) > 0.0)
+                        .filter_map(|(_, (_, p))| {
+                            let ms = p.get("dPeriod").and_then(Value::num)?;
+                            Some(Period {
+                                count: count(p),
+                                ms,
+                            })
+                        })
+                        .collect()
+                }
+                None => (pars.get("dPeriod").and_then(Value::num))
+                    .map(|ms| Period {
+                        count: count(pars).max(count(node)),
+                        ms,
+                    })
                     .into_iter()
                     .collect(),
             };
@@ -114,18 +138,55 @@ impl Experiment {
 
     /// The frame interval when the time loop states one positive period:
     /// value and unit, in the largest of h, min, s that keeps it whole, else ms.
-    pub fn interval(&self) -> Option<(f64, String)> {
-        let first = *self.periods.first()?;
-        if !(first > 0.0 && first.is_finite()) || self.periods.iter().any(|p| *p != first) {
-            return None;
+    /// `Err` says why there is none when the periods differ.
+    pub fn interval(&self) -> Result<Option<(f64, String)>, String> {
+        let Some(first) = self.periods.first() else {
+            return Ok(None);
+        };
+        if self.periods.iter().any(|p| p.ms != first.ms) {
+            let each: Vec<String> = (self.periods.iter())
+                .map(|p| format!("{} × {}", p.count, show_ms(p.ms)))
+                .collect();
+            return Err(format!(
+                "the ND2 time loop has {} periods of different intervals ({}), so no single \
+                 frame interval",
+                self.periods.len(),
+                each.join(", ")
+            ));
         }
-        Some(ms_interval(first))
+        Ok((first.ms > 0.0 && first.ms.is_finite()).then(|| ms_interval(first.ms)))
     }
 }
 
+/// Per-item flags of a byte array (or a level of numbers), `None` when absent
+/// or of another type: every item counts then, as the `nd2` crate counts them.
+fn flags(v: Option<&Value>) -> Option<Vec<bool>> {
+    match v? {
+        Value::Bytes(b) => Some(b.iter().map(|x| *x != 0).collect()),
+        Value::Level(items) => Some(items.iter().map(|(_, x)| x.num() != Some(0.0)).collect()),
+        _ => None,
+    }
+}
+
+/// `ms` milliseconds as text in the largest whole unit (`5 s`, `10 min`).
+pub fn show_ms(ms: f64) -> String {
+    let (v, unit) = ms_interval(ms);
+    format!("{v} {unit}")
+}
+
+/// `ms` milliseconds in `unit` (one of [`ms_interval`]'s), to 0.01.
+pub fn show_in(ms: f64, unit: &str) -> String {
+    let per = UNITS.iter().find(|u| u.1 == unit).map_or(1.0, |u| u.0);
+    let v = (ms / per * 100.0).round() / 100.0;
+    format!("{v} {unit}")
+}
+
+/// Milliseconds per unit, largest first.
+const UNITS: [(f64, &str); 3] = [(3_600_000.0, "h"), (60_000.0, "min"), (1000.0, "s")];
+
 /// `ms` milliseconds in the largest whole unit.
 pub fn ms_interval(ms: f64) -> (f64, String) {
-    for (per, unit) in [(3_600_000.0, "h"), (60_000.0, "min"), (1000.0, "s")] {
+    for (per, unit) in UNITS {
         if (ms / per).fract() == 0.0 {
             return (ms / per, unit.to_string());
         }
@@ -203,13 +264,41 @@ mod tests {
         let root = lp(2.0, 4.0, None, Some(t));
         let e = Experiment::read(&level(vec![("SLxExperiment", root)])).unwrap();
         assert_eq!(e.axes, vec!['P', 'T', 'Z']);
-        assert_eq!(e.interval(), Some((10.0, "min".into())));
+        assert_eq!(e.interval(), Ok(Some((10.0, "min".into()))));
         let twice = lp(1.0, 2.0, Some(1.0), Some(lp(1.0, 3.0, Some(1.0), None)));
         assert!(Experiment::read(&twice).unwrap_err().contains("T twice"));
         // A loop of count 0 numbers nothing; a period of 0 states no interval.
         let e = Experiment::read(&lp(1.0, 4.0, Some(0.0), Some(lp(4.0, 0.0, None, None))));
         assert_eq!(e.as_ref().map(|e| e.axes.clone()), Ok(vec!['T']));
-        assert_eq!(e.unwrap().interval(), None);
+        assert_eq!(e.unwrap().interval(), Ok(None));
+        // An NETimeLoop: periods under uLoopPars/pPeriod, those flagged 0 in the
+        // pPeriodValid bytes (or of count 0) not acquired.
+        let period = |count: f64, ms: f64| {
+            let items = vec![("uiCount", Value::Num(count)), ("dPeriod", Value::Num(ms))];
+            level(items)
+        };
+        let ne = |valid: Vec<u8>| {
+            let periods = level(vec![
+                ("i0000000000", period(3.0, 5000.0)),
+                ("i0000000001", period(2.0, 60_000.0)),
+                ("i0000000002", period(0.0, 1000.0)),
+            ]);
+            let pars = level(vec![
+                ("uiPeriodCount", Value::Num(3.0)),
+                ("pPeriod", periods),
+                ("pPeriodValid", Value::Bytes(valid)),
+            ]);
+            level(vec![("eType", Value::Num(8.0)), ("uLoopPars", pars)])
+        };
+        let e = Experiment::read(&ne(vec![1, 0, 1])).unwrap();
+        assert_eq!(e.axes, vec!['T']);
+        assert_eq!(e.interval(), Ok(Some((5.0, "s".into()))));
+        let e = Experiment::read(&ne(vec![1, 1, 1])).unwrap();
+        let why = e.interval().unwrap_err();
+        assert!(
+            why.contains("2 periods of different intervals (3 × 5 s, 2 × 1 min)"),
+            "{why}"
+        );
         assert_eq!(ms_interval(90_000.0), (90.0, "s".into()));
         assert_eq!(ms_interval(1500.0), (1500.0, "ms".into()));
         assert_eq!(ms_interval(7_200_000.0), (2.0, "h".into()));
@@ -251,7 +340,10 @@ mod tests {
         assert_eq!(channel_names(&good, 3), None);
         let wrong_count = picture(3.0, vec![plane(Value::Num(1.0)), plane(Value::Num(2.0))]);
         assert_eq!(channel_names(&wrong_count, 2), None);
-        let wrong_type = picture(2.0, vec![plane(Value::Num(1.0)), plane(Value::Bytes)]);
+        let wrong_type = picture(
+            2.0,
+            vec![plane(Value::Num(1.0)), plane(Value::Bytes(Vec::new()))],
+        );
         assert_eq!(channel_names(&wrong_type, 2), None);
         assert_eq!(pixel_size(&good, None), Some((0.65, 0.65, "µm".into())));
         let agree = level(vec![("dCalibration", Value::Num(0.65))]);

@@ -84,6 +84,7 @@ fn plain(path: &Path, stack: InputStack) -> TiffFile {
             order,
             channel_names: vec![None; channels],
             interval,
+            interval_note: None,
             pixel_size: None,
         }],
         planes: vec![Vec::new()],
@@ -161,6 +162,7 @@ fn open_ome(
                 order: Some(image.order),
                 channel_names: image.channel_names.clone(),
                 interval: image.interval.clone(),
+                interval_note: None,
                 pixel_size: image.pixel_size.clone(),
             });
             t.planes.push(slots);

@@ -85,6 +85,29 @@ fn against_the_crate(path: &Path, order: impl Iterator<Item = (usize, usize)>) {
         planes += 1;
     }
     assert_eq!(planes, f.positions().len() * sizes.planes().unwrap());
+    // Every channel of a frame in one call (as the fov pipeline reads), then in
+    // reverse (one plane at a time underneath): the same pixels.
+    let mut outs = vec![vec![0u8; s.width * s.height * 2]; sizes.c];
+    for p in 0..f.positions().len() {
+        for (t, z) in (0..sizes.t).flat_map(|t| (0..sizes.z).map(move |z| (t, z))) {
+            for reversed in [false, true] {
+                let mut asked: Vec<(usize, &mut [u8])> = outs
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(c, o)| (Order::CZT.index(sizes, t, c, z).unwrap(), &mut o[..]))
+                    .collect();
+                if reversed {
+                    asked.reverse();
+                }
+                f.read_planes(p, &mut asked).unwrap();
+                for (c, out) in outs.iter().enumerate() {
+                    let want = crate_file.read_frame_2d(p, t, c, z).unwrap();
+                    let want: Vec<u8> = want.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    assert_eq!(*out, want, "{}: p{p} t{t} c{c} z{z}", path.display());
+                }
+            }
+        }
+    }
 }
 
 #[test]
@@ -108,9 +131,9 @@ fn planes_equal_the_crates_bit_for_bit_in_every_loop_order_and_access_order() {
         against_the_crate(&path, all.iter().copied());
         against_the_crate(&path, all.iter().rev().copied());
     }
-    // Frames larger than one 64 KiB read, the last read partial, odd widths.
+    // Frames larger than one 256 KiB read, the last read partial, odd widths.
     for channels in [2, 3] {
-        let spec = Nd2Spec::new(97, 211, channels, 1, 2);
+        let spec = Nd2Spec::new(97, 701, channels, 1, 2);
         let path = write(&dir, &format!("big{channels}.nd2"), &nd2_bytes(&spec, px));
         let all: Vec<(usize, usize)> = (0..2 * channels as usize).map(|i| (0, i)).collect();
         against_the_crate(&path, all.iter().copied());
@@ -163,6 +186,74 @@ fn metadata_states_names_interval_and_pixel_size() {
     let s = &f.positions()[0];
     assert_eq!((s.interval.clone(), s.pixel_size.clone()), (None, None));
     assert_eq!(s.channel_names, vec![None, None]);
+}
+
+#[test]
+fn time_loops_of_several_periods_and_acquisition_times_decide_the_interval() {
+    let dir = TestDir::new("nd2-time");
+    let open_one = |name: &str, spec: &Nd2Spec| {
+        let f = open(&write(&dir, name, &nd2_bytes(spec, px))).unwrap();
+        let s = f.positions()[0].clone();
+        (s.interval, s.interval_note)
+    };
+    // An NETimeLoop of one period: its interval.
+    let mut spec = Nd2Spec::new(6, 4, 2, 2, 5);
+    spec.ne_periods = vec![(5, 30_000.0, true)];
+    assert_eq!(open_one("one.nd2", &spec), (Some((30.0, "s".into())), None));
+    // Two periods of one interval.
+    spec.ne_periods = vec![(3, 30_000.0, true), (2, 30_000.0, true)];
+    assert_eq!(open_one("same.nd2", &spec).0, Some((30.0, "s".into())));
+    // Periods of different intervals: none, and the plan is told why.
+    spec.ne_periods = vec![(3, 5_000.0, true), (2, 60_000.0, true)];
+    let (interval, note) = open_one("two.nd2", &spec);
+    assert_eq!(interval, None);
+    let note = note.unwrap();
+    for words in ["2 periods of different intervals", "3 × 5 s", "2 × 1 min"] {
+        assert!(note.contains(words), "{note}");
+    }
+    // A period flagged invalid: the nd2 crate counts its frames all the same
+    // (it ignores a byte-array pPeriodValid), so T disagrees with the frames
+    // stored: refused, not guessed.
+    spec.ne_periods = vec![(3, 5_000.0, true), (2, 60_000.0, false)];
+    spec.frames = 3;
+    let err = open(&write(&dir, "invalid.nd2", &nd2_bytes(&spec, px)))
+        .err()
+        .unwrap();
+    assert!(matches!(err, ImageError::Invalid { .. }), "{err}");
+    assert!(
+        err.to_string().contains("refused rather than guessed"),
+        "{err}"
+    );
+
+    // AcqTimesCache stands in for frame timestamps that are not recorded.
+    let mut spec = Nd2Spec::new(6, 4, 2, 2, 4);
+    spec.loops = "PTZ";
+    spec.period_ms = Some(600_000.0);
+    spec.acq_ms = Some(600_500.0);
+    assert_eq!(
+        open_one("cache.nd2", &spec),
+        (Some((10.0, "min".into())), None)
+    );
+    spec.acq_ms = Some(900_000.0);
+    let (interval, note) = open_one("cache-off.nd2", &spec);
+    assert_eq!(interval, None);
+    assert_eq!(
+        note.as_deref(),
+        Some(
+            "the ND2 time loop says 10 min but the frames' times in AcqTimesCache are 15 min \
+             apart (median), so the stated interval is not used"
+        )
+    );
+    // Recorded frame timestamps come first: these agree, the cache is not read.
+    spec.stamp_ms = Some(599_000.0);
+    assert_eq!(open_one("both.nd2", &spec).0, Some((10.0, "min".into())));
+    spec.stamp_ms = Some(427_000.0);
+    spec.acq_ms = Some(600_000.0);
+    let note = open_one("stamps-off.nd2", &spec).1.unwrap();
+    assert!(
+        note.contains("the frames' timestamps are 7.12 min apart"),
+        "{note}"
+    );
 }
 
 /// `SLxPictureMetadata` whose planes' `sDescription` entries are `planes`.

@@ -7,6 +7,8 @@
 //!   an ImageJ hyperstack, OME-TIFF in both dimension orders, CZI (raw and
 //!   zstd1) and ND2, in interleaved rounds; prints times and each format's
 //!   ratio to the ImageJ TIFF of the same round; asserts only equal pixels.
+//!   Every file's page cache is first dropped and laid anew by one read, so
+//!   all are cached alike whatever wrote them.
 //! - `bench_read_rss`: peak RSS growth of reading the last position of files
 //!   with 1, 4 and 16 positions × 50 frames and 1 × 200 frames, per format,
 //!   each measured in a child process (this test binary re-run on itself),
@@ -49,20 +51,35 @@ fn nd2(path: &Path, side: u32, positions: u32, frames: u32) {
     }
 }
 
-/// Opens `path` and reads every plane of its last position, time by time,
-/// channel by channel (as the fov pipeline does); returns a hash of the pixels.
+/// Drops `path`'s cached pages and reads it once, so its page cache is laid
+/// by the kernel's readahead, as for a file read from disk. How a fixture was
+/// written otherwise decides it: pylibCZIrw's small writes leave small folios
+/// that read ~1.4× slower than a copy of the same file (docs/benchmarks.md).
+fn settle(path: &Path) {
+    let file = std::fs::File::open(path).unwrap();
+    file.sync_all().unwrap();
+    crate::page_cache::release([path]);
+    std::io::copy(&mut &file, &mut std::io::sink()).unwrap();
+}
+
+/// Opens `path` and reads every plane of its last position, every channel of
+/// a time point in one call (as the fov pipeline does); returns a hash of the pixels.
 fn read_position(path: &Path) -> u64 {
     let mut f = source::open(path, &Limits::default()).unwrap();
     let p = f.positions().len() - 1;
     let s = f.positions()[p].clone();
     let sizes = s.sizes.unwrap();
     let order = s.order.unwrap_or(Order::CZT);
-    let mut out = vec![0u8; s.width * s.height * 2];
+    let mut outs = vec![vec![0u8; s.width * s.height * 2]; sizes.c];
     let mut hash = 0u64;
     for t in 0..sizes.t {
-        for c in 0..sizes.c {
-            f.read_plane(p, order.index(sizes, t, c, 0).unwrap(), &mut out)
-                .unwrap();
+        let mut planes: Vec<(usize, &mut [u8])> = outs
+            .iter_mut()
+            .enumerate()
+            .map(|(c, out)| (order.index(sizes, t, c, 0).unwrap(), &mut out[..]))
+            .collect();
+        f.read_planes(p, &mut planes).unwrap();
+        for out in &outs {
             // A cheap checksum (bit-for-bit equality is the tests' job): the plane's
             // 8-byte words summed, planes mixed in order.
             let (words, _) = out.as_chunks::<8>();
@@ -94,44 +111,77 @@ fn bench_read_speed() {
         .filter(|n| only.is_empty() || only.split(',').any(|o| o == *n))
         .collect();
     let n = names.len();
-    // Per format: wall ms of each round, and its ratio to a.tif's in that round.
-    let (mut wall, mut ratio) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+    for name in &names {
+        settle(&speed.join(name));
+    }
+    // Per clock (wall, then this thread's CPU), per format: ms of each round.
+    let mut times = [vec![Vec::new(); n], vec![Vec::new(); n]];
     for round in 0..ROUNDS {
         let mut hashes = vec![0u64; n];
-        let mut ms = vec![0.0; n];
+        let mut ms = [vec![0.0; n], vec![0.0; n]];
         // Rotate who goes first, so no format always reads right after another.
         for k in 0..n {
             let i = (k + round) % n;
-            let start = Instant::now();
+            let (start, cpu) = (Instant::now(), thread_cpu_ms());
             hashes[i] = read_position(&speed.join(names[i]));
-            ms[i] = start.elapsed().as_secs_f64() * 1e3;
+            ms[0][i] = start.elapsed().as_secs_f64() * 1e3;
+            ms[1][i] = thread_cpu_ms() - cpu;
         }
         assert!(hashes.iter().all(|h| *h == hashes[0]), "{hashes:?}");
         let line: Vec<String> = (0..n)
-            .map(|i| format!("{} {:.0} ms ({:.2}×)", names[i], ms[i], ms[i] / ms[0]))
+            .map(|i| {
+                format!(
+                    "{} {:.0} ms ({:.2}×)",
+                    names[i],
+                    ms[0][i],
+                    ms[0][i] / ms[0][0]
+                )
+            })
             .collect();
         println!("round {}: {}", round + 1, line.join("; "));
-        for i in 0..n {
-            wall[i].push(ms[i]);
-            ratio[i].push(ms[i] / ms[0]);
+        for (clock, ms) in times.iter_mut().zip(&ms) {
+            for (t, m) in clock.iter_mut().zip(ms) {
+                t.push(*m);
+            }
         }
     }
-    let median = |v: &mut Vec<f64>| {
+    for (clock, times) in ["wall", "thread CPU"].into_iter().zip(&times) {
+        table(clock, &names, times);
+    }
+}
+
+/// CPU time (user + system) of this thread, ms: unlike wall time it does not
+/// count the time other processes hold the core, so ratios of it are steadier
+/// on a loaded machine.
+fn thread_cpu_ms() -> f64 {
+    let mut ts = nix::libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which we own.
+    unsafe { nix::libc::clock_gettime(nix::libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+
+/// Prints min, median and the median of per-round ratios to the first file (the TIFF).
+fn table(clock: &str, names: &[&str], times: &[Vec<f64>]) {
+    let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         (v[(v.len() - 1) / 2] + v[v.len() / 2]) / 2.0
     };
     let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-    let tif_min = min(&wall[0]);
+    let tif_min = min(&times[0]);
+    println!("{clock}:");
     println!("| file | min ms | median ms | min / TIFF min | median of round ratios |");
     println!("|---|---|---|---|---|");
-    for i in 0..n {
-        let least = min(&wall[i]);
+    for (name, t) in names.iter().zip(times) {
+        let ratios = t.iter().zip(&times[0]).map(|(a, b)| a / b).collect();
         println!(
-            "| {} | {least:.0} | {:.0} | {:.2}× | {:.2}× |",
-            names[i],
-            median(&mut wall[i]),
-            least / tif_min,
-            median(&mut ratio[i]),
+            "| {name} | {:.0} | {:.0} | {:.2}× | {:.2}× |",
+            min(t),
+            median(t.clone()),
+            min(t) / tif_min,
+            median(ratios),
         );
     }
 }
