@@ -253,7 +253,8 @@ fn distance_is_the_chamfer_distance_to_the_nearest_background_pixel() {
         let (h, w) = (1 + rng.below(9), 1 + rng.below(9));
         let fill = rng.below(4);
         let m: Vec<u8> = (0..h * w).map(|_| u8::from(rng.below(4) <= fill)).collect();
-        let top = s.distance(&m, h, w);
+        s.runs.encode(&m, h, w, true);
+        let top = distance::distance(&mut s.dist, &s.runs, h, w);
         let want = brute_distance(&m, h, w);
         assert_eq!(s.dist, want, "{h}×{w} {m:?}");
         assert_eq!(top, want.iter().copied().max().unwrap_or(0));
