@@ -20,16 +20,19 @@ fn min_of_run(row: &mut [u32], near: &[u32], x0: usize, x1: usize) {
         m
     };
     // Columns 0 and w − 1 lack a neighbour; the others go through a loop that
-    // vectorises.
+    // vectorises (as i32: distances are far below 2^31, and SSE2 compares
+    // signed lanes).
     let (a, b) = (x0.max(1), x1.min(w - 1).max(x0.max(1)));
     for x in (x0..a).chain(b..x1) {
         row[x] = edge(x, row[x]);
     }
+    let (axial, diagonal) = (AXIAL as i32, DIAGONAL as i32);
     for (v, n) in row[a..b].iter_mut().zip(near[a - 1..].windows(3)) {
-        *v = (*v)
-            .min(n[1] + AXIAL)
-            .min(n[0] + DIAGONAL)
-            .min(n[2] + DIAGONAL);
+        let n = [n[0] as i32, n[1] as i32, n[2] as i32];
+        *v = (*v as i32)
+            .min(n[1] + axial)
+            .min(n[0] + diagonal)
+            .min(n[2] + diagonal) as u32;
     }
 }
 

@@ -53,14 +53,21 @@ pub(super) fn count(
         if let (Some(up), Some(dn)) = (up, dn)
             && a < b
         {
-            // Inside the frame: no branch per pixel, so the loop vectorises.
+            // Inside the frame: no branch per pixel, so the loop vectorises (as
+            // i32: distances are far below 2^31, and SSE2 compares signed lanes).
             let (u, m, dn) = (&up[a - 1..b + 1], &mid[a - 1..b + 1], &dn[a - 1..b + 1]);
+            let (at, low) = (|s: &[u32], k: usize| s[k] as i32, low as i32);
+            let mut inner = 0u32;
             for k in 0..b - a {
-                let v = m[k + 1];
-                let before = u[k].max(u[k + 1]).max(u[k + 2]).max(m[k]);
-                let after = m[k + 2].max(dn[k]).max(dn[k + 1]).max(dn[k + 2]);
-                n += usize::from(v >= low && before < v && after <= v);
+                let v = at(m, k + 1);
+                let before = at(u, k).max(at(u, k + 1)).max(at(u, k + 2)).max(at(m, k));
+                let after = at(m, k + 2)
+                    .max(at(dn, k))
+                    .max(at(dn, k + 1))
+                    .max(at(dn, k + 2));
+                inner += u32::from(v >= low && before < v && after <= v);
             }
+            n += inner as usize;
         }
         if n > 0 {
             let c = &mut peaks[l as usize];
