@@ -97,14 +97,17 @@ impl Splitter {
         }
         // Cut: of every 4-adjacent pair of pixels in different basins, clear one
         // (raster order within a blob, so each test sees the mask as flooded).
+        // A neighbour off the mask is unflooded (NONE): a mask neighbour is in
+        // the same blob, so flooded.
+        let apart = |a: u32, b: u32| b != a && b != NONE;
         for &k in &self.grouped {
             let r = self.runs.runs[k as usize];
             let (y, o) = (r.y as usize, r.y as usize * w);
-            for i in o + r.x0 as usize..o + r.x1 as usize {
-                let a = parent[i];
-                let right = i + 1 < o + w && mask[i + 1] != 0 && parent[i + 1] != a;
-                let down = y + 1 < h && mask[i + w] != 0 && parent[i + w] != a;
-                if right || down {
+            let below = |i: usize| if y + 1 < h { parent[i + w] } else { NONE };
+            for x in r.x0 as usize..r.x1 as usize {
+                let (i, a) = (o + x, parent[o + x]);
+                let right = if x + 1 < w { parent[i + 1] } else { NONE };
+                if apart(a, right) | apart(a, below(i)) {
                     mask[i] = 0;
                 }
             }
