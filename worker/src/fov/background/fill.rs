@@ -95,13 +95,14 @@ impl BackgroundEstimator {
                 let (frow, mrow) = (&fl[y * w..(y + 1) * w], &self.dil[y * w..(y + 1) * w]);
                 for tx in (0..nx).filter(|&tx| self.valid[ty * nx + tx]) {
                     let (x0, x1) = (self.xe[tx], self.xe[tx + 1]);
-                    let row = mrow[x0..x1].iter().zip(&frow[x0..x1]).zip(x0..x1);
-                    let (sx, k) = row.step_by(s).fold((0, 0), |(sx, k), ((&m, &v), x)| {
-                        let u = usize::from(m == 0 && v.is_finite());
-                        (sx + x * u, k + u)
-                    });
+                    let (m, f) = (&mrow[x0..x1], &frow[x0..x1]);
+                    let (mut sx, mut k) = (0, 0);
+                    for j in (0..x1 - x0).step_by(s) {
+                        let u = usize::from(m[j] == 0 && f[j].is_finite());
+                        (sx, k) = (sx + j * u, k + u);
+                    }
                     let t = &mut sums[ty * nx + tx];
-                    *t = (t.0 + y * k, t.1 + sx, t.2 + k);
+                    *t = (t.0 + y * k, t.1 + x0 * k + sx, t.2 + k);
                 }
             }
         }
