@@ -53,6 +53,20 @@ struct Pair {
 
 /// Pixels shared by two run lists sorted by row then column.
 fn intersect(a: &[Run], b: &[Run]) -> u64 {
+    // Only rows both lists have can share pixels: two neighbours' boxes overlap
+    // by a few rows, and the merge below then walks those alone.
+    let (Some(fa), Some(fb), Some(la), Some(lb)) = (a.first(), b.first(), a.last(), b.last())
+    else {
+        return 0;
+    };
+    let (y0, y1) = (fa.y.max(fb.y), la.y.min(lb.y));
+    if y0 > y1 {
+        return 0;
+    }
+    let rows = |r: &[Run]| -> std::ops::Range<usize> {
+        r.partition_point(|r| r.y < y0)..r.partition_point(|r| r.y <= y1)
+    };
+    let (a, b) = (&a[rows(a)], &b[rows(b)]);
     let (mut i, mut j, mut n) = (0, 0, 0u64);
     while i < a.len() && j < b.len() {
         let (p, q) = (a[i], b[j]);
