@@ -16,9 +16,10 @@
 //! steps high always joins the basin it meets; the flood never crosses from one
 //! 8-connected blob to another. So a blob with fewer than two such high peaks
 //! comes out whole, and only the others (a few percent of the blobs of a
-//! crowded field) are sorted and flooded, which keeps the random access of the
-//! flood to their pixels. One frame at a time; the buffers are sized by the
-//! frame and reused.
+//! crowded field) are sorted and flooded, one blob after the other, which keeps
+//! the random access of the flood to one blob's pixels. One frame at a time;
+//! the buffers are sized by the frame and reused. `split/tests.rs` checks the
+//! result against a plain whole-frame watershed.
 
 use crate::fov::runs::{Components, Connectivity, RunImage, find};
 
