@@ -54,6 +54,18 @@ fn open(path: &Path) -> io::Result<(String, BufReader<File>)> {
     Ok((line.trim_end_matches(['\n', '\r']).to_string(), reader))
 }
 
+/// One line read with its end (`\n` or `\r\n`), as text without it.
+fn row(raw: &[u8]) -> io::Result<&str> {
+    let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    std::str::from_utf8(line).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a row is not UTF-8: {e}"),
+        )
+    })
+}
+
 /// The traces files of every task that ended done or skipped with one among
 /// its outputs (a `--to-stage` run that stopped before extract has none, and
 /// an older traces.csv of that task is not current), headers read.
@@ -161,10 +173,16 @@ pub fn combine(records: &[TaskRecord], output: &Path) -> Result<Vec<String>, Str
     }
     atomic::write_with(&target, |w| {
         writeln!(w, "{}", header.join(","))?;
+        // One buffer for every row; rows that need no change are copied as bytes.
+        let mut raw = Vec::new();
         for task in &tasks {
-            let (_, reader) = open(&task.path)?;
-            for line in reader.lines() {
-                let line = line?;
+            let (_, mut reader) = open(&task.path)?;
+            loop {
+                raw.clear();
+                if reader.read_until(b'\n', &mut raw)? == 0 {
+                    break;
+                }
+                let line = row(&raw)?;
                 if line.is_empty() {
                     continue;
                 }
@@ -183,7 +201,10 @@ pub fn combine(records: &[TaskRecord], output: &Path) -> Result<Vec<String>, Str
                         fields.insert(at.min(fields.len()), "");
                         writeln!(w, "{}", fields.join(","))?;
                     }
-                    _ => writeln!(w, "{line}")?,
+                    _ => {
+                        w.write_all(line.as_bytes())?;
+                        w.write_all(b"\n")?;
+                    }
                 }
             }
         }
@@ -277,6 +298,21 @@ mod tests {
             combined(out),
             "fov,cell,frame,time_h,x\na,1,0,0.25,5\nb,1,0,0.5,5\n"
         );
+        // Line ends normalised, blank lines dropped, a last row without its end kept;
+        // a row that is not UTF-8 is an error.
+        let ends = [task(
+            out,
+            "a",
+            "fov,cell,frame,x\r\na,1,0,5\r\n\n\r\na,1,1,6",
+        )];
+        combine(&ends, out).unwrap();
+        assert_eq!(combined(out), "fov,cell,frame,x\na,1,0,5\na,1,1,6\n");
+        let bad = [task(out, "a", "fov,cell,frame,x\na,1,0,\u{fffd}\n")];
+        let path = layout::task_traces(out, "a");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.splice(bytes.len() - 4..bytes.len() - 1, [0xff]);
+        std::fs::write(&path, bytes).unwrap();
+        assert!(combine(&bad, out).unwrap_err().contains("not UTF-8"));
         // No interval anywhere: no time column, no warning.
         let none = [task(out, "a", "fov,cell,frame,x\na,1,0,5\n")];
         assert_eq!(combine(&none, out).unwrap().len(), 1);

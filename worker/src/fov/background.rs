@@ -148,8 +148,6 @@ pub struct BackgroundEstimator {
     valid: Vec<bool>,
     /// Per tile: usable pixels and pixels sampled.
     usable: Vec<(usize, usize)>,
-    /// The crowded fallbacks and the surface fill (off: the segmenter's tuning).
-    crowded_fallback: bool,
     source: Source,
     samples: Vec<Sample>,
     padded: Vec<f32>,
@@ -180,21 +178,12 @@ impl BackgroundEstimator {
             grid: Vec::new(),
             valid: Vec::new(),
             usable: Vec::new(),
-            crowded_fallback: true,
             source: Source::Tiles,
             samples: Vec::new(),
             padded: Vec::new(),
             tmp: Vec::new(),
             row: Vec::new(),
         }
-    }
-
-    /// As the segmenter's phase reference was tuned: tiles below `bg_min_fraction`
-    /// are always filled with the mean of their neighbours (repeatedly, so any hole
-    /// closes), and a frame without one takes the frame's median.
-    pub fn without_crowded_fallback(mut self) -> Self {
-        self.crowded_fallback = false;
-        self
     }
 
     /// Where the last estimate's background came from.
@@ -240,7 +229,7 @@ impl BackgroundEstimator {
         self.choose_tiles();
         if !self.valid.iter().any(|&v| v) {
             self.fill_constant(fl, mask);
-        } else if !self.crowded_fallback || !self.fill_from_surface(fl) {
+        } else if !self.fill_from_surface(fl) {
             self.fill_from_neighbours();
         }
         self.interpolate(emit);

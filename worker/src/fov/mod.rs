@@ -14,6 +14,7 @@ pub mod error;
 pub mod estimate;
 pub mod extract;
 pub mod filter;
+pub mod fixed;
 pub mod layout;
 pub mod lineage;
 pub mod morph;

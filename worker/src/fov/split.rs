@@ -16,11 +16,15 @@
 //! steps high always joins the basin it meets; the flood never crosses from one
 //! 8-connected blob to another. So a blob with fewer than two such high peaks
 //! comes out whole, and only the others (a few percent of the blobs of a
-//! crowded field) are sorted and flooded, which keeps the random access of the
-//! flood to their pixels. One frame at a time; the buffers are sized by the
-//! frame and reused.
+//! crowded field) are sorted and flooded, one blob after the other, which keeps
+//! the random access of the flood to one blob's pixels. One frame at a time;
+//! the buffers are sized by the frame and reused. `split/tests.rs` checks the
+//! result against a plain whole-frame watershed.
 
-use crate::fov::runs::{Components, Connectivity, Run, RunImage, find};
+use crate::fov::runs::{Components, Connectivity, RunImage, find};
+
+mod distance;
+mod peaks;
 
 /// Chamfer weights: an axial step, a diagonal step (≈ 3·√2).
 const AXIAL: u32 = 3;
@@ -39,39 +43,6 @@ const NEIGHBOURS: [(isize, isize); 8] = [
     (1, 1),
 ];
 
-/// Lowers each pixel of `row` to its chamfer distance through the three 8-neighbours
-/// in the adjacent, finished row `near` (same width).
-fn min_of_row(row: &mut [u32], near: &[u32]) {
-    let w = row.len();
-    if w == 1 {
-        row[0] = row[0].min(near[0] + AXIAL);
-        return;
-    }
-    row[0] = row[0].min(near[0] + AXIAL).min(near[1] + DIAGONAL);
-    for (v, n) in row[1..w - 1].iter_mut().zip(near.windows(3)) {
-        *v = (*v)
-            .min(n[1] + AXIAL)
-            .min(n[0] + DIAGONAL)
-            .min(n[2] + DIAGONAL);
-    }
-    row[w - 1] = row[w - 1]
-        .min(near[w - 1] + AXIAL)
-        .min(near[w - 2] + DIAGONAL);
-}
-
-/// The runs of the blobs with two or more high peaks.
-fn blob_runs<'a>(
-    runs: &'a RunImage,
-    comps: &'a Components,
-    peaks: &'a [u8],
-) -> impl Iterator<Item = Run> + 'a {
-    runs.runs
-        .iter()
-        .zip(&comps.run_label)
-        .filter(|(_, l)| peaks[**l as usize] >= 2)
-        .map(|(r, _)| *r)
-}
-
 /// Splits touching cells in 0/1 masks of one size; reuses its buffers.
 #[derive(Debug, Clone, Default)]
 pub struct Splitter {
@@ -79,7 +50,12 @@ pub struct Splitter {
     /// Union-find over flooded pixels; [`NONE`] everywhere between calls.
     parent: Vec<u32>,
     order: Vec<u32>,
-    start: Vec<u32>,
+    /// Per distance level, a count then a cursor into `order`; zero between blobs.
+    level: Vec<u32>,
+    /// The indices of the candidate blobs' runs, grouped by blob (raster order within).
+    grouped: Vec<u32>,
+    /// Per blob, the end of its runs in `grouped`.
+    blob_end: Vec<u32>,
     runs: RunImage,
     comps: Components,
     /// High peaks per blob (counted up to 2).
@@ -100,8 +76,9 @@ impl Splitter {
         }
         let mask = &mut mask[..n];
         let hh = (neck * AXIAL as f32).round().max(1.0) as u32;
-        let top = self.distance(mask, h, w);
-        if top < hh + AXIAL || !self.candidates(mask, h, w, hh + AXIAL) {
+        self.runs.encode(mask, h, w, true);
+        let top = distance::distance(&mut self.dist, &self.runs, h, w);
+        if top < hh + AXIAL || !self.candidates(h, w, hh + AXIAL) {
             return;
         }
         self.sort(w, top);
@@ -111,131 +88,111 @@ impl Splitter {
         }
         self.flood(h, w, hh);
         let parent = &mut self.parent;
-        for &p in &self.order {
-            let r = find(parent, p);
-            parent[p as usize] = r;
+        let pixels = |k: &u32| {
+            let r = self.runs.runs[*k as usize];
+            let o = r.y as usize * w;
+            o + r.x0 as usize..o + r.x1 as usize
+        };
+        for i in self.grouped.iter().flat_map(pixels) {
+            parent[i] = find(parent, i as u32);
         }
         // Cut: of every 4-adjacent pair of pixels in different basins, clear one
-        // (raster order, so each test sees the mask as flooded).
-        for r in blob_runs(&self.runs, &self.comps, &self.peaks) {
+        // (raster order within a blob, so each test sees the mask as flooded).
+        // A neighbour off the mask is unflooded (NONE): a mask neighbour is in
+        // the same blob, so flooded.
+        let apart = |a: u32, b: u32| b != a && b != NONE;
+        for &k in &self.grouped {
+            let r = self.runs.runs[k as usize];
             let (y, o) = (r.y as usize, r.y as usize * w);
-            for i in o + r.x0 as usize..o + r.x1 as usize {
-                let a = parent[i];
-                let right = i + 1 < o + w && mask[i + 1] != 0 && parent[i + 1] != a;
-                let down = y + 1 < h && mask[i + w] != 0 && parent[i + w] != a;
-                if right || down {
+            let below = |i: usize| if y + 1 < h { parent[i + w] } else { NONE };
+            for x in r.x0 as usize..r.x1 as usize {
+                let (i, a) = (o + x, parent[o + x]);
+                let right = if x + 1 < w { parent[i + 1] } else { NONE };
+                if apart(a, right) | apart(a, below(i)) {
                     mask[i] = 0;
                 }
             }
         }
-        for &p in &self.order {
-            parent[p as usize] = NONE;
+        for k in &self.grouped {
+            parent[pixels(k)].fill(NONE);
         }
     }
 
-    /// Labels the 8-connected blobs of `mask` and counts their peaks at least
-    /// `low` high (a pixel above each of its 8 neighbours in the flooding
-    /// order: higher distance, or the same and an earlier raster index); true
-    /// if any blob has two.
-    fn candidates(&mut self, mask: &[u8], h: usize, w: usize, low: u32) -> bool {
-        self.runs.encode(mask, h, w, true);
+    /// Labels the 8-connected blobs of the mask and counts their peaks at least
+    /// `low` high; true if any blob has two.
+    fn candidates(&mut self, h: usize, w: usize, low: u32) -> bool {
         self.comps.label(&self.runs, Connectivity::Eight);
         self.peaks.clear();
         self.peaks.resize(self.comps.count, 0);
-        let d = &self.dist;
-        let mut any = false;
-        for (r, &l) in self.runs.runs.iter().zip(&self.comps.run_label) {
-            let (y, o) = (r.y as usize, r.y as usize * w);
-            for x in r.x0 as usize..r.x1 as usize {
-                let (i, v) = (o + x, d[o + x]);
-                if v < low {
-                    continue;
-                }
-                let peak = NEIGHBOURS.iter().all(|&(dy, dx)| {
-                    let (yy, xx) = (y as isize + dy, x as isize + dx);
-                    if yy < 0 || xx < 0 || yy >= h as isize || xx >= w as isize {
-                        return true;
-                    }
-                    let q = yy as usize * w + xx as usize;
-                    d[q] < v || (d[q] == v && q > i)
-                });
-                if peak {
-                    let c = &mut self.peaks[l as usize];
-                    *c = (*c + 1).min(2);
-                    any |= *c == 2;
-                }
-            }
-        }
-        any
+        let (d, labels) = (&self.dist, &self.comps.run_label);
+        peaks::count(d, &self.runs, labels, &mut self.peaks, (h, w), low)
     }
 
-    /// Chamfer 3-4 distance of every mask pixel to the background (outside the
-    /// frame counts as cell, so cells cut by the edge keep their peak); returns
-    /// the largest value.
-    fn distance(&mut self, mask: &[u8], h: usize, w: usize) -> u32 {
-        let cap = AXIAL * (h + w) as u32;
-        let d = &mut self.dist;
-        d.clear();
-        d.extend(mask.iter().map(|&m| if m == 0 { 0 } else { cap }));
-        // Row by row against the finished row before (after): first the three
-        // neighbours in that row (no dependency along the row), then the one
-        // beside (a running minimum). Background stays 0, as min(0, _) is 0.
-        for y in 0..h {
-            let (done, rest) = d.split_at_mut(y * w);
-            let row = &mut rest[..w];
-            if y > 0 {
-                min_of_row(row, &done[done.len() - w..]);
-            }
-            let mut left = row[0];
-            for v in &mut row[1..] {
-                left = (*v).min(left + AXIAL);
-                *v = left;
-            }
-        }
-        let mut top = 0;
-        for y in (0..h).rev() {
-            let (head, below) = d.split_at_mut((y + 1) * w);
-            let row = &mut head[y * w..];
-            if y + 1 < h {
-                min_of_row(row, &below[..w]);
-            }
-            let mut right = row[w - 1];
-            for v in row.iter_mut().rev() {
-                right = (*v).min(right + AXIAL);
-                *v = right;
-                top = top.max(right);
-            }
-        }
-        top
-    }
-
-    /// The pixels of the candidate blobs into `order` by falling distance
-    /// (raster order within a level).
+    /// The pixels of the candidate blobs into `order`, blob by blob (so the
+    /// flood works on one small area at a time), by falling distance within a
+    /// blob and in raster order within a level. The flood never crosses from
+    /// one blob to another, so this floods as one whole-frame order would.
     fn sort(&mut self, w: usize, top: u32) {
-        let mut start = std::mem::take(&mut self.start);
-        let mut order = std::mem::take(&mut self.order);
-        start.clear();
-        start.resize(top as usize + 2, 0);
-        for r in blob_runs(&self.runs, &self.comps, &self.peaks) {
-            let o = r.y as usize * w;
-            for &v in &self.dist[o + r.x0 as usize..o + r.x1 as usize] {
-                start[(top - v) as usize + 1] += 1;
+        let (labels, peaks) = (&self.comps.run_label, &self.peaks);
+        let end = &mut self.blob_end;
+        end.clear();
+        end.resize(self.comps.count, 0);
+        for &l in labels {
+            if peaks[l as usize] >= 2 {
+                end[l as usize] += 1;
             }
         }
-        for k in 1..start.len() {
-            start[k] += start[k - 1];
+        let mut at = 0;
+        for e in end.iter_mut() {
+            (at, *e) = (at + *e, at);
         }
+        // `end` holds each blob's start; placing its runs moves it to the end.
+        self.grouped.clear();
+        self.grouped.resize(at as usize, 0);
+        for (k, &l) in labels.iter().enumerate() {
+            if peaks[l as usize] >= 2 {
+                self.grouped[end[l as usize] as usize] = k as u32;
+                end[l as usize] += 1;
+            }
+        }
+        let (dist, level, order) = (&self.dist, &mut self.level, &mut self.order);
+        level.clear();
+        level.resize(top as usize + 1, 0);
         order.clear();
-        order.resize(start[start.len() - 1] as usize, 0);
-        for r in blob_runs(&self.runs, &self.comps, &self.peaks) {
-            let o = r.y as usize * w;
-            for i in o + r.x0 as usize..o + r.x1 as usize {
-                let s = &mut start[(top - self.dist[i]) as usize];
+        let mut from = 0;
+        for &to in end.iter() {
+            let blob = &self.grouped[from as usize..to as usize];
+            from = to;
+            if blob.is_empty() {
+                continue;
+            }
+            let pixels = || {
+                blob.iter().flat_map(|&k| {
+                    let r = self.runs.runs[k as usize];
+                    let o = r.y as usize * w;
+                    o + r.x0 as usize..o + r.x1 as usize
+                })
+            };
+            let (mut lo, mut hi) = (u32::MAX, 0);
+            for i in pixels() {
+                let v = dist[i];
+                level[v as usize] += 1;
+                (lo, hi) = (lo.min(v), hi.max(v));
+            }
+            let mut at = order.len() as u32;
+            for v in (lo..=hi).rev() {
+                let c = level[v as usize];
+                level[v as usize] = at;
+                at += c;
+            }
+            order.resize(at as usize, 0);
+            for i in pixels() {
+                let s = &mut level[dist[i] as usize];
                 order[*s as usize] = i as u32;
                 *s += 1;
             }
+            level[lo as usize..=hi as usize].fill(0);
         }
-        (self.start, self.order) = (start, order);
     }
 
     /// Floods the sorted pixels from the peaks down (8-neighbours); a basin whose
@@ -247,22 +204,38 @@ impl Splitter {
         let higher = |a: u32, b: u32| {
             (dist[a as usize], std::cmp::Reverse(a)) > (dist[b as usize], std::cmp::Reverse(b))
         };
+        let step = [-(w as isize) - 1, -(w as isize), 1 - w as isize, -1, 1];
+        let offset = |k: usize| if k < 5 { step[k] } else { -step[7 - k] };
         for &p in &self.order {
             let i = p as usize;
             let (y, x) = (i / w, i % w);
             let level = dist[i];
+            // The flooded neighbours, bit k for NEIGHBOURS[k]: in the flooding
+            // order, those before the pixel (found from the distances alone
+            // inside the frame: a mask neighbour is in the same blob).
+            let mut bits = 0u32;
+            if y > 0 && x > 0 && y + 1 < h && x + 1 < w {
+                for k in 0..8 {
+                    let d = dist[(i as isize + offset(k)) as usize];
+                    let before = if k < 4 { d >= level } else { d > level };
+                    bits |= u32::from(before) << k;
+                }
+            } else {
+                for (k, (dy, dx)) in NEIGHBOURS.into_iter().enumerate() {
+                    let (yy, xx) = (y as isize + dy, x as isize + dx);
+                    if yy >= 0 && xx >= 0 && yy < h as isize && xx < w as isize {
+                        let q = yy as usize * w + xx as usize;
+                        bits |= u32::from(parent[q] != NONE) << k;
+                    }
+                }
+            }
             // The pixel joins the basin of its highest flooded neighbour (steepest
             // ascent), so a basin cannot creep round another's rim.
             let (mut root, mut up, mut best) = (NONE, NONE, 0);
-            for (dy, dx) in NEIGHBOURS {
-                let (yy, xx) = (y as isize + dy, x as isize + dx);
-                if yy < 0 || xx < 0 || yy >= h as isize || xx >= w as isize {
-                    continue;
-                }
-                let q = yy as usize * w + xx as usize;
-                if parent[q] == NONE {
-                    continue;
-                }
+            while bits != 0 {
+                let k = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let q = (i as isize + offset(k)) as usize;
                 let r = find(parent, q as u32);
                 if up == NONE || dist[q] > best {
                     (up, best) = (q as u32, dist[q]);
@@ -287,155 +260,4 @@ impl Splitter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fov::runs::{Connectivity, RunScratch, label_components, parse_mask};
-
-    fn count(mask: &[u8], h: usize, w: usize) -> usize {
-        let mut labels = vec![0; h * w];
-        label_components(
-            mask,
-            h,
-            w,
-            Connectivity::Four,
-            &mut labels,
-            &mut RunScratch::default(),
-        )
-    }
-
-    /// Two disks of radius `r` whose centres are `d` apart.
-    fn pair(r: f64, d: f64) -> (Vec<u8>, usize, usize) {
-        let (h, w) = (2 * r as usize + 8, (2.0 * r + d) as usize + 8);
-        let mut m = vec![0u8; h * w];
-        let cy = h as f64 / 2.0;
-        for y in 0..h {
-            for x in 0..w {
-                for cx in [4.0 + r, 4.0 + r + d] {
-                    if (y as f64 + 0.5 - cy).hypot(x as f64 + 0.5 - cx) <= r {
-                        m[y * w + x] = 1;
-                    }
-                }
-            }
-        }
-        (m, h, w)
-    }
-
-    #[test]
-    fn splits_touching_disks_and_keeps_most_pixels() {
-        let (mut m, h, w) = pair(8.0, 14.0);
-        let before = m.iter().filter(|v| **v == 1).count();
-        assert_eq!(count(&m, h, w), 1);
-        Splitter::default().split(&mut m, h, w, 2.0);
-        assert_eq!(count(&m, h, w), 2);
-        let after = m.iter().filter(|v| **v == 1).count();
-        assert!(
-            after + 2 * h >= before && after < before,
-            "{before} → {after}"
-        );
-    }
-
-    #[test]
-    fn keeps_single_cells_and_wide_necks() {
-        let rows = [
-            "..........................",
-            ".########################.",
-            ".########################.",
-            ".########################.",
-            ".########################.",
-            ".########################.",
-            ".########################.",
-            "..........................",
-        ];
-        let (mut m, h, w) = parse_mask(&rows);
-        let before = m.clone();
-        Splitter::default().split(&mut m, h, w, 2.0);
-        assert_eq!(m, before, "a rod is one cell");
-        // Heavily overlapping disks: the neck is barely narrower than the cells.
-        let (mut m, h, w) = pair(8.0, 5.0);
-        Splitter::default().split(&mut m, h, w, 2.0);
-        assert_eq!(count(&m, h, w), 1);
-    }
-
-    #[test]
-    fn off_empty_full_and_tiny_masks_are_left_alone() {
-        let (mut m, h, w) = pair(8.0, 14.0);
-        let before = m.clone();
-        Splitter::default().split(&mut m, h, w, 0.0);
-        assert_eq!(m, before);
-        let mut s = Splitter::default();
-        for (h, w) in [(0, 0), (1, 1), (1, 5), (5, 1), (9, 9)] {
-            for v in [0u8, 1] {
-                let mut m = vec![v; h * w];
-                s.split(&mut m, h, w, 2.0);
-                assert!(m.iter().all(|x| *x == v));
-            }
-        }
-    }
-
-    #[test]
-    fn only_blobs_with_two_high_peaks_change_and_reuse_matches_a_fresh_splitter() {
-        // A touching pair beside a lone disk and a rod: only the pair is cut.
-        let (pair_m, ph, pw) = pair(8.0, 14.0);
-        let (h, w) = (ph, pw + 40);
-        let mut m = vec![0u8; h * w];
-        for y in 0..ph {
-            m[y * w..y * w + pw].copy_from_slice(&pair_m[y * pw..(y + 1) * pw]);
-        }
-        let cy = h as f64 / 2.0;
-        for y in 0..h {
-            for x in pw..w {
-                let lone = (y as f64 + 0.5 - cy).hypot(x as f64 + 0.5 - (pw + 12) as f64) <= 7.0;
-                let rod = x >= pw + 24 && x < w - 2 && y >= 3 && y + 3 < h;
-                if lone || rod {
-                    m[y * w + x] = 1;
-                }
-            }
-        }
-        let mut fresh = m.clone();
-        Splitter::default().split(&mut fresh, h, w, 2.0);
-        assert_eq!(count(&m, h, w), 3);
-        assert_eq!(count(&fresh, h, w), 4);
-        for y in 0..h {
-            assert_eq!(fresh[y * w + pw..(y + 1) * w], m[y * w + pw..(y + 1) * w]);
-        }
-        // One splitter over frames of other sizes in between gives the same cut.
-        let mut s = Splitter::default();
-        for (mut f, fh, fw) in [pair(8.0, 14.0), pair(5.0, 9.0), (m.clone(), h, w)] {
-            s.split(&mut f, fh, fw, 2.0);
-            if fh == h && fw == w {
-                assert_eq!(f, fresh);
-            }
-        }
-    }
-
-    #[test]
-    fn distance_is_the_chamfer_distance_to_the_nearest_background_pixel() {
-        // Random masks, 1 to 9 px a side (odd shapes, one row, one column): the
-        // two passes give min over background pixels of 3·max(|dy|, |dx|) + min(…),
-        // capped at 3·(h + w) when there is none.
-        let mut rng = crate::synth::rng::SplitMix64::new(7);
-        let mut s = Splitter::default();
-        for _ in 0..400 {
-            let (h, w) = (1 + rng.below(9), 1 + rng.below(9));
-            let fill = rng.below(4);
-            let m: Vec<u8> = (0..h * w).map(|_| u8::from(rng.below(4) <= fill)).collect();
-            let top = s.distance(&m, h, w);
-            let cap = AXIAL * (h + w) as u32;
-            let want: Vec<u32> = (0..h * w)
-                .map(|i| {
-                    let far = (0..h * w).filter(|&j| m[j] == 0).map(|j| {
-                        let (dy, dx) = ((i / w).abs_diff(j / w), (i % w).abs_diff(j % w));
-                        (AXIAL * dy.max(dx) as u32) + (DIAGONAL - AXIAL) * dy.min(dx) as u32
-                    });
-                    if m[i] == 0 {
-                        0
-                    } else {
-                        far.min().unwrap_or(cap).min(cap)
-                    }
-                })
-                .collect();
-            assert_eq!(s.dist, want, "{h}×{w} {m:?}");
-            assert_eq!(top, want.iter().copied().max().unwrap_or(0));
-        }
-    }
-}
+mod tests;

@@ -10,7 +10,6 @@
 //! cell, whatever the number of frames.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
@@ -19,6 +18,7 @@ use std::path::{Path, PathBuf};
 use isobatch_shared::atomic::TempFile;
 
 use super::extract::{CellRow, MeasureScratch, measure};
+use super::fixed;
 use super::stages::{Fov, frames_of, tick};
 use super::time;
 use crate::stage::StageError;
@@ -47,25 +47,37 @@ pub fn header(time: Option<&str>, labels: &[String]) -> String {
 
 /// Appends one row and its newline to `out` (`parent` empty when there is
 /// none; no time field when `time` is None, else it is already formatted).
+/// Numbers are written as `{}`, `{:.3}` and `{:.4}` write them ([`fixed`]).
 fn push_row(out: &mut String, fov: &str, parent: Option<u32>, time: Option<&str>, r: &CellRow) {
-    let [y0, x0, y1, x1] = r.bbox;
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{fov},{},{}", r.cell, r.frame);
+    let int = |out: &mut String, n: u64| {
+        out.push(',');
+        fixed::push_uint(out, n, 1);
+    };
+    let float = |out: &mut String, x: f64, p: usize| {
+        out.push(',');
+        fixed::push_fixed(out, x, p);
+    };
+    out.push_str(fov);
+    int(out, r.cell.into());
+    int(out, r.frame as u64);
     if let Some(t) = time {
         out.push(',');
         out.push_str(t);
     }
-    let _ = write!(
-        out,
-        ",{},{:.3},{:.3},{y0},{x0},{y1},{x1},{}",
-        r.area, r.centroid_y, r.centroid_x, r.measured
-    );
-    for (total, mean) in r.total.iter().zip(&r.mean) {
-        let _ = write!(out, ",{total:.3},{mean:.4}");
+    int(out, r.area);
+    float(out, r.centroid_y, 3);
+    float(out, r.centroid_x, 3);
+    for v in r.bbox {
+        int(out, v as u64);
+    }
+    int(out, r.measured);
+    for (&total, &mean) in r.total.iter().zip(&r.mean) {
+        float(out, total, 3);
+        float(out, mean, 4);
     }
     out.push(',');
     if let Some(p) = parent {
-        let _ = write!(out, "{p}");
+        fixed::push_uint(out, p.into(), 1);
     }
     out.push('\n');
 }
@@ -290,6 +302,30 @@ mod tests {
             Ok(()) => Ok(std::fs::read_to_string(&target).unwrap()),
             Err(e) => Err((e, target.exists())),
         }
+    }
+
+    #[test]
+    fn a_row_has_every_field_in_header_order() {
+        let r = CellRow {
+            cell: 12,
+            frame: 3,
+            area: 140,
+            centroid_y: 10.0625,
+            centroid_x: -0.0,
+            bbox: [4, 0, 17, 1023],
+            measured: 181,
+            total: vec![-1234.56789, 1e300],
+            mean: vec![0.00005, f64::NAN],
+        };
+        let mut line = String::new();
+        push_row(&mut line, "fov01", Some(7), Some("30"), &r);
+        push_row(&mut line, "f", None, None, &r);
+        let fields = "140,10.062,-0.000,4,0,17,1023,181,-1234.568,0.0001,";
+        let huge = format!("{:.3}", 1e300);
+        assert_eq!(
+            line,
+            format!("fov01,12,3,30,{fields}{huge},NaN,7\nf,12,3,{fields}{huge},NaN,\n")
+        );
     }
 
     #[test]

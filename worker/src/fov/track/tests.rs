@@ -139,3 +139,34 @@ fn tiny_frames_work() {
     let mut tr = Tracker::new(0, 5, &TrackParams::default());
     tr.push(&[], &mut []);
 }
+
+#[test]
+fn intersect_counts_the_shared_pixels_of_any_two_run_lists() {
+    // Random masks on a 12 × 16 frame, one dense band of rows each: the run
+    // merge (on the rows both have) against a pixel-by-pixel count.
+    let (h, w) = (12, 16);
+    let mut rng = crate::synth::rng::SplitMix64::new(20);
+    let mut ri = crate::fov::runs::RunImage::default();
+    for _ in 0..500 {
+        let masks: Vec<Vec<u8>> = (0..2)
+            .map(|_| {
+                let (y0, y1) = (rng.below(h), rng.below(h + 1));
+                (0..h * w)
+                    .map(|i| u8::from((y0..y1).contains(&(i / w)) && rng.below(3) > 0))
+                    .collect()
+            })
+            .collect();
+        let runs: Vec<Vec<Run>> = masks
+            .iter()
+            .map(|m| {
+                ri.encode(m, h, w, true);
+                ri.runs.clone()
+            })
+            .collect();
+        let want = (0..h * w)
+            .filter(|&i| masks[0][i] != 0 && masks[1][i] != 0)
+            .count() as u64;
+        assert_eq!(intersect(&runs[0], &runs[1]), want);
+        assert_eq!(intersect(&runs[1], &runs[0]), want);
+    }
+}
