@@ -17,7 +17,7 @@ pub(super) struct Pair {
 }
 
 /// Pixels shared by two run lists sorted by row then column.
-fn intersect(a: &[Run], b: &[Run]) -> u64 {
+pub(super) fn intersect(a: &[Run], b: &[Run]) -> u64 {
     let (mut i, mut j, mut n) = (0, 0, 0u64);
     while i < a.len() && j < b.len() {
         let (p, q) = (a[i], b[j]);

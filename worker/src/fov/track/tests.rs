@@ -1,3 +1,4 @@
+use super::overlap::intersect;
 use super::*;
 
 const H: usize = 40;
