@@ -44,16 +44,6 @@ impl Cells {
         self.large.clear();
     }
 
-    /// The number of cells seen in this frame.
-    pub fn len(&self) -> usize {
-        self.acc.len()
-    }
-
-    /// True if no cell was seen in this frame.
-    pub fn is_empty(&self) -> bool {
-        self.acc.is_empty()
-    }
-
     /// The slot of `cell`, a new one when first seen.
     fn slot(&mut self, cell: u32) -> usize {
         let l = cell as usize;

@@ -207,7 +207,14 @@ mod tests {
         );
         assert_eq!((rows[1].total[0], rows[1].measured), (26.0, 26));
         assert_eq!((rows[1].mean[0], rows[1].area), (1.0, 12));
-        assert_eq!(s.cells.len(), 0);
+        // The scratch carries nothing into the next frame: a frame with cell 7
+        // alone measures as with fresh buffers.
+        labels[10 * w + 10] = 0;
+        let one = ExtractParams { measure_dilate: 1 };
+        let again = measure(5, &labels, h, w, &[&fl], &[&bg], &one, &mut s);
+        let fresh = &mut MeasureScratch::default();
+        let want = measure(5, &labels, h, w, &[&fl], &[&bg], &one, fresh);
+        assert_eq!((again.len(), &again), (1, &want));
     }
 
     #[test]

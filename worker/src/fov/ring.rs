@@ -250,22 +250,29 @@ mod tests {
 
     #[test]
     fn owners_match_the_nearest_cell_in_disk_order() {
+        check::<i16>(&[0, 1, 2, 3, 5, 7]);
+        check::<i32>(&[0, 3, 8, 12]);
+    }
+
+    /// Every pixel's owner against [`nearest`], for each radius of `ds`, in a
+    /// frame whose width is not a multiple of the block.
+    fn check<K: Key>(ds: &[usize]) {
         let (h, w) = (23, 31);
         // A scatter of labels from a fixed linear congruential sequence.
         let mut s = 7u32;
         let labels: Vec<u32> = (0..h * w)
             .map(|_| {
                 s = s.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                if (s >> 16) % 9 == 0 {
+                if (s >> 16).is_multiple_of(9) {
                     (s >> 8) % 5 + 1
                 } else {
                     0
                 }
             })
             .collect();
-        let mut ring = Ring::default();
+        let mut ring = Ring::<K>::default();
         let mut owner = vec![0u32; w];
-        for d in [0, 1, 2, 3, 5] {
+        for &d in ds {
             ring.start(d, w);
             let runs = |r: usize| &labels[r * w..][..w];
             for r in 0..d.min(h) {
