@@ -1,8 +1,8 @@
 //! Per-cell, per-frame measurements from a label frame and fluorescence channels.
 
+use crate::fov::cells::Cells;
 use crate::fov::params::ExtractParams;
-use crate::fov::ring::Ring;
-use crate::fov::runs::Run;
+use crate::fov::ring::{Key, MAX_RADIUS, Ring, runs_of};
 
 /// One cell in one frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,119 +29,58 @@ pub struct CellRow {
     pub mean: Vec<f64>,
 }
 
-/// `Σ (f − b)` over the pixels `i` where `keep(i)`, with eight independent
-/// partial sums so the loop vectorises.
-pub(crate) fn lane_sum(f: &[f32], b: Option<&[f32]>, keep: impl Fn(usize) -> bool) -> f32 {
-    let mut lanes = [0f32; 8];
-    let n = f.len();
-    let value = |i: usize| {
-        let v = f[i] - b.map_or(0.0, |b| b[i]);
-        if keep(i) { v } else { 0.0 }
-    };
-    let full = n / 8 * 8;
-    for base in (0..full).step_by(8) {
-        for (k, l) in lanes.iter_mut().enumerate() {
-            *l += value(base + k);
+/// `Σ (f − b)` over a run, each pixel's difference taken in `f32` as the
+/// images hold it and summed in `f64` (four partial sums so the loop vectorises).
+fn run_sum(f: &[f32], b: Option<&[f32]>) -> f64 {
+    let mut lanes = [0f64; 4];
+    let mut rest = 0f64;
+    match b {
+        Some(b) => {
+            let (f4, b4) = (f.chunks_exact(4), b.chunks_exact(4));
+            for (&f, &b) in f4.remainder().iter().zip(b4.remainder()) {
+                rest += f64::from(f - b);
+            }
+            for (f, b) in f4.zip(b4) {
+                for (l, (&f, &b)) in lanes.iter_mut().zip(f.iter().zip(b)) {
+                    *l += f64::from(f - b);
+                }
+            }
+        }
+        None => {
+            let f4 = f.chunks_exact(4);
+            rest = f4.remainder().iter().map(|&f| f64::from(f)).sum();
+            for f in f4 {
+                for (l, &f) in lanes.iter_mut().zip(f) {
+                    *l += f64::from(f);
+                }
+            }
         }
     }
-    let mut rest = 0.0;
-    for i in full..n {
-        rest += value(i);
-    }
-    lanes.iter().sum::<f32>() + rest
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + rest
 }
 
 /// Reusable buffers of [`measure`].
 #[derive(Debug, Clone, Default)]
 pub struct MeasureScratch {
-    /// `(label, run)` of every cell pixel run, sorted by label, row, column.
-    runs: Vec<(u32, Run)>,
-    /// Per cell: its runs `runs[g0..g1]`.
-    groups: Vec<(usize, usize)>,
-    /// The cells' labels, ascending.
-    cells: Vec<u32>,
-    /// Counting-sort buffers of [`sort_by_label`].
-    count: Vec<usize>,
-    sorted: Vec<(u32, Run)>,
-    ring: Ring,
-}
-
-/// The runs of every label of `labels` (`h × w`) into `runs`, sorted by label,
-/// row and column (`count` and `sorted` are scratch).
-fn label_runs(
-    labels: &[u32],
-    (h, w): (usize, usize),
-    runs: &mut Vec<(u32, Run)>,
-    count: &mut Vec<usize>,
-    sorted: &mut Vec<(u32, Run)>,
-) {
-    runs.clear();
-    for (y, row) in labels.chunks_exact(w.max(1)).enumerate().take(h) {
-        let mut x = 0;
-        while x < w {
-            // Skip background four labels at a time.
-            while x + 4 <= w && (row[x] | row[x + 1] | row[x + 2] | row[x + 3]) == 0 {
-                x += 4;
-            }
-            if x >= w {
-                break;
-            }
-            let l = row[x];
-            let x0 = x;
-            while x < w && row[x] == l {
-                x += 1;
-            }
-            if l != 0 {
-                let (y, x0, x1) = (y as u32, x0 as u32, x as u32);
-                runs.push((l, Run { y, x0, x1 }));
-            }
-        }
-    }
-    sort_by_label(runs, h * w, count, sorted);
-}
-
-/// Sorts `runs`, found in raster order, by label, then row and column. Labels up
-/// to `n` (the frame's pixels, so the counts are bounded by the frame) go through
-/// a stable counting sort; larger ones through a comparison sort.
-fn sort_by_label(
-    runs: &mut Vec<(u32, Run)>,
-    n: usize,
-    count: &mut Vec<usize>,
-    sorted: &mut Vec<(u32, Run)>,
-) {
-    let top = runs.iter().map(|&(l, _)| l as usize).max().unwrap_or(0);
-    if top > n {
-        runs.sort_unstable_by_key(|&(l, r)| (l, r.y, r.x0));
-        return;
-    }
-    count.clear();
-    count.resize(top + 2, 0);
-    for &(l, _) in runs.iter() {
-        count[l as usize + 1] += 1;
-    }
-    for k in 1..count.len() {
-        count[k] += count[k - 1];
-    }
-    sorted.clear();
-    sorted.resize(runs.len(), (0, Run { y: 0, x0: 0, x1: 0 }));
-    for &(l, r) in runs.iter() {
-        let at = &mut count[l as usize];
-        sorted[*at] = (l, r);
-        *at += 1;
-    }
-    std::mem::swap(runs, sorted);
+    cells: Cells,
+    /// The ring search for small radii (the default) and for the others.
+    narrow: Ring<i16>,
+    wide: Ring<i32>,
+    /// The owner of each pixel of the current row (see [`Ring::owners`]).
+    owner: Vec<u32>,
 }
 
 /// Measures every cell of `labels` (`h × w`, 0 = background) in frame `frame`.
 ///
 /// Fluorescence totals are `Σ (fl − bg)` over the cell's pixels plus a ring: the
-/// background pixels within a disk of `measure_dilate` around the cell. A ring
-/// pixel within that distance of several cells goes to the nearest (ties: the
-/// first in the disk's raster order), so on a crowded field the light in a
-/// narrow gap is neither lost nor counted twice (see [`Ring`]). The ring catches
-/// the light the optics spread past the mask edge, which otherwise biases totals
-/// low by a few percent. `measured` counts the mask and ring pixels summed, and
-/// the mean is `total / measured`.
+/// background pixels within a disk of `measure_dilate` (at most
+/// [`MAX_RADIUS`]) around the cell. A ring pixel within that distance of several
+/// cells goes to the nearest (ties: the first in the disk's raster order), so on
+/// a crowded field the light in a narrow gap is neither lost nor counted twice
+/// (see [`Ring`]). The ring catches the light the optics spread past the mask
+/// edge, which otherwise biases totals low by a few percent. `measured` counts
+/// the mask and ring pixels summed, and the mean is `total / measured`. Each
+/// pixel's `fl − bg` is taken in `f32` and summed in `f64`.
 /// Channel `c` uses `bg[c]`; a missing background counts as zero. Rows are sorted
 /// by cell id.
 ///
@@ -161,70 +100,73 @@ pub fn measure(
     let n = h * w;
     let labels = &labels[..n];
     let nch = fl.len();
-    let channel = |c: usize| (&fl[c][..n], bg.get(c).map(|b| &b[..n]));
+    let d = if nch == 0 {
+        0
+    } else {
+        params.measure_dilate.min(MAX_RADIUS)
+    };
     let s = scratch;
-    label_runs(labels, (h, w), &mut s.runs, &mut s.count, &mut s.sorted);
-    s.groups.clear();
-    s.cells.clear();
-    let mut rows: Vec<CellRow> = Vec::new();
-    let mut i = 0;
-    while i < s.runs.len() {
-        let l = s.runs[i].0;
-        let g0 = i;
-        let (mut area, mut sy, mut sx) = (0u64, 0f64, 0f64);
-        let mut bbox = [usize::MAX, usize::MAX, 0, 0];
-        let mut total = vec![0.0; nch];
-        while i < s.runs.len() && s.runs[i].0 == l {
-            let r = s.runs[i].1;
-            let (y, x0, x1) = (r.y as usize, r.x0 as usize, r.x1 as usize);
-            let len = (x1 - x0) as u64;
-            area += len;
-            sy += (y as f64) * len as f64;
-            sx += (x0 + x1 - 1) as f64 * 0.5 * len as f64;
-            bbox = [
-                bbox[0].min(y),
-                bbox[1].min(x0),
-                bbox[2].max(y + 1),
-                bbox[3].max(x1),
-            ];
-            let p = y * w + x0..y * w + x1;
-            for (c, t) in total.iter_mut().enumerate() {
-                let (f, b) = channel(c);
-                *t += f64::from(lane_sum(&f[p.clone()], b.map(|b| &b[p.clone()]), |_| true));
-            }
-            i += 1;
+    s.cells.start(n, nch);
+    let frame_ = Frame {
+        labels,
+        h,
+        w,
+        fl,
+        bg,
+    };
+    if d <= <i16 as Key>::MAX_RADIUS {
+        scan(&frame_, d, &mut s.narrow, &mut s.cells, &mut s.owner);
+    } else {
+        scan(&frame_, d, &mut s.wide, &mut s.cells, &mut s.owner);
+    }
+    s.cells.rows(frame)
+}
+
+/// One frame's labels (`h × w`) and channels.
+struct Frame<'a> {
+    labels: &'a [u32],
+    h: usize,
+    w: usize,
+    fl: &'a [&'a [f32]],
+    bg: &'a [&'a [f32]],
+}
+
+/// One raster pass over `f`: each row's mask runs into the cells' shapes, each
+/// row's owned runs (mask and ring within `d`) into their sums.
+fn scan<K: Key>(
+    f: &Frame<'_>,
+    d: usize,
+    ring: &mut Ring<K>,
+    cells: &mut Cells,
+    owner: &mut Vec<u32>,
+) {
+    let (h, w) = (f.h, f.w);
+    let n = h * w;
+    let row = |r: usize| &f.labels[r * w..][..w];
+    ring.start(d, w);
+    owner.clear();
+    owner.resize(w, 0);
+    for r in 0..d.min(h) {
+        ring.push_row(r, row(r));
+    }
+    for y in 0..h {
+        if y + d < h {
+            ring.push_row(y + d, row(y + d));
         }
-        s.groups.push((g0, i));
-        s.cells.push(l);
-        rows.push(CellRow {
-            cell: l,
-            frame,
-            area,
-            centroid_y: sy / area as f64,
-            centroid_x: sx / area as f64,
-            bbox,
-            measured: area,
-            total,
-            mean: Vec::new(),
+        for &(l, x0, x1) in ring.runs(y) {
+            cells.mask_run(l, y, x0, x1);
+        }
+        ring.owners(f.labels, h, y, owner);
+        let o = y * w;
+        runs_of(owner, |l, x0, x1| {
+            let p = o + x0..o + x1;
+            let sums = cells.measured_run(l, x1 - x0);
+            for (c, t) in sums.iter_mut().enumerate() {
+                let b = f.bg.get(c).map(|b| &b[..n][p.clone()]);
+                *t += run_sum(&f.fl[c][..n][p.clone()], b);
+            }
         });
     }
-    let d = params.measure_dilate.min(254);
-    if d > 0 && nch > 0 {
-        s.ring
-            .build(labels, (h, w), d, &s.runs, &s.groups, &s.cells);
-        for (k, row) in rows.iter_mut().enumerate() {
-            row.measured += s.ring.owned(k);
-            for (c, t) in row.total.iter_mut().enumerate() {
-                let (f, b) = channel(c);
-                *t += s.ring.sum(k, row.cell, w, f, b);
-            }
-        }
-        s.ring.clear();
-    }
-    for row in &mut rows {
-        row.mean = row.total.iter().map(|t| t / row.measured as f64).collect();
-    }
-    rows
 }
 
 #[cfg(test)]
@@ -265,7 +207,14 @@ mod tests {
         );
         assert_eq!((rows[1].total[0], rows[1].measured), (26.0, 26));
         assert_eq!((rows[1].mean[0], rows[1].area), (1.0, 12));
-        assert!(s.ring.is_clear());
+        // The scratch carries nothing into the next frame: a frame with cell 7
+        // alone measures as with fresh buffers.
+        labels[10 * w + 10] = 0;
+        let one = ExtractParams { measure_dilate: 1 };
+        let again = measure(5, &labels, h, w, &[&fl], &[&bg], &one, &mut s);
+        let fresh = &mut MeasureScratch::default();
+        let want = measure(5, &labels, h, w, &[&fl], &[&bg], &one, fresh);
+        assert_eq!((again.len(), &again), (1, &want));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod assign;
 pub mod background;
 pub mod background_qc;
+pub mod cells;
 pub mod error;
 pub mod estimate;
 pub mod extract;

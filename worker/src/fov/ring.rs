@@ -1,285 +1,296 @@
-//! The measurement ring of [`super::extract::measure`]: the background pixels
-//! within `measure_dilate` of a cell, each counted for exactly one cell.
+//! The measurement ring of [`super::extract::measure`]: every background pixel
+//! within `measure_dilate` of a cell belongs to exactly one cell, the nearest
+//! (ties: the first in the disk's raster order, i.e. the smallest `(dy, dx)`).
 //!
-//! A pixel in one cell's ring only (claim 1) is that cell's; a pixel in several
-//! rings (claim ≥ 2) goes to the nearest cell. Only those contested pixels get an
-//! owner, and only ring runs holding one read the owner array, so a sparse field
-//! costs what a plain claim count does.
+//! The owners are found row by row in one raster pass, whatever the crowding:
+//! each row of the window `y − d ..= y + d` holds, per pixel, the horizontally
+//! nearest cell pixel of that row as a sortable key `(dx², dx)`; adding the row
+//! offset `(dy², dy)` and taking the minimum over the window gives the key
+//! `(dy² + dx², dy, dx)` of the nearest cell pixel of the disk. The minimum is a
+//! plain element-wise loop that vectorises, so a crowded field costs what a
+//! sparse one does.
 
-use crate::fov::extract::lane_sum;
-use crate::fov::runs::Run;
+/// A key `(dist², dy + d, dx + d)` packed in a signed integer, so the minimum of
+/// keys is the nearest offset in disk order. Narrow keys (`i16`, for small
+/// radii) put twice the pixels in a vector.
+pub trait Key: Copy + Ord + std::ops::Add<Output = Self> + std::fmt::Debug + Default {
+    /// Bits of the `dy + d` and `dx + d` fields.
+    const FIELD: u32;
+    /// The largest radius the key holds (`2d` fits `FIELD` bits, `2d²` the rest).
+    const MAX_RADIUS: usize;
+    /// A row pixel with no cell pixel within the radius: above any valid key,
+    /// with room to add a row offset without overflow.
+    const NONE: Self;
+    /// The key of `v` (which fits).
+    fn of(v: i32) -> Self;
+    /// The key's value.
+    fn get(self) -> i32;
+}
 
-/// Claims count up to this (only 1 and ≥ 2 matter).
-const MAX_CLAIM: u8 = 0x7f;
+impl Key for i16 {
+    const FIELD: u32 = 4;
+    const MAX_RADIUS: usize = 7;
+    const NONE: i16 = 1 << 14;
+    fn of(v: i32) -> i16 {
+        v as i16
+    }
+    fn get(self) -> i32 {
+        i32::from(self)
+    }
+}
 
-/// The claim of a contested pixel once it has its owner.
-const ASSIGNED: u8 = 0x80;
+impl Key for i32 {
+    const FIELD: u32 = 8;
+    const MAX_RADIUS: usize = 127;
+    const NONE: i32 = 1 << 30;
+    fn of(v: i32) -> i32 {
+        v
+    }
+    fn get(self) -> i32 {
+        self
+    }
+}
 
-/// Reusable buffers of the ring: dilated runs per cell, per-pixel claims and owners.
+/// The largest ring radius any key holds.
+pub const MAX_RADIUS: usize = <i32 as Key>::MAX_RADIUS;
+
+/// Reusable rows of the nearest-cell search for one frame.
 #[derive(Debug, Clone, Default)]
-pub struct Ring {
-    /// Every cell's dilated runs, merged per row, cell after cell.
-    runs: Vec<Run>,
-    /// Cell `k`'s runs are `runs[start[k]..start[k + 1]]`.
-    start: Vec<usize>,
-    /// Per run of `runs`: whether it holds a contested pixel.
-    contested: Vec<bool>,
-    /// Label → index of the cell in `cells` (see [`Ring::index_cells`]).
-    index: Vec<u32>,
-    /// Background pixels owned per cell.
-    owned: Vec<u64>,
-    tmp: Vec<Run>,
-    /// Per pixel: how many rings hold it (up to [`MAX_CLAIM`]), or [`ASSIGNED`];
-    /// cell pixels stay 0.
-    claim: Vec<u8>,
-    /// Per contested pixel: the cell it goes to (0 elsewhere).
-    owner: Vec<u32>,
-    /// Half-widths of the disk per row offset, for the radius `disk.radius`.
-    half: Vec<u32>,
-    disk: Disk,
+pub struct Ring<K> {
+    /// The radius `d`.
+    d: usize,
+    /// The frame's width.
+    w: usize,
+    /// `2d + 1` rows of horizontal keys; row `r` lives at `r % (2d + 1)`.
+    near: Vec<K>,
+    /// The same rows' cell runs `(label, x0, x1)`.
+    runs: Vec<Vec<(u32, usize, usize)>>,
+    /// Per row of the window of [`Ring::owners`]: where it starts in `near`
+    /// and what its offset adds to the keys.
+    window: Vec<(usize, K)>,
+    /// The window's minimum key per pixel of the current row.
+    key: Vec<K>,
 }
 
-/// The offsets of a disk, nearest first, as `(dy, dx)` and as index steps in a
-/// frame of width `width`.
-#[derive(Debug, Clone, Default)]
-struct Disk {
-    radius: usize,
-    width: usize,
-    offsets: Vec<(isize, isize)>,
-    steps: Vec<isize>,
+/// The key of a cell pixel `dx` columns away in the same row.
+fn horizontal<K: Key>(dx: isize, d: usize) -> K {
+    K::of((((dx * dx) as i32) << (2 * K::FIELD)) | (dx + d as isize) as i32)
 }
 
-impl Disk {
-    /// The disk of radius `d` (`dy² + dx² ≤ d²`), nearest first, ties in raster
-    /// order, so the first cell pixel found is a nearest one.
-    fn new(d: usize, w: usize) -> Disk {
-        let r = d as isize;
-        let mut offsets: Vec<(isize, isize)> = (-r..=r)
-            .flat_map(|dy| (-r..=r).map(move |dx| (dy, dx)))
-            .filter(|&(dy, dx)| dy * dy + dx * dx <= r * r)
-            .collect();
-        offsets.sort_by_key(|&(dy, dx)| (dy * dy + dx * dx, dy, dx));
-        let steps = offsets
-            .iter()
-            .map(|&(dy, dx)| dy * w as isize + dx)
-            .collect();
-        Disk {
-            radius: d,
-            width: w,
-            offsets,
-            steps,
-        }
+/// What a row `dy` rows away adds to its horizontal keys.
+fn vertical<K: Key>(dy: isize, d: usize) -> K {
+    K::of((((dy * dy) as i32) << (2 * K::FIELD)) | (((dy + d as isize) as i32) << K::FIELD))
+}
+
+impl<K: Key> Ring<K> {
+    /// Prepares the search of radius `d` (at most `K::MAX_RADIUS`) in a frame of
+    /// width `w`. Call before the first [`Ring::push_row`] of each frame.
+    pub fn start(&mut self, d: usize, w: usize) {
+        debug_assert!(d <= K::MAX_RADIUS);
+        self.d = d;
+        self.w = w;
+        self.near.clear();
+        self.near.resize((2 * d + 1) * w, K::NONE);
+        self.runs.resize_with(2 * d + 1, Vec::new);
     }
 
-    /// The label of a nearest cell pixel within the disk around `(y, x)` (0 if none).
-    fn nearest(&self, labels: &[u32], h: usize, y: usize, x: usize) -> u32 {
-        let (d, w) = (self.radius, self.width);
-        let i = y * w + x;
-        if y >= d && y + d < h && x >= d && x + d < w {
-            for &s in &self.steps {
-                let l = labels[(i as isize + s) as usize];
-                if l != 0 {
-                    return l;
-                }
+    /// Records row `r` of the labels, `row`; rows must come in order, row `r`
+    /// before the [`Ring::owners`] of the rows within `d` of it.
+    pub fn push_row(&mut self, r: usize, row: &[u32]) {
+        let (d, w) = (self.d, self.w);
+        let slot = r % (2 * d + 1);
+        let near = &mut self.near[slot * w..][..w];
+        let runs = &mut self.runs[slot];
+        near.fill(K::NONE);
+        runs.clear();
+        runs_of(row, |l, x0, x1| {
+            runs.push((l, x0, x1));
+            near[x0..x1].fill(horizontal(0, d));
+            for k in 1..=d.min(x0) {
+                let n = &mut near[x0 - k];
+                *n = (*n).min(horizontal(k as isize, d));
             }
-            return 0;
-        }
-        for &(dy, dx) in &self.offsets {
-            let (yy, xx) = (y as isize + dy, x as isize + dx);
-            if (0..h as isize).contains(&yy) && (0..w as isize).contains(&xx) {
-                let l = labels[yy as usize * w + xx as usize];
-                if l != 0 {
-                    return l;
-                }
+            for k in 1..=d.min(w - x1) {
+                let n = &mut near[x1 - 1 + k];
+                *n = (*n).min(horizontal(-(k as isize), d));
             }
-        }
-        0
-    }
-}
-
-/// The pixel indices of `r` in a frame of width `w`.
-fn pixels(r: &Run, w: usize) -> std::ops::Range<usize> {
-    let o = r.y as usize * w;
-    o + r.x0 as usize..o + r.x1 as usize
-}
-
-impl Ring {
-    /// Builds the rings of radius `d` (1..=254) of the cells whose mask runs are
-    /// `runs[g0..g1]` for each `(g0, g1)` of `groups`, claims their pixels and
-    /// gives every contested one to the nearest cell. `cells` are the cells' labels
-    /// in the order of `groups`, ascending. Call [`Ring::clear`] before the next frame.
-    pub fn build(
-        &mut self,
-        labels: &[u32],
-        (h, w): (usize, usize),
-        d: usize,
-        runs: &[(u32, Run)],
-        groups: &[(usize, usize)],
-        cells: &[u32],
-    ) {
-        debug_assert_eq!(cells.len(), groups.len());
-        if self.half.len() != d + 1 || self.disk.radius != d || self.disk.width != w {
-            self.half = (0..=d)
-                .map(|dy| ((d * d - dy * dy) as f64).sqrt() as u32)
-                .collect();
-            self.disk = Disk::new(d, w);
-        }
-        self.dilate(h, w, d, runs, groups);
-        self.claim.resize(h * w, 0);
-        self.owner.resize(h * w, 0);
-        for r in &self.runs {
-            let p = pixels(r, w);
-            for (c, &l) in self.claim[p.clone()].iter_mut().zip(&labels[p]) {
-                *c += u8::from(l == 0 && *c < MAX_CLAIM);
-            }
-        }
-        self.index_cells(cells, h * w);
-        self.owned.clear();
-        self.owned.resize(groups.len(), 0);
-        self.contested.clear();
-        for k in 0..groups.len() {
-            for ri in self.start[k]..self.start[k + 1] {
-                let p = pixels(&self.runs[ri], w);
-                let (mut ones, mut shared) = (0u32, false);
-                for &c in &self.claim[p.clone()] {
-                    ones += u32::from(c == 1);
-                    shared |= c >= 2;
-                }
-                self.owned[k] += u64::from(ones);
-                self.contested.push(shared);
-                if shared {
-                    self.assign(labels, h, p, cells);
-                }
-            }
-        }
+        });
     }
 
-    /// The merged dilated runs of every cell, each row's runs widened by the
-    /// disk's half-width at that row offset.
-    fn dilate(
-        &mut self,
-        h: usize,
-        w: usize,
-        d: usize,
-        runs: &[(u32, Run)],
-        groups: &[(usize, usize)],
-    ) {
-        self.runs.clear();
-        self.start.clear();
-        for &(g0, g1) in groups {
-            self.start.push(self.runs.len());
-            let cell = &runs[g0..g1];
-            let (Some(first), Some(last)) = (cell.first(), cell.last()) else {
+    /// The runs `(label, x0, x1)` of row `r`, pushed and still in the window.
+    pub fn runs(&self, r: usize) -> &[(u32, usize, usize)] {
+        &self.runs[r % (2 * self.d + 1)]
+    }
+
+    /// The owner of each pixel of row `y` of `labels` (`h` rows): its own label
+    /// for a cell pixel, the label of the nearest cell pixel within `d` for a
+    /// background one, 0 for none.
+    pub fn owners(&mut self, labels: &[u32], h: usize, y: usize, owner: &mut [u32]) {
+        let (d, w) = (self.d, self.w);
+        let span = 2 * d + 1;
+        self.window.clear();
+        for r in y.saturating_sub(d)..(y + d + 1).min(h) {
+            let dy = r as isize - y as isize;
+            self.window.push((r % span * w, vertical::<K>(dy, d)));
+        }
+        let limit = K::of(((d * d) as i32 + 1) << (2 * K::FIELD));
+        let row = &labels[y * w..][..w];
+        let field = (1 << K::FIELD) - 1;
+        let decode = |x: usize, l: u32, k: K| {
+            if l != 0 {
+                l
+            } else if k < limit {
+                // Within the frame: the key came from a cell pixel of a row of it.
+                let k = k.get();
+                let dy = ((k >> K::FIELD) & field) as usize;
+                let dx = (k & field) as usize;
+                labels[(y + dy - d) * w + x + dx - d]
+            } else {
+                0
+            }
+        };
+        self.key.clear();
+        self.key.resize(w, K::NONE);
+        for &(at, offset) in &self.window {
+            for (k, &n) in self.key.iter_mut().zip(&self.near[at..at + w]) {
+                *k = (*k).min(n + offset);
+            }
+        }
+        // Eight pixels at a time: most blocks are all background out of reach,
+        // or all cell.
+        let (o, l, k) = (
+            owner.chunks_exact_mut(BLOCK),
+            row.chunks_exact(BLOCK),
+            self.key.chunks_exact(BLOCK),
+        );
+        let tail = w - l.remainder().len();
+        for (b, ((o, l), k)) in o.zip(l).zip(k).enumerate() {
+            let (Ok(o), Ok(l), Ok(k)) = (
+                <&mut [u32; BLOCK]>::try_from(o),
+                <&[u32; BLOCK]>::try_from(l),
+                <&[K; BLOCK]>::try_from(k),
+            ) else {
                 continue;
             };
-            // The cell's runs come sorted by row: each output row takes the runs
-            // of the rows within `d` (a sliding window), sorted by start (a few,
-            // so this is cheaper than sorting the whole cell's dilated runs); the
-            // merge does not depend on the order of equal starts.
-            let mut lo = 0;
-            for yy in (first.1.y as usize).saturating_sub(d)..(last.1.y as usize + d + 1).min(h) {
-                while cell[lo].1.y as usize + d < yy {
-                    lo += 1;
+            let far = k.iter().fold(true, |a, &k| a & (k >= limit));
+            if far && l.iter().fold(0, |a, &l| a | l) == 0 {
+                *o = [0; BLOCK];
+            } else if l.iter().fold(true, |a, &l| a & (l != 0)) {
+                *o = *l;
+            } else {
+                for (i, ((o, &l), &k)) in o.iter_mut().zip(l).zip(k).enumerate() {
+                    *o = decode(b * BLOCK + i, l, k);
                 }
-                self.tmp.clear();
-                for &(_, r) in cell[lo..]
-                    .iter()
-                    .take_while(|(_, r)| r.y as usize <= yy + d)
-                {
-                    let hw = self.half[yy.abs_diff(r.y as usize)];
-                    self.tmp.push(Run {
-                        y: yy as u32,
-                        x0: r.x0.saturating_sub(hw),
-                        x1: (r.x1 + hw).min(w as u32),
-                    });
-                }
-                self.tmp.sort_unstable_by_key(|r| r.x0);
-                let own = self.runs.len();
-                for &r in &self.tmp {
-                    match self.runs[own..].last_mut() {
-                        Some(last) if r.x0 <= last.x1 => last.x1 = last.x1.max(r.x1),
-                        _ => self.runs.push(r),
+            }
+        }
+        for x in tail..w {
+            owner[x] = decode(x, row[x], self.key[x]);
+        }
+    }
+}
+
+/// Pixels per block of [`Ring::owners`].
+const BLOCK: usize = 8;
+
+/// Calls `each(value, x0, x1)` for every maximal run `x0..x1` of one nonzero
+/// value in `row`, left to right.
+pub(crate) fn runs_of(row: &[u32], mut each: impl FnMut(u32, usize, usize)) {
+    let w = row.len();
+    let mut x = 0;
+    while x < w {
+        // Skip zeros sixteen, then four at a time.
+        while x + 16 <= w && row[x..x + 16].iter().fold(0, |a, &v| a | v) == 0 {
+            x += 16;
+        }
+        while x + 4 <= w && (row[x] | row[x + 1] | row[x + 2] | row[x + 3]) == 0 {
+            x += 4;
+        }
+        if x >= w {
+            break;
+        }
+        let v = row[x];
+        let x0 = x;
+        while x + 4 <= w
+            && ((row[x] ^ v) | (row[x + 1] ^ v) | (row[x + 2] ^ v) | (row[x + 3] ^ v)) == 0
+        {
+            x += 4;
+        }
+        while x < w && row[x] == v {
+            x += 1;
+        }
+        if v != 0 {
+            each(v, x0, x);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The owner of `(y, x)` by brute force over the disk in its stated order.
+    fn nearest(labels: &[u32], (h, w): (usize, usize), d: usize, y: usize, x: usize) -> u32 {
+        let r = d as isize;
+        let mut best = None;
+        for dy in -r..=r {
+            for dx in -r..=r {
+                let (yy, xx) = (y as isize + dy, x as isize + dx);
+                let inside = (0..h as isize).contains(&yy) && (0..w as isize).contains(&xx);
+                if inside && dy * dy + dx * dx <= r * r {
+                    let l = labels[yy as usize * w + xx as usize];
+                    let key = (dy * dy + dx * dx, dy, dx);
+                    if l != 0 && best.is_none_or(|(k, _)| key < k) {
+                        best = Some((key, l));
                     }
                 }
             }
         }
-        self.start.push(self.runs.len());
+        best.map_or(0, |(_, l)| l)
     }
 
-    /// Gives each contested pixel of `p` without an owner to the nearest cell.
-    fn assign(&mut self, labels: &[u32], h: usize, p: std::ops::Range<usize>, cells: &[u32]) {
-        let w = self.disk.width;
-        for i in p {
-            if (2..ASSIGNED).contains(&self.claim[i]) {
-                let l = self.disk.nearest(labels, h, i / w, i % w);
-                self.owner[i] = l;
-                self.claim[i] = ASSIGNED;
-                let k = match self.index.get(l as usize) {
-                    Some(&k) => Some(k as usize),
-                    None => cells.binary_search(&l).ok(),
-                };
-                if let Some(k) = k.filter(|_| l != 0) {
-                    self.owned[k] += 1;
+    #[test]
+    fn owners_match_the_nearest_cell_in_disk_order() {
+        check::<i16>(&[0, 1, 2, 3, 5, 7]);
+        check::<i32>(&[0, 3, 8, 12]);
+    }
+
+    /// Every pixel's owner against [`nearest`], for each radius of `ds`, in a
+    /// frame whose width is not a multiple of the block.
+    fn check<K: Key>(ds: &[usize]) {
+        let (h, w) = (23, 31);
+        // A scatter of labels from a fixed linear congruential sequence.
+        let mut s = 7u32;
+        let labels: Vec<u32> = (0..h * w)
+            .map(|_| {
+                s = s.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                if (s >> 16).is_multiple_of(9) {
+                    (s >> 8) % 5 + 1
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let mut ring = Ring::<K>::default();
+        let mut owner = vec![0u32; w];
+        for &d in ds {
+            ring.start(d, w);
+            let runs = |r: usize| &labels[r * w..][..w];
+            for r in 0..d.min(h) {
+                ring.push_row(r, runs(r));
+            }
+            for y in 0..h {
+                if y + d < h {
+                    ring.push_row(y + d, runs(y + d));
+                }
+                ring.owners(&labels, h, y, &mut owner);
+                for (x, &o) in owner.iter().enumerate() {
+                    let want = match labels[y * w + x] {
+                        0 => nearest(&labels, (h, w), d, y, x),
+                        l => l,
+                    };
+                    assert_eq!(o, want, "d {d} at ({y}, {x})");
                 }
             }
         }
-    }
-
-    /// Maps each label of `cells` (ascending) to its index in `index`, when the
-    /// largest is at most `n` (the frame's pixels; larger labels are looked up
-    /// by binary search, so a corrupt label never sizes an allocation).
-    fn index_cells(&mut self, cells: &[u32], n: usize) {
-        self.index.clear();
-        let Some(&max) = cells.last() else { return };
-        if max as usize <= n {
-            self.index.resize(max as usize + 1, 0);
-            for (k, &l) in cells.iter().enumerate() {
-                self.index[l as usize] = k as u32;
-            }
-        }
-    }
-
-    /// Background pixels of cell `k`'s ring that are its own.
-    pub fn owned(&self, k: usize) -> u64 {
-        self.owned[k]
-    }
-
-    /// `Σ (f − b)` over the ring pixels of cell `k` (label `cell`) that are its
-    /// own, summed run by run as [`lane_sum`] does, so the figure does not depend
-    /// on which runs hold contested pixels.
-    pub fn sum(&self, k: usize, cell: u32, w: usize, f: &[f32], b: Option<&[f32]>) -> f64 {
-        let mut sum = 0f64;
-        for ri in self.start[k]..self.start[k + 1] {
-            let p = pixels(&self.runs[ri], w);
-            let claim = &self.claim[p.clone()];
-            let bp = b.map(|b| &b[p.clone()]);
-            let part = if self.contested[ri] {
-                let owner = &self.owner[p.clone()];
-                lane_sum(&f[p], bp, |i| claim[i] == 1 || owner[i] == cell)
-            } else {
-                lane_sum(&f[p], bp, |i| claim[i] == 1)
-            };
-            sum += f64::from(part);
-        }
-        sum
-    }
-
-    /// Resets the claims and owners the last [`Ring::build`] set.
-    pub fn clear(&mut self) {
-        let w = self.disk.width;
-        for (r, &shared) in self.runs.iter().zip(&self.contested) {
-            self.claim[pixels(r, w)].fill(0);
-            if shared {
-                self.owner[pixels(r, w)].fill(0);
-            }
-        }
-        self.runs.clear();
-        self.contested.clear();
-    }
-
-    /// True if no claim or owner is left set (for tests).
-    #[cfg(test)]
-    pub fn is_clear(&self) -> bool {
-        self.claim.iter().all(|&c| c == 0) && self.owner.iter().all(|&o| o == 0)
     }
 }

@@ -17,7 +17,10 @@ impl Stage for Extract<'_> {
     fn version(&self) -> u32 {
         // 2: the parent column. 3: contested ring pixels to the nearest cell,
         // measured_px, intensity_mean over the pixels summed, time_<unit>.
-        3
+        // 4: totals summed in f64 pixel by pixel in one raster pass (was f32
+        // per run): the same figures for integer images, last bits may differ
+        // for float ones.
+        4
     }
     fn params(&self) -> Vec<(String, String)> {
         let mut p = params(self.0.config.extract.describe());
