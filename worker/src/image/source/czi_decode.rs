@@ -51,7 +51,6 @@ impl ZstdPlanes {
     ) -> Result<(), String> {
         let prefixed = b.zstd == Some(true);
         // `b.len` was checked against the subblock's segment and the file's length.
-        self.packed.clear();
         self.packed.resize(b.len as usize, 0);
         file.read_exact_at(&mut self.packed, b.at)
             .map_err(|e| format!("cannot read the subblock at {}: {e}", b.at))?;
@@ -71,15 +70,40 @@ impl ZstdPlanes {
                 dtype.name()
             ));
         }
-        self.split.clear();
+        // Every byte is overwritten: the inflation must fill exactly `out.len()`.
         self.split.resize(out.len(), 0);
         inflate(&mut self.decompressor, stream, &mut self.split)?;
-        let (lo, hi) = self.split.split_at(out.len() / 2);
-        for ((o, l), h) in out.chunks_exact_mut(2).zip(lo).zip(hi) {
-            o[0] = *l;
-            o[1] = *h;
-        }
+        interleave(&self.split, out);
         Ok(())
+    }
+}
+
+/// Interleaves the low-bytes half and the high-bytes half of `split` into
+/// little-endian 16-bit samples; with AVX2 where the CPU has it.
+fn interleave(split: &[u8], out: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { interleave_avx2(split, out) };
+        return;
+    }
+    interleave_words(split, out);
+}
+
+/// [`interleave_words`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn interleave_avx2(split: &[u8], out: &mut [u8]) {
+    interleave_words(split, out);
+}
+
+/// One 16-bit word per sample, built from its low and high byte.
+#[inline(always)]
+fn interleave_words(split: &[u8], out: &mut [u8]) {
+    let (lo, hi) = split.split_at(out.len() / 2);
+    let (words, _) = out.as_chunks_mut::<2>();
+    for ((o, l), h) in words.iter_mut().zip(lo).zip(hi) {
+        *o = (u16::from(*l) | u16::from(*h) << 8).to_le_bytes();
     }
 }
 
