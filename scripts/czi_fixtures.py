@@ -3,8 +3,8 @@
     python scripts/czi_fixtures.py --fixtures DIR
         Small reader fixtures whose pixels follow `value()` (the Rust tests in
         worker/src/image/tests/czi_tests.rs compute the same): several scenes,
-        named channels, time, a Z stack in 8-bit, zstd0 and zstd1 (hi/lo)
-        compression, and a two-tile mosaic the reader must refuse. The copies in
+        named channels, time, a Z stack in 8-bit, zstd0 and zstd1 (with and
+        without hi/lo packing, 16- and 8-bit) compression, and a two-tile mosaic the reader must refuse. The copies in
         worker/src/image/tests/czi/ were written by this mode.
 
     python scripts/czi_fixtures.py --from-tiffs RAW OUT
@@ -27,6 +27,7 @@ from pylibCZIrw import czi as pyczi
 W, H = 24, 16
 ZSTD0 = "zstd0:ExplicitLevel=1"
 ZSTD1 = "zstd1:ExplicitLevel=1;PreProcess=HiLoByteUnpack"
+ZSTD1_PLAIN = "zstd1:ExplicitLevel=1"
 
 
 def value(s, t, c, z, dtype):
@@ -61,7 +62,10 @@ def fixtures(out):
     write(out / "scenes.czi", 2, 3, 2, 1, names={0: "Phase", 1: "GFP"})
     write(out / "zstd0.czi", 1, 2, 2, 1, compression=ZSTD0, names={0: "Phase", 1: "GFP"})
     write(out / "zstd1.czi", 1, 2, 2, 1, compression=ZSTD1, names={0: "Phase", 1: "GFP"})
+    write(out / "zstd1plain.czi", 1, 2, 1, 1, compression=ZSTD1_PLAIN)
     write(out / "zstack8.czi", 1, 2, 1, 3, dtype=np.uint8)
+    write(out / "zstd0_8.czi", 1, 1, 1, 2, dtype=np.uint8, compression=ZSTD0)
+    write(out / "zstd1_8.czi", 1, 1, 1, 2, dtype=np.uint8, compression=ZSTD1)
     with pyczi.create_czi(str(out / "mosaic.czi"), exist_ok=True) as w:
         for m in range(2):
             w.write(value(0, 0, 0, 0, np.uint16)[..., None], plane={"T": 0, "C": 0}, location=(W * m, 0))

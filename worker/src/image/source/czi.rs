@@ -1,8 +1,9 @@
-//! Zeiss CZI through the `czi` crate: one position per scene (`S`), planes by
-//! (t, c, z) read one subblock at a time. A zstd subblock is inflated by
-//! `CziFile::read_frame_2d`; an uncompressed one is read straight from the data
-//! offset the guard checked, since the crate would return the same bytes after
-//! copying them five times (4–5× the TIFF read, docs/benchmarks.md).
+//! Zeiss CZI: one position per scene (`S`), planes by (t, c, z) read one
+//! subblock at a time, straight into the caller's plane. An uncompressed
+//! subblock is one pread from the data offset the guard checked; a zstd one is
+//! inflated by [`super::czi_decode`]. The `czi` crate, whose reads these match
+//! bit for bit (the tests compare them), copies each plane several times
+//! (4–25× the TIFF read, docs/benchmarks.md).
 //!
 //! [`super::czi_guard`] checks the file's structure first and accepts only what
 //! the crate reads faithfully: one full-resolution subblock per plane covering
@@ -19,23 +20,21 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use czi::CziFile;
-
+use super::czi_decode::ZstdPlanes;
 use super::czi_guard::{self, Block};
-use super::{Order, PlaneFile, Series, Sizes, czi_zstd};
+use super::{Order, PlaneFile, Series, Sizes};
+use crate::image::ImageError;
 use crate::image::tiff_in::Limits;
-use crate::image::{Dtype, ImageError};
 
 /// An opened CZI file.
 pub struct CziSource {
     path: PathBuf,
-    file: CziFile,
     raw: File,
     series: Vec<Series>,
     sizes: Sizes,
     blocks: Vec<Block>,
     limit: u64,
-    scratch: Vec<u8>,
+    zstd: ZstdPlanes,
 }
 
 impl CziSource {
@@ -68,7 +67,6 @@ impl CziSource {
         } else {
             vec![None; sizes.c]
         };
-        let file = CziFile::open(path).map_err(|e| bad(e.to_string()))?;
         let raw = File::open(path).map_err(|e| ImageError::io(path, e))?;
         let series = layout
             .scenes
@@ -89,24 +87,13 @@ impl CziSource {
             .collect();
         Ok(CziSource {
             path: path.to_path_buf(),
-            file,
             raw,
             series,
             sizes,
             blocks: layout.blocks,
             limit: limits.max_frame_bytes,
-            scratch: Vec::new(),
+            zstd: ZstdPlanes::new().map_err(|e| ImageError::io(path, e))?,
         })
-    }
-
-    /// Walks a zstd subblock's headers before the crate inflates it.
-    fn check_zstd(&mut self, b: Block, prefixed: bool, plane: u64) -> Result<(), String> {
-        self.scratch.clear();
-        self.scratch.resize(b.len as usize, 0);
-        self.raw
-            .read_exact_at(&mut self.scratch, b.at)
-            .map_err(|e| format!("cannot read the subblock at {}: {e}", b.at))?;
-        czi_zstd::check(&self.scratch, prefixed, plane, self.limit)
     }
 }
 
@@ -144,43 +131,17 @@ impl PlaneFile for CziSource {
             ));
         }
         let block = self.blocks[((position * s.t + t) * s.c + c) * s.z + z];
-        let Some(prefixed) = block.zstd else {
+        if block.zstd.is_none() {
             // Raw little-endian samples covering the plane (the guard checked their length
             // and place): the very bytes the crate would return, without its five copies.
             return self
                 .raw
                 .read_exact_at(out, block.at)
                 .map_err(|e| ImageError::invalid(&self.path, format!("{here}: {e}")));
-        };
-        self.check_zstd(block, prefixed, bytes as u64)
-            .map_err(|r| ImageError::invalid(&self.path, format!("{here}: {r}")))?;
-        let plane = self
-            .file
-            .read_frame_2d(position, t, c, z)
-            .map_err(|e| ImageError::invalid(&self.path, format!("{here}: {e}")))?;
-        if plane.len() * dtype.bytes() != bytes {
-            return Err(ImageError::invalid(
-                &self.path,
-                format!(
-                    "{here}: {} samples, expected {}",
-                    plane.len(),
-                    bytes / dtype.bytes()
-                ),
-            ));
         }
-        match dtype {
-            Dtype::U8 => {
-                for (o, v) in out.iter_mut().zip(&plane) {
-                    *o = *v as u8;
-                }
-            }
-            _ => {
-                for (o, v) in out.chunks_exact_mut(2).zip(&plane) {
-                    o.copy_from_slice(&v.to_le_bytes());
-                }
-            }
-        }
-        Ok(())
+        self.zstd
+            .read(&self.raw, block, dtype, out, self.limit)
+            .map_err(|r| ImageError::invalid(&self.path, format!("{here}: {r}")))
     }
 }
 

@@ -1,12 +1,12 @@
-//! Bounds a zstd-compressed CZI subblock before the `czi` crate inflates it.
+//! Bounds a zstd-compressed CZI subblock before [`super::czi_decode`] inflates it.
 //!
-//! The crate inflates a subblock with `zstd::decode_all` (no output bound) and
-//! then pads or cuts the result to the plane's size, so a short stream would
-//! end as zero pixels and a lying one could inflate to gigabytes. zstd itself
-//! checks each frame's decoded size against the size its header states, but
-//! only once the frame ends. So the frame and block headers are walked here
-//! (no decoding): every frame must state its size, the sizes must add up to the
-//! plane, and the most the blocks can produce must stay within the page limit.
+//! The inflation writes into the plane's buffer, so it cannot overrun it, but
+//! zstd checks each frame's decoded size against the size its header states
+//! only once the frame ends, and a frame may leave its size unstated. So the
+//! frame and block headers are walked first (no decoding): every frame must
+//! state its size, the sizes must add up to the plane, and the most the blocks
+//! can produce must stay within the page limit, so a lying subblock is refused
+//! before any work.
 
 /// Largest block a zstd decoder produces.
 const BLOCK_MAX: u64 = 128 << 10;

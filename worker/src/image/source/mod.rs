@@ -12,6 +12,7 @@
 //! (t, c): nothing here guesses.
 
 pub mod czi;
+mod czi_decode;
 mod czi_guard;
 mod czi_plan;
 mod czi_zstd;
