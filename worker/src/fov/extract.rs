@@ -2,7 +2,8 @@
 
 use crate::fov::cells::Cells;
 use crate::fov::params::ExtractParams;
-use crate::fov::ring::{Key, MAX_RADIUS, Ring, runs_of};
+use crate::fov::ring::{Key, MAX_RADIUS, Ring};
+use crate::fov::runs::runs_of;
 
 /// One cell in one frame.
 #[derive(Debug, Clone, PartialEq)]

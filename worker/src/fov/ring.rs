@@ -10,6 +10,8 @@
 //! plain element-wise loop that vectorises, so a crowded field costs what a
 //! sparse one does.
 
+use crate::fov::runs::runs_of;
+
 /// A key `(dist², dy + d, dx + d)` packed in a signed integer, so the minimum of
 /// keys is the nearest offset in disk order. Narrow keys (`i16`, for small
 /// radii) put twice the pixels in a vector.
@@ -191,38 +193,6 @@ impl<K: Key> Ring<K> {
 
 /// Pixels per block of [`Ring::owners`].
 const BLOCK: usize = 8;
-
-/// Calls `each(value, x0, x1)` for every maximal run `x0..x1` of one nonzero
-/// value in `row`, left to right.
-pub(crate) fn runs_of(row: &[u32], mut each: impl FnMut(u32, usize, usize)) {
-    let w = row.len();
-    let mut x = 0;
-    while x < w {
-        // Skip zeros sixteen, then four at a time.
-        while x + 16 <= w && row[x..x + 16].iter().fold(0, |a, &v| a | v) == 0 {
-            x += 16;
-        }
-        while x + 4 <= w && (row[x] | row[x + 1] | row[x + 2] | row[x + 3]) == 0 {
-            x += 4;
-        }
-        if x >= w {
-            break;
-        }
-        let v = row[x];
-        let x0 = x;
-        while x + 4 <= w
-            && ((row[x] ^ v) | (row[x + 1] ^ v) | (row[x + 2] ^ v) | (row[x + 3] ^ v)) == 0
-        {
-            x += 4;
-        }
-        while x < w && row[x] == v {
-            x += 1;
-        }
-        if v != 0 {
-            each(v, x0, x);
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

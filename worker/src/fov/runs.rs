@@ -231,6 +231,38 @@ pub fn label_components(
     s.comps.count
 }
 
+/// Calls `each(value, x0, x1)` for every maximal run `x0..x1` of one nonzero
+/// value in `row`, left to right.
+pub(crate) fn runs_of(row: &[u32], mut each: impl FnMut(u32, usize, usize)) {
+    let w = row.len();
+    let mut x = 0;
+    while x < w {
+        // Skip zeros sixteen, then four at a time.
+        while x + 16 <= w && row[x..x + 16].iter().fold(0, |a, &v| a | v) == 0 {
+            x += 16;
+        }
+        while x + 4 <= w && (row[x] | row[x + 1] | row[x + 2] | row[x + 3]) == 0 {
+            x += 4;
+        }
+        if x >= w {
+            break;
+        }
+        let v = row[x];
+        let x0 = x;
+        while x + 4 <= w
+            && ((row[x] ^ v) | (row[x + 1] ^ v) | (row[x + 2] ^ v) | (row[x + 3] ^ v)) == 0
+        {
+            x += 4;
+        }
+        while x < w && row[x] == v {
+            x += 1;
+        }
+        if v != 0 {
+            each(v, x0, x);
+        }
+    }
+}
+
 /// A mask drawn as text rows (`#` = 1), for the morphology and labelling tests.
 #[cfg(test)]
 pub(crate) fn parse_mask(rows: &[&str]) -> (Vec<u8>, usize, usize) {
