@@ -20,6 +20,7 @@ pub mod nd2;
 mod nd2_clx;
 mod nd2_guard;
 mod nd2_meta;
+mod nd2_split;
 pub mod ome;
 pub mod tiff;
 
